@@ -1,0 +1,108 @@
+#!/usr/bin/env bun
+/**
+ * The command line: one declarative table of subcommands. Each command's module is imported
+ * only when it runs, so `trigger` and `status` stay lean (no zod, pino or croner).
+ */
+import { parseArgs } from "node:util";
+import { CarpError, EXIT, exitCodeOf, messageOf } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+type OptionSpec = { type: "string" | "boolean"; description: string; valueName?: string };
+
+/** Parsed flags as every command receives them. */
+export type Flags = Record<string, string | boolean | undefined>;
+
+interface CommandSpec {
+  summary: string;
+  options: Record<string, OptionSpec>;
+  load(): Promise<{ run(flags: Flags): Promise<number> }>;
+}
+
+const CONFIG_OPTION: OptionSpec = {
+  type: "string",
+  valueName: "FILE",
+  description: "config file (default /usr/local/etc/carp_service_status.toml when it exists)",
+};
+const JSON_OPTION: OptionSpec = { type: "boolean", description: "print one JSON object" };
+
+const COMMANDS: Record<string, CommandSpec> = {
+  check: {
+    summary: "run every service check once and adjust the CARP demotion",
+    options: {
+      config: CONFIG_OPTION,
+      json: JSON_OPTION,
+      "dry-run": { type: "boolean", description: "decide, but write and log nothing" },
+    },
+    load: () => import("./check-command.ts"),
+  },
+  config: {
+    summary: "print the effective configuration and validate it",
+    options: { config: CONFIG_OPTION },
+    load: () => import("./config-command.ts"),
+  },
+};
+
+function optionLines(options: Record<string, OptionSpec>): string[] {
+  const all: Record<string, OptionSpec> = { ...options, help: { type: "boolean", description: "show this help" } };
+  const labels = Object.entries(all).map(([name, spec]) => `--${name}${spec.valueName ? ` ${spec.valueName}` : ""}`);
+  const width = Math.max(...labels.map((label) => label.length));
+  return Object.values(all).map((spec, i) => `  ${labels[i]!.padEnd(width)}  ${spec.description}`);
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    `carp-service-status ${VERSION}: demote this CARP node while a service check fails`,
+    "",
+    "Usage: carp-service-status COMMAND [OPTIONS]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, spec]) => `  ${name.padEnd(width)}  ${spec.summary}`),
+    "",
+    "Run carp-service-status COMMAND --help for a command's options.",
+    "Exit status: 0 all services passed, 1 a service failed, 2 usage or config error, 3 system error.",
+  ].join("\n");
+}
+
+function commandHelp(name: string, spec: CommandSpec): string {
+  return [`Usage: carp-service-status ${name} [OPTIONS]`, "", `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`, "", "Options:", ...optionLines(spec.options)].join("\n");
+}
+
+/** Parses argv and runs the command; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(mainHelp());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version") {
+    console.log(VERSION);
+    return EXIT.ok;
+  }
+  const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  try {
+    if (!spec) throw new CarpError("usage", `Unknown command "${name}"; run carp-service-status --help`);
+    let flags: Flags;
+    try {
+      const options = Object.fromEntries(
+        Object.entries({ ...spec.options, help: { type: "boolean" } as const }).map(([key, o]) => [key, { type: o.type }]),
+      );
+      flags = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Flags;
+    } catch (error) {
+      throw new CarpError("usage", `${messageOf(error)}; run carp-service-status ${name} --help`);
+    }
+    if (flags.help) {
+      console.log(commandHelp(name, spec));
+      return EXIT.ok;
+    }
+    const command = await spec.load();
+    return await command.run(flags);
+  } catch (error) {
+    console.error(`carp-service-status: ${messageOf(error)}`);
+    return exitCodeOf(error);
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,127 @@
+/**
+ * The configuration: one zod schema is the source of truth for keys, types and defaults.
+ * The file is TOML with camelCase keys, as in bunfig.toml.
+ */
+import { Cron } from "croner";
+import { existsSync, readFileSync } from "node:fs";
+import { z } from "zod";
+import { DEFAULT_CONFIG_FILE, SIMULATED, SIMULATION_DIR, defaultPaths, hasCarp } from "./defaults.ts";
+import { CarpError, messageOf } from "./errors.ts";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+function isCronPattern(pattern: string): boolean {
+  try {
+    // A paused job without a callback schedules no timer; construction alone validates.
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const path = z.string().min(1, "must be a non-empty path");
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** Builds the schema with the platform's defaults (real paths on FreeBSD, a simulation elsewhere). */
+export function configSchema(platform: string = process.platform) {
+  const paths = defaultPaths(platform);
+  return z.strictObject({
+    /** Directory of check scripts; every executable entry is a service check. */
+    hooksDir: path.default(paths.hooksDir),
+    /** sysctl(8) executable, or "simulated". */
+    sysctl: path.default(paths.sysctl),
+    /** logger(1) executable, or "simulated". */
+    logger: path.default(paths.logger),
+    /** File locked with flock(2) around read-decide-write; the stock script locks the same file. */
+    lockFile: path.default(paths.lockFile),
+    /** Unix socket of the daemon, or false for none (schedule only). */
+    socket: z.union([z.literal(false), path]).default(paths.socket),
+    /** Group given read/write access to the socket (mode 0660); without it the socket is 0600. */
+    socketGroup: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+    /** Croner pattern (seconds allowed) of the daemon's evaluations, or false for none. */
+    schedule: z
+      .union([
+        z.literal(false),
+        z.string().refine(isCronPattern, { message: "must be a valid cron pattern, e.g. \"*/10 * * * * *\"" }),
+      ])
+      .default("*/10 * * * * *"),
+    /** A hook running longer is killed with its process group and counts as failed. */
+    hookTimeoutMs: ms(100, 3_600_000).default(10_000),
+    /** Between SIGTERM and SIGKILL of a timed-out hook's process group. */
+    killGraceMs: ms(0, 60_000).default(1_000),
+    /** Hooks run at once. */
+    concurrency: z.number().int().min(1).max(256).default(8),
+    /** Bytes of each hook's output (stdout and stderr) kept for results and logs; the rest is dropped. */
+    outputLimitBytes: z.number().int().min(0).max(1_048_576).default(4096),
+    /** How long an evaluation waits for the lock file before giving up with an error. */
+    lockTimeoutMs: ms(0, 3_600_000).default(30_000),
+    /** When running as root, refuse (and fail) hooks that are not root-owned or are group/world-writable. */
+    scriptSecurity: z.boolean().default(true),
+    /** State file of the simulated sysctl (used when sysctl = "simulated"). */
+    simulationFile: path.default(`${SIMULATION_DIR}/demotion`),
+    /** Message file of the simulated syslog (used when logger = "simulated"). */
+    simulationLog: path.default(`${SIMULATION_DIR}/messages`),
+    /** Operational log level (pino, JSON on stderr). */
+    logLevel: z.enum(LOG_LEVELS).default("info"),
+  });
+}
+
+export type Config = z.infer<ReturnType<typeof configSchema>>;
+
+/** A loaded configuration and where it came from. */
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null for built-in defaults. */
+  file: string | null;
+  /** Said once at start: e.g. that this machine has no CARP and a simulation is used. */
+  notices: string[];
+}
+
+export interface LoadOptions {
+  /** `--config FILE`: must exist. Without it the default file is read when present. */
+  file?: string;
+  platform?: string;
+}
+
+/** Validates a parsed config object; throws CarpError("config") naming every bad key. */
+export function parseConfig(input: unknown, options: { platform?: string; source?: string } = {}): Config {
+  const result = configSchema(options.platform).safeParse(input);
+  if (!result.success) {
+    const where = options.source ? `Invalid config "${options.source}"` : "Invalid config";
+    throw new CarpError("config", `${where}:\n${z.prettifyError(result.error)}`);
+  }
+  return result.data;
+}
+
+/** Reads and validates the configuration (file or built-in defaults). */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const platform = options.platform ?? process.platform;
+  const file = options.file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
+  const raw = file === null ? {} : readToml(file);
+  const config = parseConfig(raw, { platform, source: file ?? undefined });
+  return { config, file, notices: describeSimulation(config, platform) };
+}
+
+function readToml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}`, { cause: error });
+  }
+  try {
+    return Bun.TOML.parse(text);
+  } catch (error) {
+    throw new CarpError("config", `Cannot parse config "${file}" as TOML: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function describeSimulation(config: Config, platform: string): string[] {
+  const simulated: string[] = [];
+  if (config.sysctl === SIMULATED) simulated.push(`net.inet.carp.demotion is simulated in "${config.simulationFile}"`);
+  if (config.logger === SIMULATED) simulated.push(`syslog is simulated in "${config.simulationLog}"`);
+  if (simulated.length === 0) return [];
+  const why = hasCarp(platform) ? "Simulation selected in the config" : `No CARP on this machine (${platform})`;
+  return [`${why}: ${simulated.join(", ")}; hooks from "${config.hooksDir}"`];
+}

@@ -1,0 +1,29 @@
+/**
+ * The one domain error. `code` decides the exit status at the CLI boundary and the reply kind
+ * on the socket; messages name the thing and, where there is one, the fix.
+ */
+export type ErrorCode = "usage" | "config" | "system";
+
+export class CarpError extends Error {
+  override readonly name = "CarpError";
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Exit statuses of every command: 0 all passed, 1 a service failed, 2 usage/config, 3 system. */
+export const EXIT = { ok: 0, serviceFailed: 1, usage: 2, system: 3 } as const;
+
+/** Maps any thrown value to the exit status the CLI reports. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof CarpError) return error.code === "system" ? EXIT.system : EXIT.usage;
+  return EXIT.system;
+}
+
+/** The message of any thrown value, for logs and replies. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, parseConfig } from "../src/config.ts";
+import { CarpError } from "../src/errors.ts";
+import { CLI, runCli } from "./helpers.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function configFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "carp-config-"));
+  dirs.push(dir);
+  const file = join(dir, "c.toml");
+  writeFileSync(file, text);
+  return file;
+}
+
+function configError(input: unknown): string {
+  try {
+    parseConfig(input, { platform: "freebsd" });
+  } catch (error) {
+    expect(error).toBeInstanceOf(CarpError);
+    expect((error as CarpError).code).toBe("config");
+    return (error as Error).message;
+  }
+  throw new Error("expected a config error");
+}
+
+describe("defaults", () => {
+  test("on FreeBSD they are the stock script's paths", () => {
+    const config = parseConfig({}, { platform: "freebsd" });
+    expect(config.hooksDir).toBe("/usr/local/etc/rc.carp_service_status.d");
+    expect(config.sysctl).toBe("/sbin/sysctl");
+    expect(config.logger).toBe("/usr/bin/logger");
+    expect(config.lockFile).toBe("/var/run/carp_service_status.lock");
+    expect(config.socket).toBe("/var/run/carp_service_status.sock");
+    expect(config.schedule).toBe("*/10 * * * * *");
+    expect(config.hookTimeoutMs).toBe(10000);
+    expect(config.concurrency).toBe(8);
+    expect(config.scriptSecurity).toBe(true);
+  });
+
+  test("without CARP they switch to a simulation and the repository's hooks, and say so", () => {
+    const loaded = loadConfig({ file: configFile(""), platform: "linux" });
+    expect(loaded.config.sysctl).toBe("simulated");
+    expect(loaded.config.logger).toBe("simulated");
+    expect(loaded.config.hooksDir.endsWith("/hooks")).toBe(true);
+    expect(loaded.notices).toHaveLength(1);
+    expect(loaded.notices[0]).toContain("No CARP on this machine (linux)");
+  });
+
+  test("explicit keys win over the simulation, and nothing is said", () => {
+    const loaded = loadConfig({ file: configFile('sysctl = "/sbin/sysctl"\nlogger = "/usr/bin/logger"\n'), platform: "linux" });
+    expect(loaded.config.sysctl).toBe("/sbin/sysctl");
+    expect(loaded.notices).toEqual([]);
+  });
+
+  test("schedule and socket can be turned off", () => {
+    const config = parseConfig({ schedule: false, socket: false }, { platform: "freebsd" });
+    expect(config.schedule).toBe(false);
+    expect(config.socket).toBe(false);
+  });
+});
+
+describe("errors name the key", () => {
+  test("an unknown key", () => {
+    expect(configError({ hookDir: "/x" })).toContain("hookDir");
+  });
+  test("a wrong type", () => {
+    const message = configError({ hookTimeoutMs: "10s" });
+    expect(message).toContain("hookTimeoutMs");
+  });
+  test("an out-of-range number", () => {
+    expect(configError({ concurrency: 0 })).toContain("concurrency");
+  });
+  test("an invalid cron pattern", () => {
+    const message = configError({ schedule: "every ten seconds" });
+    expect(message).toContain("schedule");
+    expect(message).toContain("cron pattern");
+  });
+  test("a TOML syntax error names the file", () => {
+    const file = configFile("hooksDir = = 1\n");
+    expect(() => loadConfig({ file })).toThrow(`Cannot parse config "${file}" as TOML`);
+  });
+  test("a missing --config file", () => {
+    expect(() => loadConfig({ file: "/nonexistent/carp.toml" })).toThrow('Cannot read config "/nonexistent/carp.toml"');
+  });
+});
+
+describe("carp-service-status config", () => {
+  test("prints the effective config and configuration OK", async () => {
+    const file = configFile('hooksDir = "/tmp/h"\nconcurrency = 3\n');
+    const { stdout, exitCode } = await runCli(["config", "--config", file]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain('hooksDir = "/tmp/h"');
+    expect(stdout).toContain("concurrency = 3");
+    expect(stdout.trim().endsWith("configuration OK")).toBe(true);
+  });
+
+  test("exits 2 naming the bad key", async () => {
+    const file = configFile('hooksDir = "/tmp/h"\nconcurency = 3\n');
+    const { stderr, stdout, exitCode } = await runCli(["config", "--config", file]);
+    expect(exitCode).toBe(2);
+    expect(stderr).toContain("concurency");
+    expect(stdout).not.toContain("configuration OK");
+  });
+
+  test("check with a bad config exits 2 too", async () => {
+    const file = configFile("schedule = \"61 * * * *\"\n");
+    const { stderr, exitCode } = await runCli(["check", "--config", file]);
+    expect(exitCode).toBe(2);
+    expect(stderr).toContain("schedule");
+  });
+});
+
+test("the CLI module path is where the tests expect it", () => {
+  expect(CLI.endsWith("src/cli.ts")).toBe(true);
+});

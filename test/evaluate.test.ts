@@ -1,0 +1,192 @@
+/** The evaluation with hand-written fakes for sysctl, syslog and the hook runner. */
+import { afterEach, describe, expect, test } from "bun:test";
+import pino from "pino";
+import { CarpError } from "../src/errors.ts";
+import { evaluate, type EvaluationDeps } from "../src/evaluate.ts";
+import type { HookRun, RunHookOptions } from "../src/hook-runner.ts";
+import type { DemotionSysctl } from "../src/sysctl.ts";
+import { makeSandbox, type Sandbox } from "./helpers.ts";
+
+const BIT = 1048576;
+
+/** A kernel-like counter that records what happened, in order. */
+function fakeKernel(initial: number, events: string[], options: { ignoreWrites?: boolean; failWrites?: boolean } = {}) {
+  let value = initial;
+  const sysctl: DemotionSysctl = {
+    async read() {
+      events.push(`read ${value}`);
+      return value;
+    },
+    async add(delta) {
+      if (options.failWrites) throw new CarpError("system", "sysctl net.inet.carp.demotion=1048576 failed: Operation not permitted");
+      events.push(`add ${delta}`);
+      const before = value;
+      if (!options.ignoreWrites) value += delta;
+      return { before, after: value };
+    },
+  };
+  return { sysctl, value: () => value };
+}
+
+function fakeSyslog(events: string[], fail = false) {
+  return {
+    async warning(message: string) {
+      if (fail) throw new CarpError("system", "logger failed: cannot connect to syslogd");
+      events.push(`syslog ${message}`);
+    },
+  };
+}
+
+/** Hook results by name: an exit code, or a whole HookRun. */
+function fakeRunner(outcomes: Record<string, number | Partial<HookRun>>, stats = { running: 0, peak: 0 }) {
+  return async (path: string, _options: RunHookOptions): Promise<HookRun> => {
+    stats.running++;
+    stats.peak = Math.max(stats.peak, stats.running);
+    await Bun.sleep(5);
+    stats.running--;
+    const outcome = outcomes[path.slice(path.lastIndexOf("/") + 1)] ?? 0;
+    const fields = typeof outcome === "number" ? { exitCode: outcome } : outcome;
+    return { exitCode: null, signal: null, timedOut: false, aborted: false, durationMs: 5, output: "", outputDroppedBytes: 0, execError: null, ...fields };
+  };
+}
+
+const silent = pino({ level: "silent" });
+let sandbox: Sandbox;
+afterEach(() => sandbox.cleanup());
+
+function setup(names: string[], initial: number, outcomes: Record<string, number | Partial<HookRun>>, extra: Partial<EvaluationDeps> = {}) {
+  sandbox = makeSandbox();
+  for (const name of names) sandbox.addHook(name, { fixture: "pass" });
+  const events: string[] = [];
+  const kernel = fakeKernel(initial, events);
+  const deps: EvaluationDeps = { sysctl: kernel.sysctl, syslog: fakeSyslog(events), log: silent, runHook: fakeRunner(outcomes), isRoot: false, ...extra };
+  return { events, kernel, deps };
+}
+
+describe("evaluate", () => {
+  test("demotes once when a service fails, logging after the write", async () => {
+    const { events, kernel, deps } = setup(["ok", "unbound", "frr"], 0, { unbound: 1, frr: 2 });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(evaluation.failed).toEqual(["frr", "unbound"]);
+    expect(kernel.value()).toBe(BIT);
+    expect(events).toEqual([
+      "read 0",
+      `add ${BIT}`,
+      `read ${BIT}`,
+      "syslog carp demoted by 1048576 due to service disruption (services: frr,unbound)",
+    ]);
+  });
+
+  test("keeps other demotion contributors when demoting and promoting", async () => {
+    const { kernel, deps } = setup(["svc"], 240, { svc: 1 });
+    expect((await evaluate(sandbox.config, deps)).demotionAfter).toBe(1048816);
+    deps.runHook = fakeRunner({ svc: 0 });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("promoted");
+    expect(kernel.value()).toBe(240);
+  });
+
+  test("writes and logs nothing when the state already matches", async () => {
+    const { events, deps } = setup(["svc"], BIT + 240, { svc: 1 });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.demoted).toBe(true);
+    expect(events).toEqual([`read ${BIT + 240}`]);
+  });
+
+  test("a dry run decides but writes and logs nothing", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    const evaluation = await evaluate(sandbox.config, deps, { dryRun: true });
+    expect(evaluation.decision).toBe("demote");
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.message).toContain("services: svc");
+    expect(events).toEqual(["read 0"]);
+  });
+
+  test("a failed write logs nothing and throws a system error", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    deps.sysctl = fakeKernel(0, events, { failWrites: true }).sysctl;
+    const error = await evaluate(sandbox.config, deps).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.code).toBe("system");
+    expect(events.some((e) => e.startsWith("syslog"))).toBe(false);
+  });
+
+  test("a write that does not take is an anomaly", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    deps.sysctl = fakeKernel(0, events, { ignoreWrites: true }).sysctl;
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.anomalies[0]).toContain("the bit is not as written");
+  });
+
+  test("reports a stacked demotion left by someone else", async () => {
+    const { deps } = setup(["svc"], 3 * BIT, { svc: 1 });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.anomalies[0]).toContain("2^21 or more");
+  });
+
+  test("a syslog failure after a good write is a warning, not a lost demotion", async () => {
+    const { events, kernel, deps } = setup(["svc"], 0, { svc: 1 });
+    deps.syslog = fakeSyslog(events, true);
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(kernel.value()).toBe(BIT);
+    expect(evaluation.warnings[0]).toContain("syslog line was not sent");
+  });
+
+  test("timeouts, signals and exec failures fail with their reason", async () => {
+    const { deps } = setup(["hung", "killed", "broken"], 0, {
+      hung: { timedOut: true, exitCode: null, signal: "SIGTERM", durationMs: 10000 },
+      killed: { signal: "SIGSEGV" },
+      broken: { execError: 'cannot execute: interpreter "/x" not found (check the #! line)' },
+    });
+    const evaluation = await evaluate(sandbox.config, deps, { dryRun: true });
+    expect(evaluation.services.map((s) => [s.name, s.status, s.reason])).toEqual([
+      ["broken", "fail", 'cannot execute: interpreter "/x" not found (check the #! line)'],
+      ["hung", "fail", "timed out after 10000 ms"],
+      ["killed", "fail", "killed by SIGSEGV"],
+    ]);
+  });
+
+  test("skipped entries are listed but never fail the node", async () => {
+    const { deps } = setup(["svc"], BIT, { svc: 0 });
+    sandbox.addHook("notes.txt", { content: "x" }, 0o644);
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.services.map((s) => [s.name, s.status])).toEqual([["notes.txt", "skipped"], ["svc", "pass"]]);
+    expect(evaluation.action).toBe("promoted");
+  });
+
+  test("an insecure hook fails the node when running as root", async () => {
+    const { deps } = setup(["svc"], 0, { svc: 0, open: 0 });
+    sandbox.addHook("open", { fixture: "pass" }, 0o777);
+    const evaluation = await evaluate(sandbox.config, { ...deps, isRoot: true });
+    expect(evaluation.failed).toEqual(["open"]);
+    expect(evaluation.action).toBe("demoted");
+  });
+
+  test("a missing hooks directory counts as zero hooks, with a warning", async () => {
+    const { deps } = setup([], BIT, {});
+    const evaluation = await evaluate({ ...sandbox.config, hooksDir: "/nonexistent/hooks" }, deps);
+    expect(evaluation.services).toEqual([]);
+    expect(evaluation.warnings[0]).toContain('"/nonexistent/hooks" does not exist');
+    expect(evaluation.action).toBe("promoted");
+  });
+
+  test("runs at most `concurrency` hooks at once", async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `h${i}`);
+    const stats = { running: 0, peak: 0 };
+    const { deps } = setup(names, 0, {}, { runHook: fakeRunner({}, stats) });
+    await evaluate({ ...sandbox.config, concurrency: 3 }, deps, { dryRun: true });
+    expect(stats.peak).toBe(3);
+  });
+
+  test("an aborted evaluation never writes", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(evaluate(sandbox.config, deps, { signal: controller.signal })).rejects.toThrow();
+    expect(events).toEqual([]);
+  });
+});

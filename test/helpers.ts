@@ -1,0 +1,113 @@
+/** Scratch trees for tests: a hooks dir, the fake sysctl and logger, a config file. */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseConfig, type Config } from "../src/config.ts";
+
+export const REPO = resolve(import.meta.dir, "..");
+export const CLI = join(REPO, "src", "cli.ts");
+export const FIXTURES = join(REPO, "test", "fixtures");
+export const SCRIPTS = join(FIXTURES, "scripts");
+
+export interface Sandbox {
+  dir: string;
+  hooksDir: string;
+  configFile: string;
+  config: Config;
+  /** Adds a hook: a fixture script by name, or literal content. */
+  addHook(name: string, from: { fixture: string } | { content: string }, mode?: number): string;
+  /** The fake kernel's demotion value. */
+  demotion(): number;
+  setDemotion(value: number): void;
+  /** Lines the fake logger received. */
+  syslog(): string[];
+  /** Argument lines the fake sysctl received. */
+  sysctlCalls(): string[];
+  /** Writes the config file with these keys on top of the sandbox's own. */
+  writeConfig(extra?: Record<string, unknown>): string;
+  cleanup(): void;
+}
+
+function tomlValue(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), "carp-test-"));
+  chmodSync(dir, 0o755);
+  const hooksDir = join(dir, "hooks");
+  const bin = join(dir, "bin");
+  mkdirSync(hooksDir, { mode: 0o755 });
+  mkdirSync(bin, { mode: 0o755 });
+  symlinkSync(join(FIXTURES, "sysctl"), join(bin, "sysctl"));
+  symlinkSync(join(FIXTURES, "logger"), join(bin, "logger"));
+  const base = {
+    hooksDir,
+    sysctl: join(bin, "sysctl"),
+    logger: join(bin, "logger"),
+    lockFile: join(dir, "carp_service_status.lock"),
+    socket: join(dir, "carp_service_status.sock"),
+    hookTimeoutMs: 5000,
+    killGraceMs: 300,
+    logLevel: "warn",
+  };
+  const configFile = join(dir, "carp_service_status.toml");
+  const sandbox: Sandbox = {
+    dir,
+    hooksDir,
+    configFile,
+    config: parseConfig({ ...base, ...extra }),
+    addHook(name, from, mode = 0o755) {
+      const path = join(hooksDir, name);
+      if ("fixture" in from) copyFileSync(join(SCRIPTS, from.fixture), path);
+      else writeFileSync(path, from.content);
+      chmodSync(path, mode);
+      return path;
+    },
+    demotion() {
+      const file = join(bin, "demotion");
+      return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : 0;
+    },
+    setDemotion(value) {
+      writeFileSync(join(bin, "demotion"), `${value}\n`);
+    },
+    syslog() {
+      const file = join(bin, "syslog");
+      return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+    },
+    sysctlCalls() {
+      const file = join(bin, "sysctl.calls");
+      return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+    },
+    writeConfig(more = {}) {
+      const keys = { ...base, ...extra, ...more };
+      writeFileSync(configFile, Object.entries(keys).map(([k, v]) => `${k} = ${tomlValue(v)}`).join("\n") + "\n");
+      return configFile;
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  sandbox.writeConfig();
+  return sandbox;
+}
+
+/** Runs the CLI as a real process. */
+export async function runCli(args: string[], options: { env?: Record<string, string> } = {}) {
+  const proc = Bun.spawn([process.execPath, CLI, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...options.env },
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, exitCode };
+}
+
+/** The switch files of the fake sysctl/logger (sysctl.no-carp, sysctl.eperm, logger.fail, sysctl.delay). */
+export function setFakeSwitch(sandbox: Sandbox, name: string, content = ""): void {
+  writeFileSync(join(sandbox.dir, "bin", name), content);
+}
