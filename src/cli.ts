@@ -40,6 +40,25 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: { config: CONFIG_OPTION },
     load: () => import("./config-command.ts"),
   },
+  daemon: {
+    summary: "run in the foreground: evaluate on the schedule and when triggered on the socket",
+    options: { config: CONFIG_OPTION },
+    load: () => import("./daemon-command.ts"),
+  },
+  trigger: {
+    summary: "ask the daemon to evaluate now and print the result (evaluates here when no daemon answers)",
+    options: {
+      config: CONFIG_OPTION,
+      json: JSON_OPTION,
+      "no-fallback": { type: "boolean", description: "exit 3 instead of evaluating here when no daemon answers" },
+    },
+    load: () => import("./trigger-command.ts"),
+  },
+  status: {
+    summary: "print the daemon's status: last result per hook, demotion, counters",
+    options: { config: CONFIG_OPTION, json: JSON_OPTION },
+    load: () => import("./status-command.ts"),
+  },
 };
 
 function optionLines(options: Record<string, OptionSpec>): string[] {

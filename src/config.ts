@@ -27,43 +27,49 @@ const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 export function configSchema(platform: string = process.platform) {
   const paths = defaultPaths(platform);
   return z.strictObject({
-    /** Directory of check scripts; every executable entry is a service check. */
-    hooksDir: path.default(paths.hooksDir),
-    /** sysctl(8) executable, or "simulated". */
-    sysctl: path.default(paths.sysctl),
-    /** logger(1) executable, or "simulated". */
-    logger: path.default(paths.logger),
-    /** File locked with flock(2) around read-decide-write; the stock script locks the same file. */
-    lockFile: path.default(paths.lockFile),
-    /** Unix socket of the daemon, or false for none (schedule only). */
-    socket: z.union([z.literal(false), path]).default(paths.socket),
-    /** Group given read/write access to the socket (mode 0660); without it the socket is 0600. */
-    socketGroup: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
-    /** Croner pattern (seconds allowed) of the daemon's evaluations, or false for none. */
+    hooksDir: path.default(paths.hooksDir).describe("directory of check scripts; every executable entry is a service check"),
+    sysctl: path.default(paths.sysctl).describe('sysctl(8) executable, or "simulated"'),
+    logger: path.default(paths.logger).describe('logger(1) executable, or "simulated"'),
+    lockFile: path
+      .default(paths.lockFile)
+      .describe("flock(2)ed from reading the demotion to the end of the write; the stock script locks the same file"),
+    lockTimeoutMs: ms(0, 3_600_000).default(30_000).describe("how long an evaluation waits for that lock before failing"),
+    socket: z
+      .union([z.literal(false), path])
+      .default(paths.socket)
+      .describe("the daemon's Unix socket, or false for none (schedule only)"),
+    socketGroup: z
+      .union([z.string().min(1), z.number().int().min(0)])
+      .optional()
+      .describe("group (name or gid) given access to the socket: mode 0660 instead of 0600"),
     schedule: z
       .union([
         z.literal(false),
-        z.string().refine(isCronPattern, { message: "must be a valid cron pattern, e.g. \"*/10 * * * * *\"" }),
+        z.string().refine(isCronPattern, { message: 'must be a valid cron pattern, e.g. "*/10 * * * * *"' }),
       ])
-      .default("*/10 * * * * *"),
-    /** A hook running longer is killed with its process group and counts as failed. */
-    hookTimeoutMs: ms(100, 3_600_000).default(10_000),
-    /** Between SIGTERM and SIGKILL of a timed-out hook's process group. */
-    killGraceMs: ms(0, 60_000).default(1_000),
-    /** Hooks run at once. */
-    concurrency: z.number().int().min(1).max(256).default(8),
-    /** Bytes of each hook's output (stdout and stderr) kept for results and logs; the rest is dropped. */
-    outputLimitBytes: z.number().int().min(0).max(1_048_576).default(4096),
-    /** How long an evaluation waits for the lock file before giving up with an error. */
-    lockTimeoutMs: ms(0, 3_600_000).default(30_000),
-    /** When running as root, refuse (and fail) hooks that are not root-owned or are group/world-writable. */
-    scriptSecurity: z.boolean().default(true),
-    /** State file of the simulated sysctl (used when sysctl = "simulated"). */
-    simulationFile: path.default(`${SIMULATION_DIR}/demotion`),
-    /** Message file of the simulated syslog (used when logger = "simulated"). */
-    simulationLog: path.default(`${SIMULATION_DIR}/messages`),
-    /** Operational log level (pino, JSON on stderr). */
-    logLevel: z.enum(LOG_LEVELS).default("info"),
+      .default("*/10 * * * * *")
+      .describe("the daemon's evaluations: croner pattern (seconds allowed), or false for none"),
+    hookTimeoutMs: ms(100, 3_600_000)
+      .default(10_000)
+      .describe("a hook running longer is killed with its process group and fails"),
+    killGraceMs: ms(0, 60_000).default(1_000).describe("between SIGTERM and SIGKILL of a timed-out hook's process group"),
+    concurrency: z.number().int().min(1).max(256).default(8).describe("hooks run at once"),
+    outputLimitBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_048_576)
+      .default(4096)
+      .describe("bytes of each hook's output (stdout and stderr) kept; the rest is read and dropped"),
+    scriptSecurity: z
+      .boolean()
+      .default(true)
+      .describe("as root, refuse (and fail) hooks not owned by root or group/world-writable, or in such a directory"),
+    simulationFile: path.default(`${SIMULATION_DIR}/demotion`).describe('state of the simulated sysctl (sysctl = "simulated")'),
+    simulationLog: path
+      .default(`${SIMULATION_DIR}/messages`)
+      .describe('syslog lines of the simulated logger (logger = "simulated")'),
+    logLevel: z.enum(LOG_LEVELS).default("info").describe("operational log level (pino JSON on stderr)"),
   });
 }
 

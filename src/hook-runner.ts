@@ -32,6 +32,7 @@ export interface RunHookOptions {
 /** After the hook exits, how long its pipes may still deliver output before we stop reading. */
 const DRAIN_MS = 50;
 const GROUP_POLL_MS = 10;
+const ABORT_GRACE_MS = 500;
 /** After SIGKILL the group is gone within milliseconds; never wait longer than this. */
 const AFTER_KILL_WAIT_MS = 500;
 
@@ -172,7 +173,8 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
   let termination: Promise<void> | null = null;
   const stop = (why: "timeout" | "abort") => {
     stoppedBy ??= why;
-    termination ??= terminateGroup(proc.pid, options.killGraceMs);
+    // A stopping daemon must exit within two seconds, so an abort shortens the grace.
+    termination ??= terminateGroup(proc.pid, why === "abort" ? Math.min(options.killGraceMs, ABORT_GRACE_MS) : options.killGraceMs);
   };
   const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
   const onAbort = () => stop("abort");

@@ -111,3 +111,80 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 export function setFakeSwitch(sandbox: Sandbox, name: string, content = ""): void {
   writeFileSync(join(sandbox.dir, "bin", name), content);
 }
+
+/** A daemon process started from the CLI, with its stderr (pino JSON lines) collected. */
+export interface DaemonProcess {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  /** Parsed log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** All of stderr so far (log lines and CLI errors). */
+  stderr(): string;
+  /** Waits until a log line matches. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** GET /status or POST /evaluate over the socket. */
+  call(route: "status" | "evaluate"): Promise<any>;
+  /** SIGTERM and wait for the exit status. */
+  stop(): Promise<number>;
+}
+
+export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+    } catch {
+      // Not yet.
+    }
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
+export async function spawnDaemon(sandbox: Sandbox, options: { waitForSocket?: boolean } = {}): Promise<DaemonProcess> {
+  const proc = Bun.spawn([process.execPath, CLI, "daemon", "--config", sandbox.configFile], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  void (async () => {
+    for await (const chunk of proc.stderr) text += new TextDecoder().decode(chunk);
+  })();
+  const logs = () =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const socket = sandbox.config.socket as string;
+  const daemon: DaemonProcess = {
+    proc,
+    logs,
+    stderr: () => text,
+    waitForLog: (match, timeoutMs) => waitFor(() => logs().find(match), "a log line", timeoutMs),
+    async call(route) {
+      const method = route === "evaluate" ? "POST" : "GET";
+      const response = await fetch(`http://localhost/${route}`, { method, unix: socket });
+      return response.json();
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      return proc.exited;
+    },
+  };
+  if (options.waitForSocket ?? true) {
+    await waitFor(() => proc.exitCode !== null || daemon.call("status"), "the daemon's socket");
+  }
+  return daemon;
+}
+
+/** Alive and not a zombie waiting for a reaper (a container's init may not reap). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -1,11 +1,11 @@
 /** Real spawns of fixture hooks through the runner. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync as makeTempDir, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync as makeTempDir, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOOK_ENV } from "../../src/evaluate.ts";
 import { runHook, type RunHookOptions } from "../../src/hook-runner.ts";
-import { SCRIPTS } from "../helpers.ts";
+import { isAlive, SCRIPTS } from "../helpers.ts";
 
 const OPTIONS: RunHookOptions = { timeoutMs: 5000, killGraceMs: 300, outputLimitBytes: 4096, env: HOOK_ENV };
 
@@ -20,16 +20,6 @@ function mkdtempSync(prefix: string): string {
 
 function fixture(name: string): string {
   return join(SCRIPTS, name);
-}
-
-/** Alive and not a zombie waiting for a reaper (a container's init may not reap). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 describe("exit status", () => {
