@@ -59,6 +59,22 @@ const COMMANDS: Record<string, CommandSpec> = {
     options: { config: CONFIG_OPTION, json: JSON_OPTION },
     load: () => import("./status-command.ts"),
   },
+  install: {
+    summary: "install this executable, the rc.d service and the configd action under --root",
+    options: {
+      root: { type: "string", valueName: "DIR", description: "install into DIR instead of / (default /)" },
+      "replace-stock": {
+        type: "boolean",
+        description: "keep the stock /usr/local/sbin/carp_service_status aside and replace it with a shim",
+      },
+    },
+    load: () => import("./install-command.ts"),
+  },
+  uninstall: {
+    summary: "remove what install put under --root and restore the stock script",
+    options: { root: { type: "string", valueName: "DIR", description: "uninstall from DIR instead of / (default /)" } },
+    load: () => import("./install-command.ts").then((m) => ({ run: m.runUninstall })),
+  },
 };
 
 function optionLines(options: Record<string, OptionSpec>): string[] {

@@ -2,9 +2,6 @@
  * Constants shared by the engine and the lean client path. This module imports nothing, so
  * `trigger` and `status` can find the socket without loading zod, pino or croner.
  */
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 /** The sysctl our bit lives in. */
 export const DEMOTION_OID = "net.inet.carp.demotion";
 
@@ -29,11 +26,13 @@ export const FREEBSD_PATHS = {
 /** Value of `sysctl` or `logger` that selects the built-in simulation of it. */
 export const SIMULATED = "simulated";
 
-/** Where the simulation keeps its state on machines without CARP. */
-export const SIMULATION_DIR = join(tmpdir(), "carp-service-status");
+// Plain strings rather than node:os/node:path: this module is on the lean client path.
 
-/** The repository's example hooks, used as `hooksDir` on machines without CARP. */
-export const REPO_HOOKS_DIR = join(import.meta.dir, "..", "hooks");
+/** Where the simulation keeps its state on machines without CARP (fixed, so every user and run agrees). */
+export const SIMULATION_DIR = "/tmp/carp-service-status";
+
+/** The repository's example hooks (src/../hooks), used as `hooksDir` on machines without CARP. */
+export const REPO_HOOKS_DIR = `${import.meta.dir.slice(0, import.meta.dir.lastIndexOf("/"))}/hooks`;
 
 /**
  * Paths on a machine without CARP (anything but FreeBSD): a simulated sysctl and syslog that keep
@@ -43,8 +42,8 @@ export const SIMULATED_PATHS = {
   hooksDir: REPO_HOOKS_DIR,
   sysctl: SIMULATED,
   logger: SIMULATED,
-  lockFile: join(SIMULATION_DIR, "lock"),
-  socket: join(SIMULATION_DIR, "sock"),
+  lockFile: `${SIMULATION_DIR}/lock`,
+  socket: `${SIMULATION_DIR}/sock`,
 } as const;
 
 /** True where the kernel has carp(4): the real paths apply. */

@@ -1,0 +1,49 @@
+/**
+ * The commented sample config that install writes beside the real one. It is generated from the
+ * zod schema (descriptions and defaults), so the sample cannot drift from what the program accepts.
+ */
+import { configSchema } from "./config.ts";
+import { DEFAULT_CONFIG_FILE } from "./defaults.ts";
+
+/**
+ * Values shown for keys that have no default. Every such key needs one here: a new optional key
+ * without an example makes renderSampleConfig throw, and its test fail.
+ */
+const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel" };
+
+/** A value in TOML syntax; JSON's string escapes are valid in TOML basic strings. */
+export function formatTomlValue(value: unknown, key: string): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  throw new TypeError(`No TOML rendering for the value of "${key}" (${typeof value})`);
+}
+
+/**
+ * The sample: every key commented out (`# key = value`), preceded by its description; keys with a
+ * default show it, keys without one show an example. Uncommented, it parses to the defaults.
+ */
+export function renderSampleConfig(platform = "freebsd"): string {
+  const schema = configSchema(platform);
+  const defaults: Record<string, unknown> = schema.parse({});
+  const lines = [
+    "# carp-service-status configuration: TOML, camelCase keys.",
+    "#",
+    `# Copy this file to ${DEFAULT_CONFIG_FILE} and uncomment what you change;`,
+    "# every key below shows its default. Check the result with: carp-service-status config",
+    "# Generated from the program's configuration schema. Reinstalling rewrites this sample unless",
+    "# it was edited; the real config is never touched.",
+  ];
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const description = field.description;
+    if (!description) throw new TypeError(`Config key "${key}" has no description; add .describe() in config.ts`);
+    lines.push("", `# ${description}`);
+    if (Object.hasOwn(defaults, key)) {
+      lines.push(`# ${key} = ${formatTomlValue(defaults[key], key)}`);
+    } else if (Object.hasOwn(EXAMPLES, key)) {
+      lines.push("# (unset by default; an example)", `# ${key} = ${formatTomlValue(EXAMPLES[key], key)}`);
+    } else {
+      throw new TypeError(`Config key "${key}" has neither a default nor an example for the sample config`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { configSchema, parseConfig } from "../src/config.ts";
+import { formatTomlValue, renderSampleConfig } from "../src/sample-config.ts";
+
+const sample = renderSampleConfig("freebsd");
+
+function uncomment(text: string): string {
+  return text
+    .split("\n")
+    .filter((line) => /^# [A-Za-z]+ = /.test(line))
+    .map((line) => line.slice(2))
+    .join("\n");
+}
+
+describe("sample config", () => {
+  test("uncommented, it parses and equals the defaults (plus the examples of keys without one)", () => {
+    const parsed = parseConfig(Bun.TOML.parse(uncomment(sample)), { platform: "freebsd" });
+    expect(parsed).toEqual({ ...configSchema("freebsd").parse({}), socketGroup: "wheel" });
+  });
+
+  test("shows every key of the schema once, below its description", () => {
+    const lines = sample.split("\n");
+    for (const [key, field] of Object.entries(configSchema("freebsd").shape)) {
+      const at = lines.findIndex((line) => line.startsWith(`# ${key} = `));
+      expect(at).toBeGreaterThan(0);
+      expect(lines.filter((line) => line.startsWith(`# ${key} = `))).toHaveLength(1);
+      expect(lines.slice(Math.max(0, at - 2), at)).toContain(`# ${field.description}`);
+    }
+  });
+
+  test("has nothing uncommented, so the sample itself configures nothing", () => {
+    expect(sample.split("\n").filter((line) => line !== "" && !line.startsWith("#"))).toEqual([]);
+  });
+
+  test("shows the FreeBSD paths", () => {
+    expect(sample).toContain('# hooksDir = "/usr/local/etc/rc.carp_service_status.d"');
+    expect(sample).toContain('# sysctl = "/sbin/sysctl"');
+  });
+
+  test("renders TOML values, and refuses what it cannot render", () => {
+    expect(formatTomlValue('a "quoted" \\ path', "k")).toBe('"a \\"quoted\\" \\\\ path"');
+    expect(formatTomlValue(false, "k")).toBe("false");
+    expect(formatTomlValue(4096, "k")).toBe("4096");
+    expect(() => formatTomlValue([1], "k")).toThrow('No TOML rendering for the value of "k"');
+  });
+});
