@@ -13,8 +13,10 @@ export async function run(flags: Flags): Promise<number> {
 
   // Listen for signals before anything starts, so a stop during start-up is not lost.
   const { promise: stopSignal, resolve: requestStop } = Promise.withResolvers<NodeJS.Signals>();
-  process.once("SIGTERM", () => requestStop("SIGTERM"));
-  process.once("SIGINT", () => requestStop("SIGINT"));
+  // Kept for the whole life of the process: a second signal during shutdown must not fall back
+  // to the default action, which would end us before the socket is removed.
+  process.on("SIGTERM", () => requestStop("SIGTERM"));
+  process.on("SIGINT", () => requestStop("SIGINT"));
   let reloadRequested = false;
   process.on("SIGHUP", () => {
     reloadRequested = true;

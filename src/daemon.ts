@@ -20,6 +20,7 @@ import { VERSION } from "./version.ts";
 
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
 const STOP_WAIT_MS = 1500;
+const REPLY_FLUSH_MS = 20;
 
 export interface Daemon {
   /** Re-reads the config file; a bad one is reported and the running config kept. */
@@ -142,9 +143,12 @@ export async function startDaemon(loaded: LoadedConfig, options: DaemonOptions):
     },
     async stop() {
       cron?.stop();
+      server?.stopAccepting();
       shutdown.abort();
       await Promise.race([coalescer.idle(), Bun.sleep(STOP_WAIT_MS)]);
-      server?.stop();
+      // Let callers of an aborted evaluation read their "shutting down" reply.
+      await Bun.sleep(REPLY_FLUSH_MS);
+      server?.close();
     },
     status() {
       return book.snapshot({

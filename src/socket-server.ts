@@ -19,8 +19,10 @@ export interface SocketHandlers {
 
 export interface SocketServer {
   path: string;
-  /** Stops accepting and closes connections; removes the socket file. */
-  stop(): void;
+  /** Stops accepting (removing the socket file); requests in progress still get their reply. */
+  stopAccepting(): void;
+  /** Closes every connection left. */
+  close(): void;
 }
 
 function errorReply(status: number, code: ErrorReplyCode, message: string, headers?: Record<string, string>): Response {
@@ -128,13 +130,16 @@ export async function listenSocket(
   return {
     path,
     replacedStale,
-    stop() {
-      server.stop(true);
+    stopAccepting() {
+      void server.stop(false);
       try {
         unlinkSync(path);
       } catch {
         // Already removed by stop().
       }
+    },
+    close() {
+      void server.stop(true);
     },
   };
 }

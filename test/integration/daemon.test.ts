@@ -297,6 +297,8 @@ while :; do sleep 600; done
     await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), "the hook to start");
     const pids = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
     const trigger = daemon.call("evaluate");
+    // Signal only once the daemon holds the request: before that a stopping daemon refuses it.
+    await waitFor(async () => (await daemon.call("status")).counters.triggers === 1, "the trigger to arrive");
     expect(await daemon.stop()).toBe(0);
     expect((await trigger).error.code).toBe("shutting_down");
     expect(pids.filter(isAlive)).toEqual([]);

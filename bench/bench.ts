@@ -1,0 +1,258 @@
+#!/usr/bin/env bun
+/**
+ * `bun run bench [--quick]`: figures for the README, measured in one run on this machine.
+ * Ours (cold `check`, `trigger` through a warm daemon; from source and compiled) against the
+ * stock runner restated in sh (bench/stock-runner.sh), over the same hooks and the same fake
+ * FreeBSD sysctl. Medians of interleaved runs. --quick cuts the run counts and the idle window.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+
+const REPO = resolve(import.meta.dir, "..");
+const CLI = join(REPO, "src", "cli.ts");
+const QUICK = process.argv.includes("--quick");
+const IDLE_SECONDS = QUICK ? 10 : 60;
+const CLOCK_TICKS_PER_S = 100;
+
+const work = mkdtempSync(join(tmpdir(), "carp-bench-"));
+const bin = join(work, "bin");
+mkdirSync(bin);
+symlinkSync(join(REPO, "test", "fixtures", "sysctl"), join(bin, "sysctl"));
+symlinkSync(join(REPO, "test", "fixtures", "logger"), join(bin, "logger"));
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const ms = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+
+/** A hooks dir and a config for it; the daemon's socket and lock live beside it. */
+function scenario(name: string, count: number, body: string, extra: Record<string, unknown> = {}) {
+  const dir = join(work, name);
+  const hooksDir = join(dir, "hooks");
+  mkdirSync(hooksDir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const hook = join(hooksDir, `hook${String(i).padStart(3, "0")}`);
+    writeFileSync(hook, `#!/bin/sh\n${body}\n`);
+    chmodSync(hook, 0o755);
+  }
+  const keys: Record<string, unknown> = {
+    hooksDir,
+    sysctl: join(bin, "sysctl"),
+    logger: join(bin, "logger"),
+    lockFile: join(dir, "lock"),
+    socket: join(dir, "sock"),
+    schedule: false,
+    logLevel: "warn",
+    ...extra,
+  };
+  const config = join(dir, "config.toml");
+  writeFileSync(config, Object.entries(keys).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n") + "\n");
+  return { name, hooksDir, config, socket: keys.socket as string, lockFile: keys.lockFile as string };
+}
+type Scenario = ReturnType<typeof scenario>;
+
+async function timeCommand(argv: string[]): Promise<number> {
+  const started = performance.now();
+  const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore" });
+  await proc.exited;
+  return performance.now() - started;
+}
+
+async function startDaemon(argv: string[], socket: string) {
+  const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore" });
+  for (let i = 0; i < 500; i++) {
+    try {
+      await (await fetch("http://localhost/status", { unix: socket })).json();
+      return proc;
+    } catch {
+      await Bun.sleep(10);
+    }
+  }
+  throw new Error(`daemon on ${socket} did not start`);
+}
+
+async function status(socket: string): Promise<{ counters: { evaluations: number } }> {
+  return (await fetch("http://localhost/status", { unix: socket })).json() as never;
+}
+
+/**
+ * CPU time (ms) and memory (MB) of a process, from /proc: RSS, and its anonymous part (heap and
+ * stacks: what the process costs on its own; the rest is the runtime's code pages, shared with
+ * every other process of the same executable and reclaimable).
+ */
+function usage(pid: number): { cpuMs: number; rssMb: number; anonMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(smaps)![1]);
+  return { cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S, rssMb: kb("Rss") / 1024, anonMb: kb("Anonymous") / 1024 };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+console.error(`building the compiled executable...`);
+const compiled = join(work, "carp-service-status");
+const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", CLI, "--outfile", compiled], { cwd: REPO });
+if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
+
+const scenarios = [
+  { s: scenario("sleep20", 20, "sleep 0.1"), runs: QUICK ? 2 : 5 },
+  { s: scenario("sleep20c20", 20, "sleep 0.1", { concurrency: 20 }), runs: QUICK ? 2 : 5, label: "20 hooks x 100 ms, concurrency = 20" },
+  { s: scenario("trivial50", 50, "exit 0"), runs: QUICK ? 5 : 15 },
+  { s: scenario("trivial1", 1, "exit 0"), runs: QUICK ? 10 : 30 },
+];
+const labels: Record<string, string> = { sleep20: "20 hooks x 100 ms", trivial50: "50 trivial hooks", trivial1: "1 trivial hook" };
+
+const rows: string[] = [];
+for (const { s, runs, label } of scenarios) {
+  console.error(`${s.name}: ${runs} interleaved runs...`);
+  const sourceDaemon = await startDaemon(["bun", CLI, "daemon", "--config", s.config], s.socket);
+  const compiledSocket = `${s.socket}-compiled`;
+  const compiledConfig = `${s.config}.compiled.toml`;
+  writeFileSync(compiledConfig, readFileSync(s.config, "utf8").replace(`socket = "${s.socket}"`, `socket = "${compiledSocket}"`));
+  const compiledDaemon = await startDaemon([compiled, "daemon", "--config", compiledConfig], compiledSocket);
+  const commands: Record<string, string[]> = {
+    stock: ["sh", join(REPO, "bench", "stock-runner.sh"), s.hooksDir, join(bin, "sysctl"), join(bin, "logger"), s.lockFile],
+    check: ["bun", CLI, "check", "--config", s.config],
+    checkCompiled: [compiled, "check", "--config", s.config],
+    trigger: ["bun", CLI, "trigger", "--config", s.config, "--no-fallback"],
+    triggerCompiled: [compiled, "trigger", "--config", compiledConfig, "--no-fallback"],
+  };
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let run = 0; run < runs; run++) {
+    for (const [key, argv] of Object.entries(commands)) times[key]!.push(await timeCommand(argv));
+  }
+  sourceDaemon.kill();
+  compiledDaemon.kill();
+  await Promise.all([sourceDaemon.exited, compiledDaemon.exited]);
+  const stock = median(times.stock!);
+  const cell = (key: string) => `${ms(median(times[key]!))} ms (${(median(times[key]!) / stock).toFixed(2)})`;
+  rows.push(`| ${label ?? labels[s.name]} | ${ms(stock)} ms | ${cell("check")} | ${cell("checkCompiled")} | ${cell("trigger")} | ${cell("triggerCompiled")} |`);
+}
+
+// Round trip and burst, against a warm compiled daemon on one trivial hook.
+const one = scenarios[3]!.s;
+const oneSocket = `${one.socket}-rt`;
+const oneConfig = `${one.config}.rt.toml`;
+writeFileSync(oneConfig, readFileSync(one.config, "utf8").replace(`socket = "${one.socket}"`, `socket = "${oneSocket}"`));
+const daemon = await startDaemon([compiled, "daemon", "--config", oneConfig], oneSocket);
+console.error("round trips...");
+const roundTrips = QUICK ? 30 : 100;
+const viaProcess: number[] = [];
+const viaSocket: number[] = [];
+for (let i = 0; i < roundTrips; i++) {
+  viaProcess.push(await timeCommand([compiled, "trigger", "--config", oneConfig, "--no-fallback"]));
+  const started = performance.now();
+  await (await fetch("http://localhost/evaluate", { method: "POST", unix: oneSocket })).json();
+  viaSocket.push(performance.now() - started);
+}
+console.error("burst of 200...");
+const evaluationsBefore = (await status(oneSocket)).counters.evaluations;
+const burstStarted = performance.now();
+const replies = await Promise.all(
+  Array.from({ length: 200 }, async () => {
+    const response = await fetch("http://localhost/evaluate", { method: "POST", unix: oneSocket });
+    return response.ok && "action" in ((await response.json()) as object);
+  }),
+);
+const burstMs = performance.now() - burstStarted;
+const burstEvaluations = (await status(oneSocket)).counters.evaluations - evaluationsBefore;
+daemon.kill();
+await daemon.exited;
+
+// Idle: the daemon on the default schedule (every 10 s) beside a bare Bun process, same window.
+console.error(`idle for ${IDLE_SECONDS} s...`);
+const idle = scenario("idle", 1, "exit 0", { schedule: "*/10 * * * * *" });
+const idleCompiledConfig = `${idle.config}.compiled.toml`;
+writeFileSync(idleCompiledConfig, readFileSync(idle.config, "utf8").replace(`socket = "${idle.socket}"`, `socket = "${idle.socket}-compiled"`));
+const idleProcs = {
+  "bare Bun (`setInterval`)": Bun.spawn(["bun", "-e", "setInterval(() => {}, 1000)"]),
+  "daemon from source": await startDaemon(["bun", CLI, "daemon", "--config", idle.config], idle.socket),
+  "daemon, compiled": await startDaemon([compiled, "daemon", "--config", idleCompiledConfig], `${idle.socket}-compiled`),
+};
+await Bun.sleep(500);
+const idleStart = Object.fromEntries(Object.entries(idleProcs).map(([k, p]) => [k, usage(p.pid)]));
+await Bun.sleep(IDLE_SECONDS * 1000);
+const idleRows = Object.entries(idleProcs).map(([k, p]) => {
+  const end = usage(p.pid);
+  p.kill();
+  return `| ${k} | ${end.rssMb.toFixed(1)} MB | ${end.anonMb.toFixed(1)} MB | ${(end.cpuMs - idleStart[k]!.cpuMs).toFixed(0)} ms |`;
+});
+
+// What bounds the idle RSS: the same stack, piece by piece, in a compiled probe.
+console.error("footprint probe...");
+const probe = join(work, "footprint-probe");
+const probeBuild = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", join(REPO, "bench", "footprint-probe.ts"), "--outfile", probe], { cwd: REPO });
+if (probeBuild.exitCode !== 0) throw new Error(`bun build of the probe failed: ${probeBuild.stderr.toString()}`);
+const footprintRows = ["", "zod", "pino", "croner", "zod,pino,croner", "zod,pino,croner,serve,spawn"].map((parts) => {
+  const out = Bun.spawnSync([probe, parts]).stdout.toString();
+  const { rssMb, executableMb, anonymousMb } = JSON.parse(out) as Record<string, number>;
+  return `| ${parts === "" ? "nothing" : parts.split(",").join(" + ")} | ${rssMb!.toFixed(1)} MB | ${executableMb!.toFixed(1)} MB | ${anonymousMb!.toFixed(1)} MB |`;
+});
+
+// Cold starts.
+console.error("cold starts...");
+const empty = join(work, "empty.ts");
+writeFileSync(empty, "");
+const coldRuns = QUICK ? 10 : 30;
+const cold: Record<string, string[]> = {
+  "`bun` on an empty file (reference)": ["bun", empty],
+  "`bun src/cli.ts --version`": ["bun", CLI, "--version"],
+  "compiled `--version`": [compiled, "--version"],
+  "`bun src/cli.ts check` (1 trivial hook)": ["bun", CLI, "check", "--config", one.config],
+  "compiled `check` (1 trivial hook)": [compiled, "check", "--config", one.config],
+};
+const coldTimes: Record<string, number[]> = Object.fromEntries(Object.keys(cold).map((k) => [k, []]));
+for (let run = 0; run < coldRuns; run++) for (const [k, argv] of Object.entries(cold)) coldTimes[k]!.push(await timeCommand(argv));
+
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform} ${readFileSync("/proc/sys/kernel/osrelease", "utf8").trim()}, Bun ${Bun.version}`;
+const report = [
+  `Machine: ${machine}${QUICK ? " (--quick)" : ""}`,
+  "",
+  "Evaluation wall time, median of interleaved runs (ratio ours/stock):",
+  "",
+  "| hooks | stock (sh) | `check` | compiled `check` | `trigger` (warm daemon) | compiled `trigger` (warm daemon) |",
+  "| --- | --- | --- | --- | --- | --- |",
+  ...rows,
+  "",
+  `Trigger round trip, warm compiled daemon, 1 trivial hook (${roundTrips} runs):`,
+  "",
+  "| | median | p95 |",
+  "| --- | --- | --- |",
+  `| compiled \`trigger\` process | ${ms(median(viaProcess))} ms | ${ms(percentile(viaProcess, 95))} ms |`,
+  `| \`POST /evaluate\` on the socket | ${ms(median(viaSocket))} ms | ${ms(percentile(viaSocket, 95))} ms |`,
+  "",
+  `Burst: 200 concurrent \`POST /evaluate\`: ${ms(burstMs)} ms in all, ${burstEvaluations} evaluations, ${replies.filter(Boolean).length}/200 answered.`,
+  "",
+  `Idle over ${IDLE_SECONDS} s on the default schedule (every 10 s, 1 trivial hook):`,
+  "",
+  "| process | RSS at end | of which anonymous | CPU time |",
+  "| --- | --- | --- | --- |",
+  ...idleRows,
+  "",
+  "What bounds it: a compiled program that loads only these parts and idles (bench/footprint-probe.ts):",
+  "",
+  "| loads | RSS | pages of the executable (Bun's code) | anonymous |",
+  "| --- | --- | --- | --- |",
+  ...footprintRows,
+  "",
+  `Cold start, median of ${coldRuns}:`,
+  "",
+  "| command | median |",
+  "| --- | --- |",
+  ...Object.entries(coldTimes).map(([k, v]) => `| ${k} | ${ms(median(v))} ms |`),
+].join("\n");
+
+console.log(report);
+writeFileSync(join(REPO, "bench", "results.md"), `${report}\n`);
+rmSync(work, { recursive: true, force: true });
