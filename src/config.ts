@@ -60,7 +60,7 @@ export function configSchema(platform: string = process.platform) {
       .min(0)
       .max(1_048_576)
       .default(4096)
-      .describe("bytes of each hook's output (stdout and stderr) kept; the rest is read and dropped"),
+      .describe("bytes of each hook's output (stdout and stderr) kept: the first and the last half; the rest is read and dropped"),
     scriptSecurity: z
       .boolean()
       .default(true)

@@ -36,7 +36,7 @@ export interface DaemonOptions {
   configFile?: string;
 }
 
-function logTransition(log: Logger, transition: Transition, evaluation: Evaluation): void {
+function logTransition(log: Logger, { transition, evaluation }: { transition: Transition; evaluation: Evaluation }): void {
   // Hooks first seen passing are the normal start, not a change worth a line.
   if (transition.from === null && transition.to !== "fail") return;
   const service = evaluation.services.find((s) => s.name === transition.name)!;
@@ -59,7 +59,7 @@ export async function startDaemon(loaded: LoadedConfig, options: DaemonOptions):
     shutdown.signal.throwIfAborted();
     try {
       const evaluation = await evaluate(config, { ...effects, log }, { signal: shutdown.signal });
-      for (const transition of book.record(evaluation)) logTransition(log, transition, evaluation);
+      for (const transition of book.record(evaluation)) logTransition(log, { transition, evaluation });
       log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
       return evaluation;
     } catch (error) {

@@ -65,17 +65,20 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
 
   const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
-  const ran = await mapConcurrent(discovery.hooks, config.concurrency, async (hook) =>
-    toServiceResult(
-      hook,
-      await run(hook.path, {
-        timeoutMs: config.hookTimeoutMs,
-        killGraceMs: config.killGraceMs,
-        outputLimitBytes: config.outputLimitBytes,
-        env: HOOK_ENV,
-        signal,
-      }),
-    ),
+  const ran = await mapConcurrent(
+    discovery.hooks,
+    async (hook) =>
+      toServiceResult(
+        hook,
+        await run(hook.path, {
+          timeoutMs: config.hookTimeoutMs,
+          killGraceMs: config.killGraceMs,
+          outputLimitBytes: config.outputLimitBytes,
+          env: HOOK_ENV,
+          signal,
+        }),
+      ),
+    { limit: config.concurrency },
   );
   signal?.throwIfAborted();
 

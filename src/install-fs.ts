@@ -44,7 +44,10 @@ export function octal(mode: number): string {
 }
 
 /** A failed file operation as a CarpError("system") naming the path and, for permissions, the fix. */
-export function fsFailure(error: unknown, what: string, path: string, command: "install" | "uninstall"): CarpError {
+export function fsFailure(
+  error: unknown,
+  { action: what, path, command }: { action: string; path: string; command: "install" | "uninstall" },
+): CarpError {
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     code === "EACCES" || code === "EPERM"
@@ -88,7 +91,7 @@ export function fileState(path: string, command: "install" | "uninstall", option
     stat = lstatSync(path);
   } catch (error) {
     if (isMissing(error)) return { kind: "absent" };
-    throw fsFailure(error, "inspect", path, command);
+    throw fsFailure(error, { action: "inspect", path, command });
   }
   if (!stat.isFile()) {
     return { kind: "other", what: stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symbolic link" : "special file" };
@@ -97,7 +100,7 @@ export function fileState(path: string, command: "install" | "uninstall", option
     const shim = options.detectShim === true && stat.size < 1_048_576 && isShim(readFileSync(path, "utf8"));
     return { kind: "file", sha256: sha256File(path), mode: stat.mode & 0o7777, shim };
   } catch (error) {
-    throw fsFailure(error, "read", path, command);
+    throw fsFailure(error, { action: "read", path, command });
   }
 }
 
@@ -107,7 +110,7 @@ export function dirState(path: string): "directory" | "absent" | "other" {
     return statSync(path).isDirectory() ? "directory" : "other";
   } catch (error) {
     if (isMissing(error)) return "absent";
-    throw fsFailure(error, "inspect", path, "install");
+    throw fsFailure(error, { action: "inspect", path, command: "install" });
   }
 }
 
@@ -118,16 +121,21 @@ export function checkRoot(root: string, command: "install" | "uninstall"): void 
     stat = statSync(root);
   } catch (error) {
     if (isMissing(error)) throw new CarpError("usage", `Root "${root}" does not exist; pass an existing directory to --root`);
-    throw fsFailure(error, "inspect", root, command);
+    throw fsFailure(error, { action: "inspect", path: root, command });
   }
   if (!stat.isDirectory()) throw new CarpError("usage", `Root "${root}" is not a directory; pass a directory to --root`);
 }
 
 /**
- * Writes beside the destination, syncs, and renames into place: a crash never leaves half a file,
- * and an executable that is running (the daemon) can be replaced, which writing in place cannot.
+ * Writes options.source to path with options.mode (and options.times, when given): beside the
+ * destination, synced, and renamed into place, so a crash never leaves half a file, and an executable
+ * that is running (the daemon) can be replaced, which writing in place cannot.
  */
-export function writeAtomically(path: string, source: Source, mode: number, times?: { atime: Date; mtime: Date }): void {
+export function writeAtomically(
+  path: string,
+  options: { source: Source; mode: number; times?: { atime: Date; mtime: Date } },
+): void {
+  const { source, mode, times } = options;
   const temporary = join(dirname(path), `.carp-service-status.${process.pid}.tmp`);
   try {
     if (source.kind === "text") writeFileSync(temporary, source.text, { mode });
@@ -151,8 +159,12 @@ export function writeAtomically(path: string, source: Source, mode: number, time
   }
 }
 
-/** Copies a file into place keeping its mode and times: the stock script, byte for byte. */
-export function copyPreserving(from: string, to: string, mode: number): void {
+/** Copies a file into place with options.mode, keeping its times: the stock script, byte for byte. */
+export function copyPreserving(from: string, to: string, options: { mode: number }): void {
   const stat = statSync(from);
-  writeAtomically(to, { kind: "file", path: from }, mode, { atime: stat.atime, mtime: stat.mtime });
+  writeAtomically(to, {
+    source: { kind: "file", path: from },
+    mode: options.mode,
+    times: { atime: stat.atime, mtime: stat.mtime },
+  });
 }

@@ -56,7 +56,7 @@ export function readManifest(root: string, command: "install" | "uninstall"): Ma
     text = readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw fsFailure(error, "read", path, command);
+    throw fsFailure(error, { action: "read", path, command });
   }
   let data: unknown;
   try {

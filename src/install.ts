@@ -90,7 +90,7 @@ export function desiredFiles(executable: string): DesiredFile[] {
   try {
     executableSha256 = sha256File(executable);
   } catch (error) {
-    throw fsFailure(error, "read the executable", executable, "install");
+    throw fsFailure(error, { action: "read the executable", path: executable, command: "install" });
   }
   const text = (path: TrackedFile, content: string, mode: number): DesiredFile => ({
     path,
@@ -209,8 +209,15 @@ function trackFile(manifest: Manifest, action: { path: string; sha256: string; m
   if (action.tracked) manifest.files[action.path as TrackedFile] = { sha256: action.sha256, mode: action.mode };
 }
 
-/** Performs planned install actions in order, reporting each, and writes the manifest of what was done. */
-export function applyInstall(root: string, actions: InstallAction[], previous: Manifest | null, report: Reporter): InstallResult {
+/**
+ * Performs planned install actions in order under options.root, reporting each, and writes the
+ * manifest of what was done (options.previous is the manifest found before, or null).
+ */
+export function applyInstall(
+  actions: InstallAction[],
+  options: { root: string; previous: Manifest | null; report: Reporter },
+): InstallResult {
+  const { root, previous, report } = options;
   const manifest: Manifest = { ...structuredClone(previous ?? emptyManifest()), version: VERSION };
   let changes = 0;
   let executableChanged = false;
@@ -223,7 +230,7 @@ export function applyInstall(root: string, actions: InstallAction[], previous: M
             mkdirSync(path);
             chmodSync(path, MODES.directory); // mkdir's mode is cut by the umask
           } catch (error) {
-            throw fsFailure(error, "create directory", path, "install");
+            throw fsFailure(error, { action: "create directory", path, command: "install" });
           }
           if (!manifest.directories.includes(action.path)) manifest.directories.push(action.path);
           changes++;
@@ -231,9 +238,9 @@ export function applyInstall(root: string, actions: InstallAction[], previous: M
           break;
         case "write":
           try {
-            writeAtomically(path, action.source, action.mode);
+            writeAtomically(path, { source: action.source, mode: action.mode });
           } catch (error) {
-            throw fsFailure(error, "write", path, "install");
+            throw fsFailure(error, { action: "write", path, command: "install" });
           }
           trackFile(manifest, action);
           executableChanged ||= action.path === LAYOUT.binary;
@@ -248,7 +255,7 @@ export function applyInstall(root: string, actions: InstallAction[], previous: M
           try {
             chmodSync(path, action.mode);
           } catch (error) {
-            throw fsFailure(error, "change the mode of", path, "install");
+            throw fsFailure(error, { action: "change the mode of", path, command: "install" });
           }
           trackFile(manifest, action);
           changes++;
@@ -265,9 +272,9 @@ export function applyInstall(root: string, actions: InstallAction[], previous: M
           const from = at(root, LAYOUT.stockScript);
           const to = at(root, LAYOUT.keptStock);
           try {
-            copyPreserving(from, to, action.mode);
+            copyPreserving(from, to, { mode: action.mode });
           } catch (error) {
-            throw fsFailure(error, "keep the stock script aside as", to, "install");
+            throw fsFailure(error, { action: "keep the stock script aside as", path: to, command: "install" });
           }
           manifest.stock = { path: LAYOUT.stockScript, kept: LAYOUT.keptStock, sha256: action.sha256, mode: action.mode };
           changes++;
@@ -282,12 +289,13 @@ export function applyInstall(root: string, actions: InstallAction[], previous: M
     }
   } finally {
     // Also after a failure: whatever was written is recorded, so uninstall can still remove it.
-    changes += writeManifest(root, manifest, previous, report);
+    changes += writeManifest(manifest, { root, previous, report });
   }
   return { changes, executableChanged };
 }
 
-function writeManifest(root: string, manifest: Manifest, previous: Manifest | null, report: Reporter): number {
+function writeManifest(manifest: Manifest, options: { root: string; previous: Manifest | null; report: Reporter }): number {
+  const { root, previous, report } = options;
   const path = at(root, LAYOUT.manifest);
   const text = formatManifest(manifest);
   if (previous && formatManifest(previous) === text) {
@@ -297,7 +305,7 @@ function writeManifest(root: string, manifest: Manifest, previous: Manifest | nu
   const empty = manifest.directories.length === 0 && Object.keys(manifest.files).length === 0 && !manifest.stock;
   if (!previous && empty) return 0; // nothing was written: no manifest either
   try {
-    writeAtomically(path, { kind: "text", text }, MODES.manifest);
+    writeAtomically(path, { source: { kind: "text", text }, mode: MODES.manifest });
   } catch (error) {
     report(`Cannot write manifest "${path}": ${messageOf(error)}`);
     return 0;
@@ -310,5 +318,5 @@ function writeManifest(root: string, manifest: Manifest, previous: Manifest | nu
 export function install(options: InstallOptions, report: Reporter): InstallResult {
   const observed = observeInstall(options.root);
   const actions = planInstall(observed, desiredFiles(options.executable), { replaceStock: options.replaceStock });
-  return applyInstall(options.root, actions, observed.previous, report);
+  return applyInstall(actions, { root: options.root, previous: observed.previous, report });
 }

@@ -1,5 +1,5 @@
 /** Maps items through an async function with at most `limit` calls in flight; keeps input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapConcurrent<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, { limit }: { limit: number }): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   async function worker(): Promise<void> {

@@ -23,7 +23,10 @@ function renderTable(rows: string[][]): string {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
 }
 
-function formatServices(services: readonly ServiceResult[], hooksDir: string, since?: (s: ServiceResult) => string): string {
+function formatServices(
+  services: readonly ServiceResult[],
+  { hooksDir, since }: { hooksDir: string; since?: (s: ServiceResult) => string },
+): string {
   if (services.length === 0) return `No hooks in "${hooksDir}"`;
   const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
   const rows = services.map((s) => [
@@ -58,7 +61,7 @@ export function formatStatus(status: DaemonStatus): string {
     `next run:  ${status.nextRun ?? "on trigger only"}`,
     `counters:  ${Object.entries(status.counters).map(([k, v]) => `${k} ${v}`).join(", ")}`,
     "",
-    formatServices(status.services, status.hooksDir, (s) => (s as ServiceResult & { since: string }).since),
+    formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => (s as ServiceResult & { since: string }).since }),
   ];
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${status.lastError.message}`);
   for (const warning of status.warnings) lines.push(`warning: ${warning}`);
@@ -68,7 +71,7 @@ export function formatStatus(status: DaemonStatus): string {
 
 /** The hook table, then what was done to the demotion. */
 export function formatEvaluation(evaluation: Evaluation): string {
-  const lines: string[] = [formatServices(evaluation.services, evaluation.hooksDir)];
+  const lines: string[] = [formatServices(evaluation.services, { hooksDir: evaluation.hooksDir })];
   lines.push("");
   const change = `demotion ${evaluation.demotionBefore} -> ${evaluation.demotionAfter}`;
   if (evaluation.dryRun) {

@@ -10,7 +10,10 @@ export interface ServiceResult {
   signal: string | null;
   timedOut: boolean;
   durationMs: number;
-  /** The first outputLimitBytes of stdout and stderr, interleaved as they arrived. */
+  /**
+   * stdout and stderr, interleaved as they arrived; past outputLimitBytes its first and last
+   * halves around a "[… N bytes dropped …]" line.
+   */
   output: string;
   outputDroppedBytes: number;
   /** Why it failed without an exit status, or why it was skipped; null for a plain exit. */

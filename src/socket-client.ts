@@ -33,7 +33,7 @@ export function findSocket(configFile?: string): string | false {
 const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "ConnectionRefused", "FailedToOpenSocket"]);
 
 /** Sends one request to the daemon; resolves to the reply body, throws CarpError on an error reply. */
-export async function callDaemon(socket: string, route: keyof typeof ROUTES, timeoutMs: number): Promise<unknown> {
+export async function callDaemon(socket: string, route: keyof typeof ROUTES, { timeoutMs }: { timeoutMs: number }): Promise<unknown> {
   const { method, path } = ROUTES[route];
   let response: Response;
   try {

@@ -25,8 +25,9 @@ export interface SocketServer {
   close(): void;
 }
 
-function errorReply(status: number, code: ErrorReplyCode, message: string, headers?: Record<string, string>): Response {
-  return Response.json({ error: { code, message } } satisfies ErrorReply, { status, headers });
+function errorReply(status: number, error: ErrorReply["error"] & { headers?: Record<string, string> }): Response {
+  const { headers, ...body } = error;
+  return Response.json({ error: body } satisfies ErrorReply, { status, headers });
 }
 
 /** The gid of a group name (from /etc/group) or number. */
@@ -81,12 +82,12 @@ function pathOf(url: string): string {
   return URL.canParse(url) ? new URL(url).pathname : url.split("?")[0]!;
 }
 
-async function route(request: Request, server: Bun.Server<undefined>, handlers: SocketHandlers): Promise<Response> {
+async function route(request: Request, { server, handlers }: { server: Bun.Server<undefined>; handlers: SocketHandlers }): Promise<Response> {
   const pathname = pathOf(request.url);
   const route = Object.values(ROUTES).find((r) => r.path === pathname);
-  if (!route) return errorReply(404, "not_found", `Unknown path "${pathname}"; use POST /evaluate or GET /status`);
+  if (!route) return errorReply(404, { code: "not_found", message: `Unknown path "${pathname}"; use POST /evaluate or GET /status` });
   if (request.method !== route.method) {
-    return errorReply(405, "method_not_allowed", `Use ${route.method} ${route.path}`, { Allow: route.method });
+    return errorReply(405, { code: "method_not_allowed", message: `Use ${route.method} ${route.path}`, headers: { Allow: route.method } });
   }
   if (route === ROUTES.status) return Response.json(handlers.status());
   // An evaluation may outlast the idle timeout while hooks run.
@@ -94,8 +95,8 @@ async function route(request: Request, server: Bun.Server<undefined>, handlers: 
   try {
     return Response.json(await handlers.evaluate());
   } catch (error) {
-    if ((error as Error).name === "AbortError") return errorReply(503, "shutting_down", "The daemon is shutting down");
-    return errorReply(500, "system", messageOf(error));
+    if ((error as Error).name === "AbortError") return errorReply(503, { code: "shutting_down", message: "The daemon is shutting down" });
+    return errorReply(500, { code: "system", message: messageOf(error) });
   }
 }
 
@@ -115,8 +116,8 @@ export async function listenSocket(
       // Bun enforces idleTimeout on Unix sockets too, but its types list it only for TCP.
       ...({ idleTimeout: IDLE_TIMEOUT_S } as object),
       maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
-      fetch: (request: Request, srv: Bun.Server<undefined>) => route(request, srv, handlers),
-      error: (error: Error) => errorReply(500, "system", messageOf(error)),
+      fetch: (request: Request, server: Bun.Server<undefined>) => route(request, { server, handlers }),
+      error: (error: Error) => errorReply(500, { code: "system", message: messageOf(error) }),
     });
   } catch (error) {
     throw new CarpError("system", `Cannot create socket "${path}": ${messageOf(error)}`, { cause: error });

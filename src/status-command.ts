@@ -11,7 +11,7 @@ export async function run(flags: Flags): Promise<number> {
   if (socket === false) throw new CarpError("system", "The config sets no socket, so there is no daemon to ask");
   let status: DaemonStatus;
   try {
-    status = (await callDaemon(socket, "status", STATUS_TIMEOUT_MS)) as DaemonStatus;
+    status = (await callDaemon(socket, "status", { timeoutMs: STATUS_TIMEOUT_MS })) as DaemonStatus;
   } catch (error) {
     if (error instanceof DaemonUnreachable) {
       throw new CarpError("system", `${error.message}; is the daemon running? (service carp_service_status start)`);

@@ -11,7 +11,7 @@ export async function run(flags: Flags): Promise<number> {
   const socket = findSocket(configFile);
   try {
     if (socket === false) throw new DaemonUnreachable("The config sets no socket");
-    const evaluation = (await callDaemon(socket, "evaluate", EVALUATE_TIMEOUT_MS)) as Evaluation;
+    const evaluation = (await callDaemon(socket, "evaluate", { timeoutMs: EVALUATE_TIMEOUT_MS })) as Evaluation;
     printEvaluation(evaluation, flags.json === true);
     return exitCodeOfEvaluation(evaluation);
   } catch (error) {

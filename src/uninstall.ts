@@ -115,7 +115,7 @@ function remove(path: string): void {
   try {
     unlinkSync(path);
   } catch (error) {
-    throw fsFailure(error, "remove", path, "uninstall");
+    throw fsFailure(error, { action: "remove", path, command: "uninstall" });
   }
 }
 
@@ -126,7 +126,7 @@ function removeDirectory(path: string, report: Reporter): number {
     entries = readdirSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw fsFailure(error, "read directory", path, "uninstall");
+    throw fsFailure(error, { action: "read directory", path, command: "uninstall" });
   }
   if (entries.length > 0) {
     report(`Left directory "${path}" in place: not empty`);
@@ -135,14 +135,15 @@ function removeDirectory(path: string, report: Reporter): number {
   try {
     rmdirSync(path);
   } catch (error) {
-    throw fsFailure(error, "remove directory", path, "uninstall");
+    throw fsFailure(error, { action: "remove directory", path, command: "uninstall" });
   }
   report(`Removed directory "${path}"`);
   return 1;
 }
 
-/** Performs planned uninstall actions in order, reporting each; returns the number of changes. */
-export function applyUninstall(root: string, actions: UninstallAction[], report: Reporter): number {
+/** Performs planned uninstall actions in order under options.root, reporting each; returns the number of changes. */
+export function applyUninstall(actions: UninstallAction[], options: { root: string; report: Reporter }): number {
+  const { root, report } = options;
   const kept = at(root, LAYOUT.keptStock);
   const stock = at(root, LAYOUT.stockScript);
   let changes = 0;
@@ -152,9 +153,9 @@ export function applyUninstall(root: string, actions: UninstallAction[], report:
       case "restore-stock":
         // Stock first: the node is never left without a working carp_service_status.
         try {
-          copyPreserving(kept, stock, action.mode);
+          copyPreserving(kept, stock, { mode: action.mode });
         } catch (error) {
-          throw fsFailure(error, "restore the stock script", stock, "uninstall");
+          throw fsFailure(error, { action: "restore the stock script", path: stock, command: "uninstall" });
         }
         remove(kept);
         changes++;
@@ -167,7 +168,7 @@ export function applyUninstall(root: string, actions: UninstallAction[], report:
           changes++;
           report(`Removed the kept stock copy "${kept}"`);
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fsFailure(error, "remove", kept, "uninstall");
+          if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fsFailure(error, { action: "remove", path: kept, command: "uninstall" });
         }
         break;
       case "remove":
@@ -200,5 +201,5 @@ export function applyUninstall(root: string, actions: UninstallAction[], report:
 /** Removes what install wrote under root and restores the stock script, reporting every step. */
 export function uninstall(options: { root: string }, report: Reporter): number {
   const observed = observeUninstall(options.root);
-  return applyUninstall(options.root, planUninstall(observed), report);
+  return applyUninstall(planUninstall(observed), { root: options.root, report });
 }
