@@ -3,8 +3,9 @@
  * Same rules as the stock script (name order, no dotfiles, executable entries run), minus its
  * word-splitting: names are passed as argv, never through a shell.
  */
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import type { Dirent, Stats } from "node:fs";
+import { readdir, realpath, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { messageOf } from "./errors.ts";
 import type { ServiceResult } from "./result.ts";
 
@@ -47,46 +48,53 @@ export function insecurityOf(what: string, info: { uid: number; mode: number }):
   return null;
 }
 
+type Classified = { hook: Hook } | { notRun: NotRun };
+
+/** Decides what one entry is; `dirProblem` is the hooks directory's own insecurity, if any. */
+async function classify(dir: string, entry: Dirent, options: DiscoverOptions & { dirProblem: string | null }): Promise<Classified> {
+  const { name } = entry;
+  const path = join(dir, name);
+  const skip = (reason: string): Classified => ({ notRun: { name, status: "skipped", reason } });
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    return skip((error as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : messageOf(error));
+  }
+  if (info.isDirectory()) return skip("directory");
+  if (!info.isFile()) return skip("not a regular file");
+  if ((info.mode & 0o111) === 0) return skip("not executable");
+  if (!options.enforceSecurity) return { hook: { name, path } };
+  // Failing closed: a check that anyone could rewrite must not keep this node master.
+  let problem = options.dirProblem ?? insecurityOf("script", info);
+  if (problem === null && entry.isSymbolicLink()) {
+    // A link is as trustworthy as the directory its target can be replaced in.
+    const targetDir = dirname(await realpath(path));
+    problem = insecurityOf(`directory "${targetDir}" of the link target`, await stat(targetDir));
+  }
+  return problem ? { notRun: { name, status: "fail", reason: `refused by script security: ${problem}` } } : { hook: { name, path } };
+}
+
 /** Lists the hooks directory and sorts its entries into hooks to run and entries not run. */
 export async function discoverHooks(dir: string, options: DiscoverOptions): Promise<Discovery> {
-  let names: string[];
-  let dirInfo: Awaited<ReturnType<typeof stat>>;
+  let entries: Dirent[];
+  let dirInfo: Stats;
   try {
     dirInfo = await stat(dir);
-    names = await readdir(dir);
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "does not exist" : code === "ENOTDIR" ? "is not a directory" : messageOf(error);
     return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" ${why}: no service checks run`] };
   }
   const dirProblem = options.enforceSecurity ? insecurityOf(`hooks directory "${dir}"`, dirInfo) : null;
-
-  const hooks: Hook[] = [];
-  const notRun: NotRun[] = [];
-  for (const name of names.filter((n) => !n.startsWith(".")).sort(compareNames)) {
-    const path = join(dir, name);
-    let info: Awaited<ReturnType<typeof stat>>;
-    try {
-      info = await stat(path);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      notRun.push({ name, status: "skipped", reason: code === "ENOENT" ? "broken symbolic link" : messageOf(error) });
-      continue;
-    }
-    if (info.isDirectory()) {
-      notRun.push({ name, status: "skipped", reason: "directory" });
-    } else if (!info.isFile()) {
-      notRun.push({ name, status: "skipped", reason: "not a regular file" });
-    } else if ((info.mode & 0o111) === 0) {
-      notRun.push({ name, status: "skipped", reason: "not executable" });
-    } else {
-      // Failing closed: a check that anyone could rewrite must not keep this node master.
-      const problem = dirProblem ?? (options.enforceSecurity ? insecurityOf("script", info) : null);
-      if (problem) notRun.push({ name, status: "fail", reason: `refused by script security: ${problem}` });
-      else hooks.push({ name, path });
-    }
-  }
-  return { hooks, notRun, warnings: [] };
+  const visible = entries.filter((e) => !e.name.startsWith(".")).sort((a, b) => compareNames(a.name, b.name));
+  const classified = await Promise.all(visible.map((entry) => classify(dir, entry, { ...options, dirProblem })));
+  return {
+    hooks: classified.flatMap((c) => ("hook" in c ? [c.hook] : [])),
+    notRun: classified.flatMap((c) => ("notRun" in c ? [c.notRun] : [])),
+    warnings: [],
+  };
 }
 
 /** The result line of an entry that did not run. */

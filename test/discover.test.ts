@@ -103,3 +103,30 @@ describe("script security", () => {
     expect(insecurityOf("script", { uid: 1001, mode: 0o100755 })).toContain("uid 1001");
   });
 });
+
+describe("script security for symbolic links", () => {
+  test("refuses a link whose target lies in a world-writable directory", async () => {
+    sandbox = makeSandbox();
+    const open = join(sandbox.dir, "open");
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const target = join(open, "check");
+    await Bun.write(target, "#!/bin/sh\nexit 0\n");
+    chmodSync(target, 0o755);
+    symlinkSync(target, join(sandbox.hooksDir, "linked"));
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks).toEqual([]);
+    expect(notRun[0]?.reason).toContain(`directory "${open}" of the link target is group- or world-writable`);
+  });
+
+  test("accepts a link to a trusted script in a trusted directory", async () => {
+    sandbox = makeSandbox();
+    const safe = join(sandbox.dir, "safe");
+    mkdirSync(safe, { mode: 0o755 });
+    const target = join(safe, "check");
+    await Bun.write(target, "#!/bin/sh\nexit 0\n");
+    chmodSync(target, 0o755);
+    symlinkSync(target, join(sandbox.hooksDir, "linked"));
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["linked"]);
+  });
+});
