@@ -57,6 +57,19 @@ describe("evaluations", () => {
     expect(Date.parse(status.nextRun)).toBeGreaterThan(Date.now() - 1000);
   });
 
+  test("a reset from outside (leaving maintenance mode) is repaired by the next scheduled run", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("svc", { fixture: "fail" });
+    const daemon = await start({ schedule: "* * * * * *" });
+    const demotions = async () => (await daemon.call("status")).counters.demotions;
+    await waitFor(async () => (await demotions()) === 1, "the first demotion");
+    // What leaving CARP maintenance mode does: an absolute write that clears our bit.
+    sandbox.setDemotion(0);
+    await waitFor(async () => (await demotions()) === 2, "the repair", 4000);
+    expect(sandbox.demotion()).toBe(BIT);
+    expect(sandbox.syslog()).toHaveLength(2);
+  });
+
   test("a trigger demotes and a later trigger promotes, seen through sysctl", async () => {
     sandbox = makeSandbox();
     sandbox.setDemotion(240);
