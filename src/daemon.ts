@@ -50,6 +50,7 @@ function logTransition(log: Logger, { transition, evaluation }: { transition: Tr
 export async function startDaemon(loaded: LoadedConfig, options: DaemonOptions): Promise<Daemon> {
   const { log } = options;
   let config: Config = loaded.config;
+  let configFile = loaded.file;
   let effects = createEffects(config);
   const startedAt = new Date().toISOString();
   const book = new StatusBook();
@@ -135,6 +136,7 @@ export async function startDaemon(loaded: LoadedConfig, options: DaemonOptions):
       }
       const scheduleChanged = next.config.schedule !== config.schedule;
       config = next.config;
+      configFile = next.file;
       effects = createEffects(config);
       log.level = config.logLevel;
       if (scheduleChanged) schedule();
@@ -155,7 +157,7 @@ export async function startDaemon(loaded: LoadedConfig, options: DaemonOptions):
         version: VERSION,
         pid: process.pid,
         startedAt,
-        configFile: loaded.file,
+        configFile,
         hooksDir: config.hooksDir,
         socket: server?.path ?? null,
         schedule: config.schedule,

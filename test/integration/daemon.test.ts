@@ -50,6 +50,8 @@ describe("evaluations", () => {
   test("the schedule fires without any trigger", async () => {
     sandbox = makeSandbox();
     const daemon = await start({ schedule: "* * * * * *" });
+    // Only after the start-up evaluation, so the demotion can come from the schedule alone.
+    await waitFor(async () => (await daemon.call("status")).lastRun !== null, "the start-up evaluation");
     sandbox.addHook("svc", { fixture: "fail" });
     await waitFor(() => sandbox.demotion() === BIT, "a scheduled evaluation", 4000);
     const status = await daemon.call("status");
