@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG_FILE, defaultPaths } from "./defaults.ts";
 import { CarpError, messageOf } from "./errors.ts";
 import { isErrorReply, ROUTES } from "./protocol.ts";
 
-/** No daemon answered at the socket (missing, refused): a caller may evaluate by itself. */
+/** No daemon answered at the socket (missing, refused, shutting down): a caller may evaluate by itself. */
 export class DaemonUnreachable extends Error {
   override readonly name = "DaemonUnreachable";
 }
@@ -51,6 +51,10 @@ export async function callDaemon(socket: string, route: keyof typeof ROUTES, { t
     body = await response.json();
   } catch {
     throw new CarpError("system", `The daemon at "${socket}" sent a reply that is not JSON (status ${response.status})`);
+  }
+  if (isErrorReply(body) && body.error.code === "shutting_down") {
+    // A daemon on its way out (a restart) cannot evaluate; the caller may, like with no daemon.
+    throw new DaemonUnreachable(`The daemon at "${socket}" is shutting down`);
   }
   if (!response.ok || isErrorReply(body)) {
     const message = isErrorReply(body) ? body.error.message : `status ${response.status}`;

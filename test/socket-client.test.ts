@@ -1,0 +1,65 @@
+/** The lean client against small stand-in servers on real Unix sockets. */
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CarpError } from "../src/errors.ts";
+import { callDaemon, DaemonUnreachable, findSocket } from "../src/socket-client.ts";
+
+const dirs: string[] = [];
+const servers: Array<{ stop(force: boolean): unknown }> = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.stop(true);
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), "carp-client-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function serve(reply: () => Response): string {
+  const socket = join(scratch(), "sock");
+  servers.push(Bun.serve({ unix: socket, fetch: reply }));
+  return socket;
+}
+
+test("a missing socket means no daemon: the caller may evaluate by itself", async () => {
+  await expect(callDaemon(join(scratch(), "none"), "status", { timeoutMs: 1000 })).rejects.toBeInstanceOf(DaemonUnreachable);
+});
+
+test("a daemon that is shutting down counts as no daemon", async () => {
+  const socket = serve(() => Response.json({ error: { code: "shutting_down", message: "The daemon is shutting down" } }, { status: 503 }));
+  await expect(callDaemon(socket, "evaluate", { timeoutMs: 1000 })).rejects.toBeInstanceOf(DaemonUnreachable);
+});
+
+test("an evaluation error is a system error carrying the daemon's message", async () => {
+  const socket = serve(() => Response.json({ error: { code: "system", message: "sysctl failed: unknown oid" } }, { status: 500 }));
+  const error = (await callDaemon(socket, "evaluate", { timeoutMs: 1000 }).catch((e: unknown) => e)) as CarpError;
+  expect(error).toBeInstanceOf(CarpError);
+  expect(error.code).toBe("system");
+  expect(error.message).toContain("sysctl failed: unknown oid");
+});
+
+test("a reply that is not JSON is a clear error", async () => {
+  const socket = serve(() => new Response("<html>"));
+  await expect(callDaemon(socket, "status", { timeoutMs: 1000 })).rejects.toThrow("not JSON");
+});
+
+test("a daemon that does not answer in time is a system error, not a fallback", async () => {
+  const socket = serve(() => new Promise<Response>(() => {}) as unknown as Response);
+  const error = (await callDaemon(socket, "evaluate", { timeoutMs: 200 }).catch((e: unknown) => e)) as CarpError;
+  expect(error).toBeInstanceOf(CarpError);
+  expect(error.message).toContain("did not answer within 200 ms");
+});
+
+test("findSocket reads the socket from the config file, or false", () => {
+  const dir = scratch();
+  writeFileSync(join(dir, "a.toml"), 'socket = "/run/x.sock"\nhooksDir = "/h"\n');
+  writeFileSync(join(dir, "b.toml"), "socket = false\n");
+  writeFileSync(join(dir, "c.toml"), "socket = 42\n");
+  expect(findSocket(join(dir, "a.toml"))).toBe("/run/x.sock");
+  expect(findSocket(join(dir, "b.toml"))).toBe(false);
+  expect(() => findSocket(join(dir, "c.toml"))).toThrow("socket must be a path or false");
+});
