@@ -1,7 +1,7 @@
 /** `daemon`: the foreground process that rc.d runs under daemon(8). */
 import type { Flags } from "./cli.ts";
 import { loadConfig } from "./config.ts";
-import { startDaemon } from "./daemon.ts";
+import { startDaemon, type Daemon } from "./daemon.ts";
 import { EXIT } from "./errors.ts";
 import { createLog } from "./log.ts";
 
@@ -17,15 +17,13 @@ export async function run(flags: Flags): Promise<number> {
   // to the default action, which would end us before the socket is removed.
   process.on("SIGTERM", () => requestStop("SIGTERM"));
   process.on("SIGINT", () => requestStop("SIGINT"));
-  let reloadRequested = false;
-  process.on("SIGHUP", () => {
-    reloadRequested = true;
-  });
+  // A hangup during start-up is kept and served once the daemon exists.
+  let daemon: Daemon | null = null;
+  let reloadPending = false;
+  process.on("SIGHUP", () => (daemon ? daemon.reload() : (reloadPending = true)));
 
-  const daemon = await startDaemon(loaded, { log, configFile });
-  const onHangup = () => daemon.reload();
-  process.on("SIGHUP", onHangup);
-  if (reloadRequested) onHangup();
+  daemon = await startDaemon(loaded, { log, configFile });
+  if (reloadPending) daemon.reload();
 
   const signal = await stopSignal;
   log.info({ signal }, "stopping");

@@ -23,9 +23,9 @@ function renderTable(rows: string[][]): string {
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
 }
 
-function formatServices(
-  services: readonly ServiceResult[],
-  { hooksDir, since }: { hooksDir: string; since?: (s: ServiceResult) => string },
+function formatServices<S extends ServiceResult>(
+  services: readonly S[],
+  { hooksDir, since }: { hooksDir: string; since?: (s: S) => string },
 ): string {
   if (services.length === 0) return `No hooks in "${hooksDir}"`;
   const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
@@ -61,7 +61,7 @@ export function formatStatus(status: DaemonStatus): string {
     `next run:  ${status.nextRun ?? "on trigger only"}`,
     `counters:  ${Object.entries(status.counters).map(([k, v]) => `${k} ${v}`).join(", ")}`,
     "",
-    formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => (s as ServiceResult & { since: string }).since }),
+    formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${status.lastError.message}`);
   for (const warning of status.warnings) lines.push(`warning: ${warning}`);
