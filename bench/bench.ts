@@ -56,10 +56,14 @@ function scenario(name: string, count: number, body: string, extra: Record<strin
     ...extra,
   };
   const config = join(dir, "config.toml");
-  writeFileSync(config, Object.entries(keys).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n") + "\n");
+  writeFileSync(
+    config,
+    `${Object.entries(keys)
+      .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+      .join("\n")}\n`,
+  );
   return { name, hooksDir, config, socket: keys.socket as string, lockFile: keys.lockFile as string };
 }
-type Scenario = ReturnType<typeof scenario>;
 
 async function timeCommand(argv: string[]): Promise<number> {
   const started = performance.now();
@@ -103,7 +107,9 @@ function usage(pid: number): { cpuMs: number; rssMb: number; anonMb: number } {
 
 console.error(`building the compiled executable...`);
 const compiled = join(work, "carp-service-status");
-const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", CLI, "--outfile", compiled], { cwd: REPO });
+const build = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", CLI, "--outfile", compiled], {
+  cwd: REPO,
+});
 if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
 
 const scenarios = [
@@ -141,7 +147,9 @@ for (const { s, runs, label } of scenarios) {
   const stock = median(times.stock!);
   const cell = (key: string) => `${ms(median(times[key]!))} ms (${(median(times[key]!) / stock).toFixed(2)})`;
   ratios[s.name] = { ratio: median(times.triggerCompiled!) / stock, stockMs: stock };
-  rows.push(`| ${label ?? labels[s.name]} | ${ms(stock)} ms | ${cell("check")} | ${cell("checkCompiled")} | ${cell("trigger")} | ${cell("triggerCompiled")} |`);
+  rows.push(
+    `| ${label ?? labels[s.name]} | ${ms(stock)} ms | ${cell("check")} | ${cell("checkCompiled")} | ${cell("trigger")} | ${cell("triggerCompiled")} |`,
+  );
 }
 
 // Round trip and burst, against a warm compiled daemon on one trivial hook.
@@ -178,7 +186,10 @@ await daemon.exited;
 console.error(`idle for ${IDLE_SECONDS} s...`);
 const idle = scenario("idle", 1, "exit 0", { schedule: "*/10 * * * * *" });
 const idleCompiledConfig = `${idle.config}.compiled.toml`;
-writeFileSync(idleCompiledConfig, readFileSync(idle.config, "utf8").replace(`socket = "${idle.socket}"`, `socket = "${idle.socket}-compiled"`));
+writeFileSync(
+  idleCompiledConfig,
+  readFileSync(idle.config, "utf8").replace(`socket = "${idle.socket}"`, `socket = "${idle.socket}-compiled"`),
+);
 const idleProcs = {
   "bare Bun (`setInterval`)": Bun.spawn(["bun", "-e", "setInterval(() => {}, 1000)"]),
   "daemon from source": await startDaemon(["bun", CLI, "daemon", "--config", idle.config], idle.socket),
@@ -198,7 +209,10 @@ const idleRows = Object.entries(idleProcs).map(([k, p]) => {
 // What bounds the idle RSS: the same stack, piece by piece, in a compiled probe.
 console.error("footprint probe...");
 const probe = join(work, "footprint-probe");
-const probeBuild = Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", join(REPO, "bench", "footprint-probe.ts"), "--outfile", probe], { cwd: REPO });
+const probeBuild = Bun.spawnSync(
+  ["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", join(REPO, "bench", "footprint-probe.ts"), "--outfile", probe],
+  { cwd: REPO },
+);
 if (probeBuild.exitCode !== 0) throw new Error(`bun build of the probe failed: ${probeBuild.stderr.toString()}`);
 const footprint: Record<string, number> = {};
 const footprintRows = ["", "zod", "pino", "croner", "zod,pino,croner", "zod,pino,croner,serve,spawn"].map((parts) => {

@@ -44,20 +44,29 @@ export async function compile(bunTarget: string, outfile: string): Promise<Compi
   const started = performance.now();
   const proc = Bun.spawn(
     // Bytecode (which needs ESM output here: cli.ts awaits at top level) halves the start-up time.
-    [process.execPath, "build", ENTRY, "--compile", "--minify", "--bytecode", "--format=esm", `--target=${bunTarget}`, "--outfile", outfile],
+    [
+      process.execPath,
+      "build",
+      ENTRY,
+      "--compile",
+      "--minify",
+      "--bytecode",
+      "--format=esm",
+      `--target=${bunTarget}`,
+      "--outfile",
+      outfile,
+    ],
     { cwd: REPO, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
   );
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { ok: exitCode === 0, outfile, ms: Math.round(performance.now() - started), log: `${stdout}${stderr}`.trim() };
 }
 
 /** True when bun build failed fetching the target's runtime rather than on our code. */
 export function isRuntimeFetchFailure(log: string): boolean {
-  return /download|fetch|registry|network|ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|tarball|HTTP/i.test(log) && !/Could not resolve/.test(log);
+  return (
+    /download|fetch|registry|network|ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|tarball|HTTP/i.test(log) && !/Could not resolve/.test(log)
+  );
 }
 
 function megabytes(bytes: number): string {
@@ -84,7 +93,9 @@ async function main(names: string[]): Promise<number> {
     rmSync(outfile, { force: true }); // a failed build must not leave the previous one looking current
     const result = await compile(target.bunTarget, outfile);
     if (result.ok) {
-      console.log(`${target.name.padEnd(14)} ${megabytes(statSync(outfile).size).padStart(9)}  ${String(result.ms).padStart(6)} ms  ${outfile}`);
+      console.log(
+        `${target.name.padEnd(14)} ${megabytes(statSync(outfile).size).padStart(9)}  ${String(result.ms).padStart(6)} ms  ${outfile}`,
+      );
       continue;
     }
     failedRequired ||= target.required;

@@ -4,19 +4,9 @@
  * only when it runs, so `trigger` and `status` stay lean (no zod, pino or croner).
  */
 import { parseArgs } from "node:util";
-import { CarpError, EXIT, exitCodeOf, messageOf } from "./errors.ts";
-import { VERSION } from "./version.ts";
-
-type OptionSpec = { type: "string" | "boolean"; description: string; valueName?: string };
-
-/** Parsed flags as every command receives them. */
-export type Flags = Record<string, string | boolean | undefined>;
-
-interface CommandSpec {
-  summary: string;
-  options: Record<string, OptionSpec>;
-  load(): Promise<{ run(flags: Flags): Promise<number> }>;
-}
+import type { CommandSpec, Flags, OptionSpec } from "./cli/flags.ts";
+import { CarpError, EXIT, exitCodeOf, messageOf } from "./common/errors.ts";
+import { VERSION } from "./common/version.ts";
 
 const CONFIG_OPTION: OptionSpec = {
   type: "string",
@@ -33,17 +23,17 @@ const COMMANDS: Record<string, CommandSpec> = {
       json: JSON_OPTION,
       "dry-run": { type: "boolean", description: "decide, but write and log nothing" },
     },
-    load: () => import("./check-command.ts"),
+    load: () => import("./cli/check.ts"),
   },
   config: {
     summary: "print the effective configuration and validate it",
     options: { config: CONFIG_OPTION },
-    load: () => import("./config-command.ts"),
+    load: () => import("./cli/config.ts"),
   },
   daemon: {
     summary: "run in the foreground: evaluate on the schedule and when triggered on the socket",
     options: { config: CONFIG_OPTION },
-    load: () => import("./daemon-command.ts"),
+    load: () => import("./cli/daemon.ts"),
   },
   trigger: {
     summary: "ask the daemon to evaluate now and print the result (evaluates here when no daemon answers)",
@@ -52,12 +42,12 @@ const COMMANDS: Record<string, CommandSpec> = {
       json: JSON_OPTION,
       "no-fallback": { type: "boolean", description: "exit 3 instead of evaluating here when no daemon answers" },
     },
-    load: () => import("./trigger-command.ts"),
+    load: () => import("./cli/trigger.ts"),
   },
   status: {
     summary: "print the daemon's status: last result per hook, demotion, counters",
     options: { config: CONFIG_OPTION, json: JSON_OPTION },
-    load: () => import("./status-command.ts"),
+    load: () => import("./cli/status.ts"),
   },
   install: {
     summary: "install this executable, the rc.d service and the configd action under --root",
@@ -68,12 +58,12 @@ const COMMANDS: Record<string, CommandSpec> = {
         description: "keep the stock /usr/local/sbin/carp_service_status aside and replace it with a shim",
       },
     },
-    load: () => import("./install-command.ts"),
+    load: () => import("./cli/install.ts"),
   },
   uninstall: {
     summary: "remove what install put under --root and restore the stock script",
     options: { root: { type: "string", valueName: "DIR", description: "uninstall from DIR instead of / (default /)" } },
-    load: () => import("./install-command.ts").then((m) => ({ run: m.runUninstall })),
+    load: () => import("./cli/install.ts").then((m) => ({ run: m.runUninstall })),
   },
 };
 
@@ -100,7 +90,14 @@ function mainHelp(): string {
 }
 
 function commandHelp(name: string, spec: CommandSpec): string {
-  return [`Usage: carp-service-status ${name} [OPTIONS]`, "", `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`, "", "Options:", ...optionLines(spec.options)].join("\n");
+  return [
+    `Usage: carp-service-status ${name} [OPTIONS]`,
+    "",
+    `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`,
+    "",
+    "Options:",
+    ...optionLines(spec.options),
+  ].join("\n");
 }
 
 /** Parses argv and runs the command; returns the exit status. */

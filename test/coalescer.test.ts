@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Coalescer } from "../src/coalescer.ts";
+import { Coalescer } from "../src/daemon/coalescer.ts";
 
 /** Evaluations that finish when the test says so. */
 function controlled() {

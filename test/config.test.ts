@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig, parseConfig } from "../src/config.ts";
-import { CarpError } from "../src/errors.ts";
+import { CarpError } from "../src/common/errors.ts";
+import { loadConfig, parseConfig } from "../src/config/config.ts";
 import { runCli } from "./helpers.ts";
 
 const dirs: string[] = [];
@@ -110,7 +110,7 @@ describe("carp-service-status config", () => {
   });
 
   test("check with a bad config exits 2 too", async () => {
-    const file = configFile("schedule = \"61 * * * *\"\n");
+    const file = configFile('schedule = "61 * * * *"\n');
     const { stderr, exitCode } = await runCli(["check", "--config", file]);
     expect(exitCode).toBe(2);
     expect(stderr).toContain("schedule");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decide, findAnomalies, isDemoted, PROMOTION_MESSAGE } from "../src/decide.ts";
+import { decide, findAnomalies, isDemoted, PROMOTION_MESSAGE } from "../src/engine/decide.ts";
 
 const BIT = 1048576;
 

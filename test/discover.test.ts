@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { discoverHooks, insecurityOf } from "../src/discover.ts";
+import { discoverHooks, insecurityOf } from "../src/engine/discover.ts";
 import { makeSandbox, type Sandbox } from "./helpers.ts";
 
 let sandbox: Sandbox;
@@ -87,7 +87,10 @@ describe("script security", () => {
     chmodSync(sandbox.hooksDir, 0o777);
     const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
     expect(hooks).toEqual([]);
-    expect(notRun.map((n) => [n.name, n.status])).toEqual([["a", "fail"], ["b", "fail"]]);
+    expect(notRun.map((n) => [n.name, n.status])).toEqual([
+      ["a", "fail"],
+      ["b", "fail"],
+    ]);
     expect(notRun[0]?.reason).toContain("hooks directory");
   });
 

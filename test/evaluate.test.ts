@@ -1,10 +1,10 @@
 /** The evaluation with hand-written fakes for sysctl, syslog and the hook runner. */
 import { afterEach, describe, expect, test } from "bun:test";
 import pino from "pino";
-import { CarpError } from "../src/errors.ts";
-import { evaluate, type EvaluationDeps } from "../src/evaluate.ts";
-import type { HookRun, RunHookOptions } from "../src/hook-runner.ts";
-import type { DemotionSysctl } from "../src/sysctl.ts";
+import { CarpError } from "../src/common/errors.ts";
+import { type EvaluationDeps, evaluate } from "../src/engine/evaluate.ts";
+import type { HookRun, RunHookOptions } from "../src/engine/hook-runner.ts";
+import type { DemotionSysctl } from "../src/system/sysctl.ts";
 import { makeSandbox, type Sandbox } from "./helpers.ts";
 
 const BIT = 1048576;
@@ -46,7 +46,17 @@ function fakeRunner(outcomes: Record<string, number | Partial<HookRun>>, stats =
     stats.running--;
     const outcome = outcomes[path.slice(path.lastIndexOf("/") + 1)] ?? 0;
     const fields = typeof outcome === "number" ? { exitCode: outcome } : outcome;
-    return { exitCode: null, signal: null, timedOut: false, aborted: false, durationMs: 5, output: "", outputDroppedBytes: 0, execError: null, ...fields };
+    return {
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      aborted: false,
+      durationMs: 5,
+      output: "",
+      outputDroppedBytes: 0,
+      execError: null,
+      ...fields,
+    };
   };
 }
 
@@ -59,7 +69,14 @@ function setup(names: string[], initial: number, outcomes: Record<string, number
   for (const name of names) sandbox.addHook(name, { fixture: "pass" });
   const events: string[] = [];
   const kernel = fakeKernel(initial, events);
-  const deps: EvaluationDeps = { sysctl: kernel.sysctl, syslog: fakeSyslog(events), log: silent, runHook: fakeRunner(outcomes), isRoot: false, ...extra };
+  const deps: EvaluationDeps = {
+    sysctl: kernel.sysctl,
+    syslog: fakeSyslog(events),
+    log: silent,
+    runHook: fakeRunner(outcomes),
+    isRoot: false,
+    ...extra,
+  };
   return { events, kernel, deps };
 }
 
@@ -76,6 +93,34 @@ describe("evaluate", () => {
       `read ${BIT}`,
       "syslog carp demoted by 1048576 due to service disruption (services: frr,unbound)",
     ]);
+  });
+
+  test("holds the lock from before the read until after the syslog line", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    deps.acquireLock = async (file, options) => {
+      events.push(`lock ${file} ${options.timeoutMs}`);
+      return { release: () => void events.push("release") };
+    };
+    await evaluate(sandbox.config, deps);
+    expect(events).toEqual([
+      `lock ${sandbox.config.lockFile} ${sandbox.config.lockTimeoutMs}`,
+      "read 0",
+      `add ${BIT}`,
+      `read ${BIT}`,
+      "syslog carp demoted by 1048576 due to service disruption (services: svc)",
+      "release",
+    ]);
+  });
+
+  test("releases the lock when the write fails", async () => {
+    const { events, deps } = setup(["svc"], 0, { svc: 1 });
+    deps.sysctl = fakeKernel(0, events, { failWrites: true }).sysctl;
+    deps.acquireLock = async () => {
+      events.push("lock");
+      return { release: () => void events.push("release") };
+    };
+    await expect(evaluate(sandbox.config, deps)).rejects.toBeInstanceOf(CarpError);
+    expect(events).toEqual(["lock", "read 0", "release"]);
   });
 
   test("keeps other demotion contributors when demoting and promoting", async () => {
@@ -154,7 +199,10 @@ describe("evaluate", () => {
     const { deps } = setup(["svc"], BIT, { svc: 0 });
     sandbox.addHook("notes.txt", { content: "x" }, 0o644);
     const evaluation = await evaluate(sandbox.config, deps);
-    expect(evaluation.services.map((s) => [s.name, s.status])).toEqual([["notes.txt", "skipped"], ["svc", "pass"]]);
+    expect(evaluation.services.map((s) => [s.name, s.status])).toEqual([
+      ["notes.txt", "skipped"],
+      ["svc", "pass"],
+    ]);
     expect(evaluation.action).toBe("promoted");
   });
 

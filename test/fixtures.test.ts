@@ -260,9 +260,7 @@ test("logger rejects unknown options and priority names", async () => {
   expect(bad.stderr).toStartWith("logger: illegal option -- i\nusage: logger ");
   const badPri = runTool(dir, "logger", ["-p", "daemon.warnx", "hello"]);
   expect(badPri).toEqual({ exitCode: 1, stdout: "", stderr: "logger: unknown priority name: warnx\n" });
-  expect(runTool(dir, "logger", ["-p", "demon.warning", "hello"]).stderr).toBe(
-    "logger: unknown facility name: demon\n",
-  );
+  expect(runTool(dir, "logger", ["-p", "demon.warning", "hello"]).stderr).toBe("logger: unknown facility name: demon\n");
   expect(existsSync(join(dir, "syslog"))).toBe(false);
 });
 

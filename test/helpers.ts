@@ -2,7 +2,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseConfig, type Config } from "../src/config.ts";
+import { type Config, parseConfig } from "../src/config/config.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 export const CLI = join(REPO, "src", "cli.ts");
@@ -81,7 +81,12 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
     },
     writeConfig(more = {}) {
       const keys = { ...base, ...extra, ...more };
-      writeFileSync(configFile, Object.entries(keys).map(([k, v]) => `${k} = ${tomlValue(v)}`).join("\n") + "\n");
+      writeFileSync(
+        configFile,
+        `${Object.entries(keys)
+          .map(([k, v]) => `${k} = ${tomlValue(v)}`)
+          .join("\n")}\n`,
+      );
       return configFile;
     },
     cleanup() {
@@ -99,11 +104,7 @@ export async function runCli(args: string[], options: { env?: Record<string, str
     stderr: "pipe",
     env: { ...process.env, ...options.env },
   });
-  const [stdout, stderr, exitCode] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, exitCode };
 }
 
@@ -122,6 +123,7 @@ export interface DaemonProcess {
   /** Waits until a log line matches. */
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** GET /status or POST /evaluate over the socket. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read a route's reply and an error reply alike
   call(route: "status" | "evaluate"): Promise<any>;
   /** SIGTERM and wait for the exit status. */
   stop(): Promise<number>;

@@ -3,18 +3,22 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DEFAULT_CONFIG_FILE } from "../src/defaults.ts";
-import { CarpError } from "../src/errors.ts";
-import { compiledExecutable } from "../src/install-command.ts";
-import type { FileState } from "../src/install-fs.ts";
-import { LAYOUT, isShim, renderShim } from "../src/install-files.ts";
-import { install, planInstall, type DesiredFile, type InstallObservation, type InstallOptions } from "../src/install.ts";
-import { uninstall } from "../src/uninstall.ts";
+import { compiledExecutable } from "../src/cli/install.ts";
+import { CarpError } from "../src/common/errors.ts";
+import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
+import type { FileState } from "../src/install/file-ops.ts";
+import { type DesiredFile, type InstallObservation, type InstallOptions, install, planInstall } from "../src/install/install.ts";
+import { LAYOUT } from "../src/install/layout.ts";
+import { isShim, renderShim } from "../src/install/templates.ts";
+import { uninstall } from "../src/install/uninstall.ts";
 import { REPO, runCli } from "./helpers.ts";
 import { listTree } from "./tree-listing.ts";
 
 // Not valid UTF-8 on purpose: the stock script must come back byte for byte, not via a string.
-const STOCK = Buffer.concat([Buffer.from("#!/usr/local/bin/php\n<?php\n// stock carp_service_status\n"), Buffer.from([0xff, 0xfe, 0x00, 0x0a])]);
+const STOCK = Buffer.concat([
+  Buffer.from("#!/usr/local/bin/php\n<?php\n// stock carp_service_status\n"),
+  Buffer.from([0xff, 0xfe, 0x00, 0x0a]),
+]);
 const STOCK_MODE = 0o750;
 
 const dirs: string[] = [];
@@ -106,9 +110,7 @@ describe("install", () => {
     const t = setup();
     t.install();
     const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
-    expect(Object.keys(manifest.files).sort()).toEqual(
-      [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig].sort(),
-    );
+    expect(Object.keys(manifest.files).sort()).toEqual([LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig].sort());
     const sha = new Bun.CryptoHasher("sha256").update(readFileSync(t.executable)).digest("hex");
     expect(manifest.files[LAYOUT.binary]).toEqual({ sha256: sha, mode: 0o755 });
     expect(manifest.directories).toContain("usr");
@@ -152,7 +154,7 @@ describe("install", () => {
     expect(readFileSync(config, "utf8")).toBe('hooksDir = "/mine"\n');
     expect(statSync(config).mtimeMs).toBe(before.mtimeMs);
     expect(modeOf(t.root, LAYOUT.config)).toBe("600");
-    expect("/" + LAYOUT.config).toBe(DEFAULT_CONFIG_FILE);
+    expect(`/${LAYOUT.config}`).toBe(DEFAULT_CONFIG_FILE);
   });
 
   test("an edited sample is left alone by install and by uninstall", () => {
@@ -297,9 +299,7 @@ describe("uninstall", () => {
     t.uninstall();
     const changes = t.uninstall();
     expect(changes).toBe(0);
-    expect(t.lines).toEqual([
-      `Nothing to uninstall under "${t.root}": no manifest "${join(t.root, LAYOUT.manifest)}" (install writes it)`,
-    ]);
+    expect(t.lines).toEqual([`Nothing to uninstall under "${t.root}": no manifest "${join(t.root, LAYOUT.manifest)}" (install writes it)`]);
   });
 
   test("removes files already deleted by hand without complaint", () => {
@@ -362,7 +362,7 @@ describe("errors", () => {
       scratch("carp-script-"),
       "attempt.ts",
       [
-        `import { install } from ${JSON.stringify(join(REPO, "src", "install.ts"))};`,
+        `import { install } from ${JSON.stringify(join(REPO, "src", "install", "install.ts"))};`,
         asRoot ? "process.setgid(65534); process.setuid(65534);" : "",
         "try {",
         `  install({ root: ${JSON.stringify(t.root)}, executable: ${JSON.stringify(t.executable)}, replaceStock: false }, () => {});`,
@@ -425,7 +425,12 @@ describe("planning is a pure function of what was found", () => {
     return {
       root,
       previous: { format: 1, version: "0", directories: [], files: {}, stock: stockRecorded ? stockRecord : null },
-      files: { [LAYOUT.binary]: absent, [LAYOUT.rcScript]: file("a"), [LAYOUT.configdActions]: absent, [LAYOUT.sampleConfig]: absent } as InstallObservation["files"],
+      files: {
+        [LAYOUT.binary]: absent,
+        [LAYOUT.rcScript]: file("a"),
+        [LAYOUT.configdActions]: absent,
+        [LAYOUT.sampleConfig]: absent,
+      } as InstallObservation["files"],
       dirs: {},
       stock,
       kept,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { configSchema, parseConfig } from "../src/config.ts";
-import { formatTomlValue, renderSampleConfig } from "../src/sample-config.ts";
+import { configSchema, parseConfig } from "../src/config/config.ts";
+import { formatTomlValue, renderSampleConfig } from "../src/config/sample.ts";
 
 const sample = renderSampleConfig("freebsd");
 

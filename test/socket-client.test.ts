@@ -1,10 +1,12 @@
 /** The lean client against small stand-in servers on real Unix sockets. */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CarpError } from "../src/errors.ts";
-import { callDaemon, DaemonUnreachable, findSocket } from "../src/socket-client.ts";
+import { CarpError } from "../src/common/errors.ts";
+import { listenSocket } from "../src/daemon/socket-server.ts";
+import { callDaemon, DaemonIncompatible, DaemonUnreachable, findSocket } from "../src/protocol/client.ts";
+import { type DaemonStatus, type Evaluation, PROTOCOL_HEADER, PROTOCOL_VERSION, protocolMajor } from "../src/protocol/wire.ts";
 
 const dirs: string[] = [];
 const servers: Array<{ stop(force: boolean): unknown }> = [];
@@ -62,4 +64,53 @@ test("findSocket reads the socket from the config file, or false", () => {
   expect(findSocket(join(dir, "a.toml"))).toBe("/run/x.sock");
   expect(findSocket(join(dir, "b.toml"))).toBe(false);
   expect(() => findSocket(join(dir, "c.toml"))).toThrow("socket must be a path or false");
+});
+
+describe("protocol versions", () => {
+  const evaluationBody = { action: "none", decision: "none", failed: [], demotionAfter: 0, services: [] };
+
+  test("the daemon's socket server marks every reply with its protocol version, which the client accepts", async () => {
+    const socket = join(scratch(), "sock");
+    const status = { version: "9.9.9", counters: {}, services: [] } as unknown as DaemonStatus;
+    const server = await listenSocket(socket, {
+      handlers: { evaluate: async () => evaluationBody as unknown as Evaluation, status: () => status },
+    });
+    servers.push({ stop: () => server.close() });
+    const response = await fetch("http://localhost/status", { unix: socket });
+    expect(response.headers.get(PROTOCOL_HEADER)).toBe(PROTOCOL_VERSION);
+    expect(await callDaemon(socket, "status", { timeoutMs: 1000 })).toEqual(status);
+    const missing = await fetch("http://localhost/nowhere", { unix: socket });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get(PROTOCOL_HEADER)).toBe(PROTOCOL_VERSION);
+  });
+
+  test("a daemon of another major version is incompatible: restart it after an upgrade", async () => {
+    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: "2.0" } }));
+    const error = await callDaemon(socket, "evaluate", { timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonIncompatible);
+    expect((error as Error).message).toContain("speaks protocol 2.0");
+    expect((error as Error).message).toContain("restart the daemon after an upgrade");
+  });
+
+  test("a daemon from before protocol versions (no header) is incompatible too", async () => {
+    const socket = serve(() => Response.json(evaluationBody));
+    await expect(callDaemon(socket, "evaluate", { timeoutMs: 1000 })).rejects.toThrow("restart the daemon after an upgrade");
+  });
+
+  test("a newer minor version of the same major is understood", async () => {
+    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: "1.7" } }));
+    expect((await callDaemon(socket, "evaluate", { timeoutMs: 1000 })).action).toBe("none");
+  });
+
+  test("a reply of the right version but the wrong shape is a clear error", async () => {
+    const socket = serve(() => Response.json({ hello: "world" }, { headers: { [PROTOCOL_HEADER]: PROTOCOL_VERSION } }));
+    await expect(callDaemon(socket, "status", { timeoutMs: 1000 })).rejects.toThrow("reply to status of an unknown shape");
+  });
+
+  test("protocolMajor reads the major, and a missing header as 0", () => {
+    expect(protocolMajor("1.0")).toBe(1);
+    expect(protocolMajor("12.3")).toBe(12);
+    expect(protocolMajor(null)).toBe(0);
+    expect(protocolMajor("garbage")).toBe(0);
+  });
 });

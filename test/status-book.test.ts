@@ -1,18 +1,46 @@
 import { expect, test } from "bun:test";
-import type { Evaluation, ServiceResult } from "../src/result.ts";
-import { findTransitions, StatusBook } from "../src/status-book.ts";
+import { findTransitions, StatusBook } from "../src/daemon/status-book.ts";
+import type { Evaluation, ServiceResult } from "../src/protocol/wire.ts";
 
 function service(name: string, status: ServiceResult["status"]): ServiceResult {
-  return { name, status, exitCode: status === "pass" ? 0 : 1, signal: null, timedOut: false, durationMs: 1, output: "", outputDroppedBytes: 0, reason: null };
+  return {
+    name,
+    status,
+    exitCode: status === "pass" ? 0 : 1,
+    signal: null,
+    timedOut: false,
+    durationMs: 1,
+    output: "",
+    outputDroppedBytes: 0,
+    reason: null,
+  };
 }
 
 function evaluation(services: ServiceResult[], action: Evaluation["action"] = "none"): Evaluation {
   const failed = services.filter((s) => s.status === "fail").map((s) => s.name);
-  return { action, decision: "none", dryRun: false, failed, demotionBefore: 0, demotionAfter: 0, demoted: false, message: null, services, anomalies: [], warnings: [], hooksDir: "/h", startedAt: new Date(0).toISOString(), durationMs: 1 };
+  return {
+    action,
+    decision: "none",
+    dryRun: false,
+    failed,
+    demotionBefore: 0,
+    demotionAfter: 0,
+    demoted: false,
+    message: null,
+    services,
+    anomalies: [],
+    warnings: [],
+    hooksDir: "/h",
+    startedAt: new Date(0).toISOString(),
+    durationMs: 1,
+  };
 }
 
 test("transitions are the hooks whose status changed, new ones from null", () => {
-  const previous = new Map([["a", "pass" as const], ["b", "fail" as const]]);
+  const previous = new Map([
+    ["a", "pass" as const],
+    ["b", "fail" as const],
+  ]);
   expect(findTransitions(previous, [service("a", "fail"), service("b", "fail"), service("c", "pass")])).toEqual([
     { name: "a", from: "pass", to: "fail" },
     { name: "c", from: null, to: "pass" },
@@ -25,7 +53,17 @@ test("a hook keeps its 'since' while its status holds, and gets a new one when i
   book.record(evaluation([service("a", "pass")]));
   now = 2000;
   book.record(evaluation([service("a", "pass")]));
-  const daemon = { version: "1", pid: 1, startedAt: new Date(0).toISOString(), configFile: null, hooksDir: "/h", socket: null, schedule: false as const, running: false, nextRun: null };
+  const daemon = {
+    version: "1",
+    pid: 1,
+    startedAt: new Date(0).toISOString(),
+    configFile: null,
+    hooksDir: "/h",
+    socket: null,
+    schedule: false as const,
+    running: false,
+    nextRun: null,
+  };
   expect(book.snapshot(daemon).services[0]!.since).toBe(new Date(1000).toISOString());
   now = 3000;
   book.record(evaluation([service("a", "fail")], "demoted"));
@@ -38,7 +76,17 @@ test("a hook keeps its 'since' while its status holds, and gets a new one when i
 test("errors are counted as evaluations that did not finish", () => {
   const book = new StatusBook(() => new Date(5));
   book.recordError("sysctl failed");
-  const status = book.snapshot({ version: "1", pid: 1, startedAt: new Date(0).toISOString(), configFile: null, hooksDir: "/h", socket: null, schedule: false, running: false, nextRun: null });
+  const status = book.snapshot({
+    version: "1",
+    pid: 1,
+    startedAt: new Date(0).toISOString(),
+    configFile: null,
+    hooksDir: "/h",
+    socket: null,
+    schedule: false,
+    running: false,
+    nextRun: null,
+  });
   expect(status.counters).toMatchObject({ evaluations: 1, errors: 1 });
   expect(status.lastError).toEqual({ at: new Date(5).toISOString(), message: "sysctl failed" });
   expect(status.demotion).toBeNull();

@@ -1,5 +1,5 @@
 /** A full recursive listing of a directory tree, to compare install roots before and after. */
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
 /**

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { makeSandbox, runCli, setFakeSwitch, type Sandbox } from "../helpers.ts";
+import { makeSandbox, runCli, type Sandbox, setFakeSwitch } from "../helpers.ts";
 
 const BIT = 1048576;
 let sandbox: Sandbox;
@@ -20,9 +20,7 @@ describe("check", () => {
     const { stdout, exitCode } = await check();
     expect(exitCode).toBe(1);
     expect(sandbox.demotion()).toBe(BIT);
-    expect(sandbox.syslog()).toEqual([
-      "carp daemon.warning: carp demoted by 1048576 due to service disruption (services: test_service)",
-    ]);
+    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: test_service)"]);
     expect(stdout).toMatch(/test_service\s+fail\s+1\s+\d+ ms/);
     expect(stdout).toMatch(/zz ok\s+pass\s+0/);
     expect(stdout).toContain("demotion 0 -> 1048576: demoted");

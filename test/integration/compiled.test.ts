@@ -8,7 +8,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, isRuntimeFetchFailure } from "../../scripts/build.ts";
-import { LAYOUT, isShim } from "../../src/install-files.ts";
+import { LAYOUT } from "../../src/install/layout.ts";
+import { isShim } from "../../src/install/templates.ts";
 import { makeSandbox, type Sandbox } from "../helpers.ts";
 import { listTree } from "../tree-listing.ts";
 
@@ -76,8 +77,13 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(sandbox.demotion()).toBe(BIT);
     expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: svc)"]);
     // pino's synchronous destination works inside the executable (its transports would not).
-    const logs = stderr.split("\n").filter(Boolean).map((line) => JSON.parse(line));
-    expect(logs).toContainEqual(expect.objectContaining({ level: 40, msg: "carp demoted by 1048576 due to service disruption (services: svc)" }));
+    const logs = stderr
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: 40, msg: "carp demoted by 1048576 due to service disruption (services: svc)" }),
+    );
   });
 
   test("runs on built-in defaults: the repository's hooks directory is just missing, a warning", async () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { isAlive, makeSandbox, runCli, spawnDaemon, waitFor, type DaemonProcess, type Sandbox } from "../helpers.ts";
+import { type DaemonProcess, isAlive, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 const BIT = 1048576;
 let sandbox: Sandbox;
@@ -118,7 +118,10 @@ describe("evaluations", () => {
     rmSync(hook);
     sandbox.addHook("svc", { fixture: "pass" });
     await daemon.call("evaluate");
-    const lines = daemon.logs().filter((l) => l.hook === "svc").map((l) => l.msg);
+    const lines = daemon
+      .logs()
+      .filter((l) => l.hook === "svc")
+      .map((l) => l.msg);
     expect(lines).toEqual(['hook "svc" pass -> fail', 'hook "svc" fail -> pass']);
   });
 
@@ -132,7 +135,10 @@ describe("evaluations", () => {
     expect(exitCode).toBe(0);
     const status = JSON.parse(stdout);
     expect(status).toMatchObject({ demotion: BIT, demoted: true, anomalies: [], version: expect.any(String), pid: daemon.proc.pid });
-    expect(status.services.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([["bad", "fail"], ["good", "pass"]]);
+    expect(status.services.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+      ["bad", "fail"],
+      ["good", "pass"],
+    ]);
     expect(status.services[0].output).toContain("service down");
     expect(status.counters).toMatchObject({ evaluations: 2, triggers: 1, demotions: 1 });
     expect(status.lastRun.action).toBe("none");
@@ -178,7 +184,10 @@ describe("the socket", () => {
     const socket = sandbox.config.socket as string;
     expect(await rawRequest(socket, "garbage\r\n\r\n")).toStartWith("HTTP/1.1 400");
     const body = Buffer.alloc(64 * 1024, "x");
-    const oversized = await rawRequest(socket, Buffer.concat([Buffer.from(`POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    const oversized = await rawRequest(
+      socket,
+      Buffer.concat([Buffer.from(`POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]),
+    );
     expect(oversized).toStartWith("HTTP/1.1 413");
     const unknown = await rawRequest(socket, "GET /shutdown HTTP/1.0\r\n\r\n");
     expect(unknown).toStartWith("HTTP/1.1 404");

@@ -3,14 +3,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdtempSync as makeTempDir, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOOK_ENV } from "../../src/evaluate.ts";
-import { runHook, type RunHookOptions } from "../../src/hook-runner.ts";
+import { HOOK_ENV } from "../../src/engine/evaluate.ts";
+import { type RunHookOptions, runHook } from "../../src/engine/hook-runner.ts";
 import { isAlive, SCRIPTS } from "../helpers.ts";
 
 const OPTIONS: RunHookOptions = { timeoutMs: 5000, killGraceMs: 300, outputLimitBytes: 4096, env: HOOK_ENV };
 
 const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function mkdtempSync(prefix: string): string {
   const dir = makeTempDir(prefix);
@@ -63,7 +65,7 @@ describe("exit status", () => {
   test("runs with cwd /, stdin /dev/null and only the minimal environment", async () => {
     const dir = mkdtempSync(join(tmpdir(), "carp-env-"));
     const hook = join(dir, "env-probe");
-    Bun.write(hook, '#!/bin/sh\npwd\nenv | sort\nreadlink /proc/self/fd/0\n');
+    Bun.write(hook, "#!/bin/sh\npwd\nenv | sort\nreadlink /proc/self/fd/0\n");
     await Bun.sleep(10);
     chmodSync(hook, 0o755);
     process.env.CARP_TEST_LEAK = "leaked";
@@ -144,7 +146,7 @@ describe("output", () => {
 
 test("odd names run as argv, never word-split or expanded", async () => {
   const dir = mkdtempSync(join(tmpdir(), "carp-names-"));
-  for (const name of ["with space", "100%", "it's \"quoted\"", "ünïcödé", "-dash", "$(touch pwned)"]) {
+  for (const name of ["with space", "100%", 'it\'s "quoted"', "ünïcödé", "-dash", "$(touch pwned)"]) {
     const path = join(dir, name);
     copyFileSync(fixture("exit7"), path);
     chmodSync(path, 0o755);

@@ -1,0 +1,41 @@
+/** `daemon`: the foreground process that rc.d runs under daemon(8). */
+
+import { EXIT } from "../common/errors.ts";
+import { loadConfig } from "../config/config.ts";
+import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
+import { createLog } from "../system/log.ts";
+import type { Flags } from "./flags.ts";
+
+export async function run(flags: Flags): Promise<number> {
+  const configFile = flags.config as string | undefined;
+  const loaded = loadConfig({ file: configFile });
+  const log = createLog(loaded.config.logLevel);
+  for (const notice of loaded.notices) log.info(notice);
+
+  // Listen for signals before anything starts, so a stop during start-up is not lost.
+  const { promise: stopSignal, resolve: requestStop } = Promise.withResolvers<NodeJS.Signals>();
+  // Kept for the whole life of the process: a second signal during shutdown must not fall back
+  // to the default action, which would end us before the socket is removed.
+  process.on("SIGTERM", () => requestStop("SIGTERM"));
+  process.on("SIGINT", () => requestStop("SIGINT"));
+  // A hangup during start-up is kept and served once the daemon exists.
+  let daemon: Daemon | null = null;
+  let reloadPending = false;
+  process.on("SIGHUP", () => {
+    if (daemon) daemon.reload();
+    else reloadPending = true;
+  });
+
+  daemon = await startDaemon(
+    loaded,
+    realDaemonDeps(log, () => loadConfig({ file: configFile })),
+  );
+  if (reloadPending) daemon.reload();
+
+  const signal = await stopSignal;
+  log.info({ signal }, "stopping");
+  await daemon.stop();
+  log.info("stopped");
+  // Timers of aborted work may linger; nothing is left to do.
+  process.exit(EXIT.ok);
+}

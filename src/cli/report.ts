@@ -1,0 +1,102 @@
+/**
+ * Renders results for a person at a terminal (`check`, `trigger`, `status`). Imports only types,
+ * so the lean client commands can use it.
+ */
+import { EXIT } from "../common/errors.ts";
+import type { DaemonStatus, Evaluation, ServiceResult } from "../protocol/wire.ts";
+
+function exitColumn(service: ServiceResult): string {
+  if (service.timedOut) return "timeout";
+  if (service.signal) return service.signal;
+  return service.exitCode === null ? "-" : String(service.exitCode);
+}
+
+function detailColumn(service: ServiceResult): string {
+  const firstLine =
+    service.output
+      .split("\n")
+      .find((line) => line.trim() !== "")
+      ?.trim() ?? "";
+  const detail = service.reason && firstLine ? `${service.reason}: ${firstLine}` : (service.reason ?? firstLine);
+  return detail.length > 100 ? `${detail.slice(0, 99)}…` : detail;
+}
+
+function renderTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function formatServices<S extends ServiceResult>(
+  services: readonly S[],
+  { hooksDir, since }: { hooksDir: string; since?: (s: S) => string },
+): string {
+  if (services.length === 0) return `No hooks in "${hooksDir}"`;
+  const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
+  const rows = services.map((s) => [
+    s.name,
+    s.status,
+    s.status === "skipped" ? "-" : exitColumn(s),
+    s.status === "skipped" ? "-" : `${s.durationMs} ms`,
+    ...(since ? [since(s)] : []),
+    detailColumn(s),
+  ]);
+  return renderTable([header, ...rows]);
+}
+
+/** check's exit status: 1 when a service failed, whatever was written. */
+export function exitCodeOfEvaluation(evaluation: Evaluation): number {
+  return evaluation.failed.length > 0 ? EXIT.serviceFailed : EXIT.ok;
+}
+
+/** Prints an evaluation as JSON or as the table. */
+export function printEvaluation(evaluation: Evaluation, json: boolean): void {
+  console.log(json ? JSON.stringify(evaluation, null, 2) : formatEvaluation(evaluation));
+}
+
+/** The daemon's status: what it last saw, when it runs next, counters. */
+export function formatStatus(status: DaemonStatus): string {
+  const demotion =
+    status.demotion === null ? "not read yet" : `${status.demotion} (${status.demoted ? "demoted" : "not demoted"} by this tool)`;
+  const lines = [
+    `carp-service-status ${status.version}, pid ${status.pid}, up ${Math.round(status.uptimeMs / 1000)} s`,
+    `demotion:  ${demotion}`,
+    `last run:  ${status.lastRun ? `${status.lastRun.startedAt} (${status.lastRun.durationMs} ms, ${status.lastRun.action})` : "none yet"}${status.running ? ", running now" : ""}`,
+    `next run:  ${status.nextRun ?? "on trigger only"}`,
+    `counters:  ${Object.entries(status.counters)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    "",
+    formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
+  ];
+  if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${status.lastError.message}`);
+  for (const warning of status.warnings) lines.push(`warning: ${warning}`);
+  for (const anomaly of status.anomalies) lines.push(`ANOMALY: ${anomaly}`);
+  return lines.join("\n");
+}
+
+/** The hook table, then what was done to the demotion. */
+export function formatEvaluation(evaluation: Evaluation): string {
+  const lines: string[] = [formatServices(evaluation.services, { hooksDir: evaluation.hooksDir })];
+  lines.push("");
+  const change = `demotion ${evaluation.demotionBefore} -> ${evaluation.demotionAfter}`;
+  if (evaluation.dryRun) {
+    lines.push(
+      `dry run: demotion ${evaluation.demotionBefore}, would ${evaluation.decision === "none" ? "change nothing" : evaluation.decision}`,
+    );
+  } else if (evaluation.action === "none") {
+    lines.push(`demotion ${evaluation.demotionAfter}: no change (${evaluation.demoted ? "demoted" : "not demoted"} by this tool)`);
+  } else {
+    lines.push(`${change}: ${evaluation.action}`);
+  }
+  if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${evaluation.message}`);
+  for (const warning of evaluation.warnings) lines.push(`warning: ${warning}`);
+  for (const anomaly of evaluation.anomalies) lines.push(`ANOMALY: ${anomaly}`);
+  return lines.join("\n");
+}

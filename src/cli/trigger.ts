@@ -1,0 +1,24 @@
+/** `trigger`: ask the daemon to evaluate now; evaluate here when no daemon answers. */
+import { CarpError } from "../common/errors.ts";
+import { callDaemon, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { EVALUATE_TIMEOUT_MS } from "../protocol/wire.ts";
+import type { Flags } from "./flags.ts";
+import { exitCodeOfEvaluation, printEvaluation } from "./report.ts";
+
+export async function run(flags: Flags): Promise<number> {
+  const configFile = flags.config as string | undefined;
+  const socket = findSocket(configFile);
+  try {
+    if (socket === false) throw new DaemonUnreachable("The config sets no socket");
+    const evaluation = await callDaemon(socket, "evaluate", { timeoutMs: EVALUATE_TIMEOUT_MS });
+    printEvaluation(evaluation, flags.json === true);
+    return exitCodeOfEvaluation(evaluation);
+  } catch (error) {
+    if (!(error instanceof DaemonUnreachable)) throw error;
+    if (flags["no-fallback"]) throw new CarpError("system", `${error.message}; not evaluating here (--no-fallback)`);
+    console.error(`carp-service-status: ${error.message}: evaluating here`);
+    // Loaded only now: the engine (zod, pino) is what the daemon path avoids.
+    const check = await import("./check.ts");
+    return check.run({ config: configFile, json: flags.json });
+  }
+}

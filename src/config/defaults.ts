@@ -1,0 +1,57 @@
+/**
+ * Constants shared by the engine and the lean client path. This module imports nothing, so
+ * `trigger` and `status` can find the socket without loading zod, pino or croner.
+ */
+/** The sysctl our bit lives in. */
+export const DEMOTION_OID = "net.inet.carp.demotion";
+
+/**
+ * 2^20: far above every kernel contributor (240 each), so the bit alone tells whether we
+ * demoted, with no state kept between runs. The stock script uses the same value.
+ */
+export const DEMOTION_BIT = 1_048_576;
+
+/** The config file read when `--config` is not given and the file exists. */
+export const DEFAULT_CONFIG_FILE = "/usr/local/etc/carp_service_status.toml";
+
+/** Paths on a real OPNsense/FreeBSD node; the lock file and hooks dir are the stock script's. */
+export const FREEBSD_PATHS = {
+  hooksDir: "/usr/local/etc/rc.carp_service_status.d",
+  sysctl: "/sbin/sysctl",
+  logger: "/usr/bin/logger",
+  lockFile: "/var/run/carp_service_status.lock",
+  socket: "/var/run/carp_service_status.sock",
+} as const;
+
+/** Value of `sysctl` or `logger` that selects the built-in simulation of it. */
+export const SIMULATED = "simulated";
+
+// Plain strings rather than node:os/node:path: this module is on the lean client path.
+
+/** Where the simulation keeps its state on machines without CARP (fixed, so every user and run agrees). */
+export const SIMULATION_DIR = "/tmp/carp-service-status";
+
+/** The repository's example hooks (src/config/../../hooks), used as `hooksDir` on machines without CARP. */
+export const REPO_HOOKS_DIR = `${import.meta.dir.replace(/\/src\/config$/, "")}/hooks`;
+
+/**
+ * Paths on a machine without CARP (anything but FreeBSD): a simulated sysctl and syslog that keep
+ * their state in SIMULATION_DIR, and the repository's hooks.
+ */
+export const SIMULATED_PATHS = {
+  hooksDir: REPO_HOOKS_DIR,
+  sysctl: SIMULATED,
+  logger: SIMULATED,
+  lockFile: `${SIMULATION_DIR}/lock`,
+  socket: `${SIMULATION_DIR}/sock`,
+} as const;
+
+/** True where the kernel has carp(4): the real paths apply. */
+export function hasCarp(platform: string = process.platform): boolean {
+  return platform === "freebsd";
+}
+
+/** The platform's default paths. */
+export function defaultPaths(platform: string = process.platform) {
+  return hasCarp(platform) ? FREEBSD_PATHS : SIMULATED_PATHS;
+}

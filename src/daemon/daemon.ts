@@ -1,0 +1,233 @@
+/**
+ * The long-running evaluator: evaluates at start, on the schedule and when triggered on the
+ * socket, one evaluation at a time. Its effects (evaluation, socket, schedule, clock, config
+ * file) enter through DaemonDeps, so tests can drive it without processes or timers; the command
+ * (cli/daemon.ts) adds signals.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { CarpError, messageOf } from "../common/errors.ts";
+import { VERSION } from "../common/version.ts";
+import type { Config, LoadedConfig } from "../config/config.ts";
+import { SIMULATION_DIR } from "../config/defaults.ts";
+import { evaluate } from "../engine/evaluate.ts";
+import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
+import { createEffects } from "../system/effects.ts";
+import type { Logger } from "../system/log.ts";
+import { Coalescer } from "./coalescer.ts";
+import { planReload } from "./reload.ts";
+import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
+import { listenSocket, type SocketHandlers, type SocketServer } from "./socket-server.ts";
+import { StatusBook, type Transition } from "./status-book.ts";
+
+/** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
+const STOP_WAIT_MS = 1500;
+const REPLY_FLUSH_MS = 20;
+
+/** Creates the socket and serves the handlers on it. */
+export type Listen = (
+  path: string,
+  options: { group?: string | number; handlers: SocketHandlers },
+) => Promise<SocketServer & { replacedStale: boolean }>;
+
+/** Everything the daemon does to the world. */
+export interface DaemonDeps {
+  log: Logger;
+  /** Re-reads the configuration (the `--config` file, or the default one) on reload. */
+  loadConfig(): LoadedConfig;
+  /** One evaluation with the given config; aborted by the signal at shutdown. */
+  evaluate(config: Config, signal: AbortSignal): Promise<Evaluation>;
+  listen: Listen;
+  startSchedule: StartSchedule;
+  now(): Date;
+}
+
+/** The real effects: the engine with sysctl/logger from the config, a Unix socket, croner, the clock. */
+export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): DaemonDeps {
+  return {
+    log,
+    loadConfig,
+    evaluate: (config, signal) => evaluate(config, { ...createEffects(config), log }, { signal }),
+    listen: async (path, options) => {
+      // The simulation's directory is ours to create; a real one (/var/run) must already exist.
+      if (dirname(path) === SIMULATION_DIR) mkdirSync(SIMULATION_DIR, { recursive: true, mode: 0o700 });
+      return listenSocket(path, options);
+    },
+    startSchedule: startCronSchedule,
+    now: () => new Date(),
+  };
+}
+
+function logTransition(log: Logger, { transition, evaluation }: { transition: Transition; evaluation: Evaluation }): void {
+  // Hooks first seen passing are the normal start, not a change worth a line.
+  if (transition.from === null && transition.to !== "fail") return;
+  const service = evaluation.services.find((s) => s.name === transition.name)!;
+  const fields = {
+    hook: service.name,
+    from: transition.from,
+    to: transition.to,
+    exitCode: service.exitCode,
+    reason: service.reason,
+    output: service.output.slice(0, 200),
+  };
+  const message = `hook "${service.name}" ${transition.from ?? "new"} -> ${transition.to}`;
+  if (transition.to === "fail") log.warn(fields, message);
+  else log.info(fields, message);
+}
+
+export class Daemon {
+  readonly #deps: DaemonDeps;
+  readonly #book: StatusBook;
+  readonly #shutdown = new AbortController();
+  readonly #coalescer: Coalescer<Evaluation>;
+  readonly #startedAt: string;
+  #config: Config;
+  #configFile: string | null;
+  #server: SocketServer | null = null;
+  #scheduler: Scheduler | null = null;
+
+  constructor(loaded: LoadedConfig, deps: DaemonDeps) {
+    this.#deps = deps;
+    this.#config = loaded.config;
+    this.#configFile = loaded.file;
+    this.#startedAt = deps.now().toISOString();
+    this.#book = new StatusBook(deps.now);
+    this.#coalescer = new Coalescer(() => this.#evaluateOnce());
+  }
+
+  /** Opens the socket (or falls back to the schedule alone), starts the schedule, evaluates once. */
+  async start(): Promise<void> {
+    const { log } = this.#deps;
+    const config = this.#config;
+    if (config.socket === false && config.schedule === false) {
+      throw new CarpError("config", "Neither socket nor schedule is set: nothing would ever trigger an evaluation");
+    }
+    if (config.socket !== false) await this.#listen(config.socket);
+    this.#schedule();
+    log.info(
+      { version: VERSION, socket: this.#server?.path ?? null, schedule: config.schedule, hooksDir: config.hooksDir },
+      "daemon started",
+    );
+    void this.#evaluateInBackground();
+  }
+
+  /** Re-reads the config; a bad one is reported and the running one kept. */
+  reload(): boolean {
+    const { log } = this.#deps;
+    let next: LoadedConfig;
+    try {
+      next = this.#deps.loadConfig();
+    } catch (error) {
+      log.error({ err: messageOf(error) }, "configuration not reloaded; keeping the running one");
+      return false;
+    }
+    const plan = planReload(this.#config, next.config, { listening: this.#server !== null });
+    if (!plan.accept) {
+      log.error(`configuration not reloaded: ${plan.reason}; keeping the running one`);
+      return false;
+    }
+    if (plan.socketChangeIgnored) log.warn({ socket: next.config.socket }, "socket changes take effect after a restart");
+    this.#config = next.config;
+    this.#configFile = next.file;
+    log.level = next.config.logLevel;
+    if (plan.reschedule) this.#schedule();
+    log.info({ file: next.file, schedule: next.config.schedule }, "configuration reloaded");
+    return true;
+  }
+
+  /** Stops accepting, aborts a running evaluation, removes the socket. Never writes the demotion. */
+  async stop(): Promise<void> {
+    this.#scheduler?.stop();
+    this.#server?.stopAccepting();
+    this.#shutdown.abort();
+    await Promise.race([this.#coalescer.idle(), Bun.sleep(STOP_WAIT_MS)]);
+    // Let callers of an aborted evaluation read their "shutting down" reply.
+    await Bun.sleep(REPLY_FLUSH_MS);
+    this.#server?.close();
+  }
+
+  status(): DaemonStatus {
+    const config = this.#config;
+    return this.#book.snapshot({
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      configFile: this.#configFile,
+      hooksDir: config.hooksDir,
+      socket: this.#server?.path ?? null,
+      schedule: config.schedule,
+      running: this.#coalescer.busy,
+      nextRun: this.#scheduler?.nextRun()?.toISOString() ?? null,
+    });
+  }
+
+  async #listen(path: string): Promise<void> {
+    const { log } = this.#deps;
+    try {
+      const listening = await this.#deps.listen(path, {
+        group: this.#config.socketGroup,
+        handlers: {
+          evaluate: () => {
+            this.#book.counters.triggers++;
+            return this.#coalescer.request();
+          },
+          status: () => this.status(),
+        },
+      });
+      if (listening.replacedStale) log.warn({ socket: path }, "replaced a stale socket left by a previous daemon");
+      this.#server = listening;
+    } catch (error) {
+      if (error instanceof CarpError && (error.code === "config" || error.code === "in_use")) throw error;
+      if (this.#config.schedule === false) {
+        throw new CarpError("system", `${messageOf(error)}, and no schedule is set: nothing would trigger an evaluation`);
+      }
+      log.error({ socket: path, err: messageOf(error) }, "socket unavailable: evaluating on the schedule only");
+    }
+  }
+
+  #schedule(): void {
+    const { log } = this.#deps;
+    this.#scheduler?.stop();
+    const pattern = this.#config.schedule;
+    this.#scheduler =
+      pattern === false
+        ? null
+        : this.#deps.startSchedule(
+            pattern,
+            () => {
+              this.#book.counters.scheduled++;
+              void this.#evaluateInBackground();
+            },
+            (error) => log.error({ err: messageOf(error) }, "scheduled run failed"),
+          );
+  }
+
+  #evaluateInBackground(): Promise<unknown> {
+    return this.#coalescer.request().catch(() => {});
+  }
+
+  async #evaluateOnce(): Promise<Evaluation> {
+    const { log } = this.#deps;
+    const signal = this.#shutdown.signal;
+    signal.throwIfAborted();
+    try {
+      const evaluation = await this.#deps.evaluate(this.#config, signal);
+      for (const transition of this.#book.record(evaluation)) logTransition(log, { transition, evaluation });
+      log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
+      return evaluation;
+    } catch (error) {
+      if (!signal.aborted) {
+        this.#book.recordError(messageOf(error));
+        log.error({ err: messageOf(error) }, "evaluation failed");
+      }
+      throw error;
+    }
+  }
+}
+
+/** Starts a daemon: socket (or the polling fallback), schedule, and a first evaluation. */
+export async function startDaemon(loaded: LoadedConfig, deps: DaemonDeps): Promise<Daemon> {
+  const daemon = new Daemon(loaded, deps);
+  await daemon.start();
+  return daemon;
+}

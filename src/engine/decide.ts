@@ -1,0 +1,45 @@
+/**
+ * The decision, a pure function of the current demotion and the failed services. Our share is
+ * the 2^20 bit; everything else in the value belongs to the kernel's own contributors.
+ */
+import { DEMOTION_BIT } from "../config/defaults.ts";
+
+export type Decision =
+  | { action: "demote"; delta: number; message: string }
+  | { action: "promote"; delta: number; message: string }
+  | { action: "none" };
+
+/** Whether our 2^20 bit is set in a demotion value. */
+export function isDemoted(demotion: number): boolean {
+  return (demotion & DEMOTION_BIT) !== 0;
+}
+
+/** The syslog text of a demotion, exactly as the stock script writes it. */
+export function demotionMessage(failed: readonly string[]): string {
+  return `carp demoted by ${DEMOTION_BIT} due to service disruption (services: ${failed.join(",")})`;
+}
+
+export const PROMOTION_MESSAGE = `carp promoted by ${DEMOTION_BIT} due to service recovery`;
+
+/** Failures and bit clear: add 2^20. No failure and bit set: take it off. Otherwise nothing. */
+export function decide(demotion: number, failed: readonly string[]): Decision {
+  const demoted = isDemoted(demotion);
+  if (failed.length > 0 && !demoted) return { action: "demote", delta: DEMOTION_BIT, message: demotionMessage(failed) };
+  if (failed.length === 0 && demoted) return { action: "promote", delta: -DEMOTION_BIT, message: PROMOTION_MESSAGE };
+  return { action: "none" };
+}
+
+/** What about a demotion value needs a human: our bit added twice, or taken off too often. */
+export function findAnomalies(demotion: number): string[] {
+  if (demotion < 0) {
+    return [
+      `Demotion ${demotion} is negative: 2^20 was taken off more often than it was added (another tool writing net.inet.carp.demotion?)`,
+    ];
+  }
+  if (demotion >= 2 * DEMOTION_BIT) {
+    return [
+      `Demotion ${demotion} is 2^21 or more: 2^20 was added more than once (a tool writing without the lock file?); clear it with sysctl net.inet.carp.demotion=-${demotion - (demotion % DEMOTION_BIT)} and the next evaluation sets the bit again if a service is down`,
+    ];
+  }
+  return [];
+}

@@ -1,0 +1,75 @@
+/**
+ * An exclusive flock(2) on the stock script's lock file, so this tool, the stock script and any
+ * number of manual checks never read-then-add at once (which would stack 2^20 twice).
+ * bun:ffi, polled with LOCK_NB: a blocking flock would freeze the event loop.
+ */
+import { dlopen, FFIType } from "bun:ffi";
+import { closeSync, constants, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { CarpError, messageOf } from "../common/errors.ts";
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const POLL_MIN_MS = 2;
+const POLL_MAX_MS = 50;
+
+const LIBC: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" };
+
+let libc: { flock(fd: number, operation: number): number } | null = null;
+
+function flock(fd: number, operation: number): number {
+  if (libc === null) {
+    const name = LIBC[process.platform];
+    if (!name) throw new CarpError("system", `No flock(2) binding for platform "${process.platform}"`);
+    libc = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).symbols;
+  }
+  return libc.flock(fd, operation);
+}
+
+/** A held lock; release() closes the descriptor, which drops the lock. */
+export interface HeldLock {
+  release(): void;
+}
+
+export interface LockOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Takes an exclusive flock on `file`, creating it (and its directory) when missing. */
+export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
+  let fd: number;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    // Node/Bun open with O_CLOEXEC, so hooks never inherit the lock (the stock script does the same).
+    fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644);
+  } catch (error) {
+    throw new CarpError("system", `Cannot open lock file "${file}": ${messageOf(error)}; set "lockFile" in the config`);
+  }
+  const deadline = performance.now() + options.timeoutMs;
+  let waitMs = POLL_MIN_MS;
+  try {
+    while (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+      options.signal?.throwIfAborted();
+      if (performance.now() >= deadline) {
+        throw new CarpError(
+          "system",
+          `Lock file "${file}" is still held after ${options.timeoutMs} ms (a hung carp_service_status run?); raise "lockTimeoutMs" or find the holder with fstat`,
+        );
+      }
+      await Bun.sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, POLL_MAX_MS);
+    }
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      closeSync(fd);
+    },
+  };
+}

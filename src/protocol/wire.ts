@@ -1,0 +1,152 @@
+/**
+ * The socket protocol, shared by the daemon and its clients: HTTP/1.1 over the Unix socket with
+ * JSON bodies, so curl and nc work. Every type that crosses the socket is declared here once.
+ *   POST /evaluate  evaluate now; 200 with the Evaluation (as `check --json` prints it)
+ *   GET  /status    200 with the DaemonStatus
+ * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. This module
+ * imports nothing, so the lean clients can load it.
+ */
+
+/** "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields. */
+export const PROTOCOL_VERSION = "1.0";
+/** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
+export const PROTOCOL_HEADER = "carp-service-status-protocol";
+
+/** The major of a protocol version as a header gives it; a missing header is a daemon from before 1.0. */
+export function protocolMajor(version: string | null): number {
+  const major = Number.parseInt(version ?? "0", 10);
+  return Number.isNaN(major) ? 0 : major;
+}
+
+/** One entry of the hooks directory and what became of it. */
+export interface ServiceResult {
+  name: string;
+  status: "pass" | "fail" | "skipped";
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  /**
+   * stdout and stderr, interleaved as they arrived; past outputLimitBytes its first and last
+   * halves around a "[… N bytes dropped …]" line.
+   */
+  output: string;
+  outputDroppedBytes: number;
+  /** Why it failed without an exit status, or why it was skipped; null for a plain exit. */
+  reason: string | null;
+}
+
+export type Action = "demoted" | "promoted" | "none";
+
+/** The result of one evaluation, as `check --json` prints it and `POST /evaluate` replies with it. */
+export interface Evaluation {
+  /** What was done: always "none" with --dry-run. */
+  action: Action;
+  /** What the decision was, done or not. */
+  decision: "demote" | "promote" | "none";
+  dryRun: boolean;
+  /** Failed service names in byte order, as they appear in the syslog line. */
+  failed: string[];
+  demotionBefore: number;
+  demotionAfter: number;
+  /** The 2^20 bit is set after this evaluation. */
+  demoted: boolean;
+  /** The syslog line sent, or that would be sent with --dry-run; null when nothing changed. */
+  message: string | null;
+  services: ServiceResult[];
+  /** Something about the demotion value that needs a human (stacked or negative). */
+  anomalies: string[];
+  /** Things that did not stop the evaluation (unreadable hooks dir, syslog failure). */
+  warnings: string[];
+  hooksDir: string;
+  startedAt: string;
+  durationMs: number;
+}
+
+/** A hook's last result and since when it has been in that state. */
+export interface ServiceStatus extends ServiceResult {
+  since: string;
+}
+
+export interface Counters {
+  evaluations: number;
+  /** Evaluate requests received on the socket. */
+  triggers: number;
+  /** Scheduled ticks. */
+  scheduled: number;
+  /** Evaluations in which a service failed. */
+  failedEvaluations: number;
+  /** Evaluations that could not finish (sysctl, lock). */
+  errors: number;
+  demotions: number;
+  promotions: number;
+}
+
+/** The reply to `GET /status`, as `status --json` prints it. */
+export interface DaemonStatus {
+  version: string;
+  pid: number;
+  startedAt: string;
+  uptimeMs: number;
+  configFile: string | null;
+  hooksDir: string;
+  socket: string | null;
+  schedule: string | false;
+  running: boolean;
+  lastRun: { startedAt: string; durationMs: number; action: Action; failed: string[] } | null;
+  lastError: { at: string; message: string } | null;
+  nextRun: string | null;
+  demotion: number | null;
+  demoted: boolean | null;
+  anomalies: string[];
+  warnings: string[];
+  counters: Counters;
+  services: ServiceStatus[];
+}
+
+export type ErrorReplyCode = "system" | "not_found" | "method_not_allowed" | "shutting_down" | "bad_request";
+
+/** The body of every reply with a status >= 400, in every protocol version. */
+export interface ErrorReply {
+  error: { code: ErrorReplyCode; message: string };
+}
+
+/** The routes: method and path of each request, and the body of its 200 reply. */
+export interface RouteReplies {
+  evaluate: Evaluation;
+  status: DaemonStatus;
+}
+export type RouteName = keyof RouteReplies;
+
+export const ROUTES = {
+  evaluate: { method: "POST", path: "/evaluate" },
+  status: { method: "GET", path: "/status" },
+} as const satisfies Record<RouteName, { method: string; path: string }>;
+
+/** Largest request body accepted (none is needed). */
+export const MAX_REQUEST_BODY_BYTES = 1024;
+/** Seconds a connection may stay silent before the daemon closes it. */
+export const IDLE_TIMEOUT_S = 10;
+/** How long `trigger` waits for an evaluation: hooks time out long before this. */
+export const EVALUATE_TIMEOUT_MS = 300_000;
+/** How long `status` waits for the reply. */
+export const STATUS_TIMEOUT_MS = 5_000;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+export function isErrorReply(body: unknown): body is ErrorReply {
+  return isObject(body) && isObject(body.error) && typeof body.error.message === "string";
+}
+
+/**
+ * Shape checks of each route's reply: enough to tell a reply of this protocol from anything else
+ * answering on the socket, without loading a schema library on the client path.
+ */
+export const REPLY_GUARDS: { [R in RouteName]: (body: unknown) => body is RouteReplies[R] } = {
+  evaluate: (body): body is Evaluation =>
+    isObject(body) && typeof body.action === "string" && Array.isArray(body.services) && typeof body.demotionAfter === "number",
+  status: (body): body is DaemonStatus =>
+    isObject(body) && typeof body.version === "string" && isObject(body.counters) && Array.isArray(body.services),
+};

@@ -1,0 +1,13 @@
+/** Picks the real sysctl/logger or their simulations, as the config says. */
+import type { Config } from "../config/config.ts";
+import { SIMULATED } from "../config/defaults.ts";
+import { createSimulatedSysctl, createSimulatedSyslog } from "./simulation.ts";
+import { createSysctl, type DemotionSysctl } from "./sysctl.ts";
+import { createSyslog, type Syslog } from "./syslog.ts";
+
+export function createEffects(config: Config): { sysctl: DemotionSysctl; syslog: Syslog } {
+  return {
+    sysctl: config.sysctl === SIMULATED ? createSimulatedSysctl(config.simulationFile) : createSysctl(config.sysctl),
+    syslog: config.logger === SIMULATED ? createSimulatedSyslog(config.simulationLog) : createSyslog(config.logger),
+  };
+}

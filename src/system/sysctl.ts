@@ -1,0 +1,56 @@
+/**
+ * Reads and adjusts net.inet.carp.demotion. The kernel ADDS what is written
+ * (carp_demote_adj), so the interface offers read and add, never set.
+ */
+
+import { CarpError } from "../common/errors.ts";
+import { DEMOTION_OID } from "../config/defaults.ts";
+import { runCommand } from "./run-tool.ts";
+
+export interface DemotionSysctl {
+  /** The current demotion value. */
+  read(): Promise<number>;
+  /** Adds delta; returns the values before and after as the kernel reported them. */
+  add(delta: number): Promise<{ before: number; after: number }>;
+}
+
+/** Strict integer parse: sysctl output is trusted only when it is exactly an integer. */
+export function parseDemotion(text: string, source: string): number {
+  const trimmed = text.trim();
+  if (!/^-?\d+$/.test(trimmed)) {
+    throw new CarpError("system", `${source} printed "${trimmed.slice(0, 80)}", not an integer`);
+  }
+  return Number(trimmed);
+}
+
+/** Parses FreeBSD's `name: OLD -> NEW` line printed after a write. */
+export function parseWriteReport(text: string): { before: number; after: number } | null {
+  const match = /:\s*(-?\d+)\s*->\s*(-?\d+)\s*$/.exec(text.trim());
+  return match ? { before: Number(match[1]), after: Number(match[2]) } : null;
+}
+
+/** The real sysctl(8), through Bun.spawn. */
+export function createSysctl(executable: string): DemotionSysctl {
+  async function run(args: string[]) {
+    const result = await runCommand([executable, ...args], "sysctl");
+    if (result.exitCode !== 0) {
+      const detail = result.stderr.trim() || `exit status ${result.exitCode}`;
+      const hint = detail.includes("unknown oid") ? " (is carp(4) loaded?)" : "";
+      throw new CarpError("system", `sysctl ${args.join(" ")} failed: ${detail}${hint}`);
+    }
+    return result.stdout;
+  }
+  return {
+    async read() {
+      return parseDemotion(await run(["-n", DEMOTION_OID]), `sysctl -n ${DEMOTION_OID}`);
+    },
+    async add(delta) {
+      const output = await run([`${DEMOTION_OID}=${delta}`]);
+      const report = parseWriteReport(output);
+      if (report === null) {
+        throw new CarpError("system", `sysctl ${DEMOTION_OID}=${delta} printed "${output.trim()}", not "OLD -> NEW"`);
+      }
+      return report;
+    },
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The daemon driven by hand: a fake evaluation, listener, schedule and clock, no processes, no
+ * timers. The real process, socket and signals are in test/integration/daemon.test.ts.
+ */
+import { describe, expect, test } from "bun:test";
+import pino from "pino";
+import { CarpError } from "../src/common/errors.ts";
+import { type Config, type LoadedConfig, parseConfig } from "../src/config/config.ts";
+import { Daemon, type DaemonDeps, startDaemon } from "../src/daemon/daemon.ts";
+import { planReload } from "../src/daemon/reload.ts";
+import type { SocketHandlers } from "../src/daemon/socket-server.ts";
+import type { Evaluation } from "../src/protocol/wire.ts";
+
+const BASE = { hooksDir: "/h", sysctl: "simulated", logger: "simulated", lockFile: "/l", socket: "/s.sock", schedule: "*/10 * * * * *" };
+
+function config(extra: Record<string, unknown> = {}): Config {
+  return parseConfig({ ...BASE, ...extra });
+}
+
+function evaluation(failed: string[] = []): Evaluation {
+  return {
+    action: "none",
+    decision: "none",
+    dryRun: false,
+    failed,
+    demotionBefore: 0,
+    demotionAfter: 0,
+    demoted: false,
+    message: null,
+    services: [],
+    anomalies: [],
+    warnings: [],
+    hooksDir: "/h",
+    startedAt: new Date(0).toISOString(),
+    durationMs: 1,
+  };
+}
+
+/** A daemon world under the test's control: evaluations resolve when the test says so. */
+function world(initial: Config = config()) {
+  const events: string[] = [];
+  const pending: Array<{ resolve(e: Evaluation): void; reject(e: unknown): void; signal: AbortSignal }> = [];
+  let handlers: SocketHandlers | null = null;
+  let tick: (() => void) | null = null;
+  let now = Date.parse("2026-11-30T12:00:00Z");
+  let nextConfig: LoadedConfig | Error = { config: initial, file: "/c.toml", notices: [] };
+  let listenError: unknown = null;
+  const deps: DaemonDeps = {
+    log: pino({ level: "silent" }),
+    loadConfig: () => {
+      if (nextConfig instanceof Error) throw nextConfig;
+      return nextConfig;
+    },
+    evaluate: (_config, signal) => {
+      events.push("evaluate");
+      return new Promise((resolve, reject) => pending.push({ resolve, reject, signal }));
+    },
+    listen: async (path, options) => {
+      if (listenError) throw listenError;
+      events.push(`listen ${path}`);
+      handlers = options.handlers;
+      return {
+        path,
+        replacedStale: false,
+        stopAccepting: () => void events.push("stop accepting"),
+        close: () => void events.push("close"),
+      };
+    },
+    startSchedule: (pattern, onTick) => {
+      events.push(`schedule ${pattern}`);
+      tick = onTick;
+      return { nextRun: () => new Date(now + 10_000), stop: () => void events.push(`unschedule ${pattern}`) };
+    },
+    now: () => new Date(now),
+  };
+  return {
+    deps,
+    events,
+    pending,
+    handlers: () => handlers!,
+    tick: () => tick!(),
+    advance: (ms: number) => {
+      now += ms;
+    },
+    setNextConfig: (next: LoadedConfig | Error) => {
+      nextConfig = next;
+    },
+    failListen: (error: unknown) => {
+      listenError = error;
+    },
+    /** Settles the oldest running evaluation. */
+    finish: async (result: Evaluation | Error = evaluation()) => {
+      const next = pending.shift()!;
+      if (result instanceof Error) next.reject(result);
+      else next.resolve(result);
+      await Bun.sleep(0);
+    },
+  };
+}
+
+const loaded = (c: Config): LoadedConfig => ({ config: c, file: "/c.toml", notices: [] });
+
+describe("daemon", () => {
+  test("starts by listening, scheduling and evaluating once", async () => {
+    const w = world();
+    await startDaemon(loaded(config()), w.deps);
+    expect(w.events).toEqual(["listen /s.sock", "schedule */10 * * * * *", "evaluate"]);
+  });
+
+  test("a tick while an evaluation runs is served by one follow-up, and counted", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    w.tick();
+    w.tick();
+    await w.finish();
+    expect(w.events.filter((e) => e === "evaluate")).toHaveLength(2);
+    await w.finish();
+    expect(daemon.status().counters).toMatchObject({ scheduled: 2, evaluations: 2 });
+  });
+
+  test("triggers on the socket share the next evaluation and get its result", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    const first = w.handlers().evaluate();
+    const second = w.handlers().evaluate();
+    await w.finish(); // the start-up evaluation
+    await w.finish(evaluation(["dns"]));
+    expect((await first).failed).toEqual(["dns"]);
+    expect(await second).toBe(await first);
+    expect(daemon.status().counters.triggers).toBe(2);
+  });
+
+  test("status tells uptime and the next run from the injected clock and schedule", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    await w.finish();
+    w.advance(42_000);
+    const status = await w.handlers().status();
+    expect(status.uptimeMs).toBe(42_000);
+    expect(status.nextRun).toBe(new Date(Date.parse("2026-11-30T12:00:52Z")).toISOString());
+    expect(status.configFile).toBe("/c.toml");
+    expect(daemon.status().running).toBe(false);
+  });
+
+  test("a failed evaluation is counted as an error and kept for status", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    await w.finish(new CarpError("system", "sysctl failed: unknown oid"));
+    expect(daemon.status().counters.errors).toBe(1);
+    expect(daemon.status().lastError?.message).toBe("sysctl failed: unknown oid");
+  });
+
+  test("reload with a new schedule replaces the old one", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    w.setNextConfig(loaded(config({ schedule: "*/5 * * * * *" })));
+    expect(daemon.reload()).toBe(true);
+    expect(w.events.slice(-2)).toEqual(["unschedule */10 * * * * *", "schedule */5 * * * * *"]);
+  });
+
+  test("a config that cannot be read is not reloaded and the running one stays", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    w.setNextConfig(new CarpError("config", "Invalid config"));
+    expect(daemon.reload()).toBe(false);
+    expect(daemon.status().schedule).toBe("*/10 * * * * *");
+  });
+
+  test("stop aborts the running evaluation, stops the schedule and closes the socket, writing nothing", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    const running = w.pending[0]!;
+    const stopped = daemon.stop();
+    expect(running.signal.aborted).toBe(true);
+    running.reject(running.signal.reason);
+    await stopped;
+    expect(w.events).toEqual([
+      "listen /s.sock",
+      "schedule */10 * * * * *",
+      "evaluate",
+      "unschedule */10 * * * * *",
+      "stop accepting",
+      "close",
+    ]);
+    expect(daemon.status().counters.errors).toBe(0);
+  });
+
+  test("a socket that cannot be created falls back to the schedule", async () => {
+    const w = world();
+    w.failListen(new CarpError("system", "Cannot create socket"));
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    expect(daemon.status().socket).toBeNull();
+    expect(w.events).toEqual(["schedule */10 * * * * *", "evaluate"]);
+  });
+
+  test("without a socket and without a schedule nothing could trigger: a system error", async () => {
+    const w = world();
+    w.failListen(new CarpError("system", "Cannot create socket"));
+    const error = await startDaemon(loaded(config({ schedule: false })), w.deps).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.message).toContain("no schedule is set");
+  });
+
+  test("a live daemon on the socket stops the start with its own error code", async () => {
+    const w = world();
+    w.failListen(new CarpError("in_use", "Another carp-service-status daemon is already listening"));
+    const error = await new Daemon(loaded(config()), w.deps).start().catch((e) => e);
+    expect(error.code).toBe("in_use");
+  });
+});
+
+describe("planReload", () => {
+  const current = config();
+  const cases: Array<[string, Config, { listening: boolean }, ReturnType<typeof planReload>]> = [
+    ["nothing changed", config(), { listening: true }, { accept: true, reschedule: false, socketChangeIgnored: false }],
+    [
+      "schedule changed",
+      config({ schedule: "*/5 * * * * *" }),
+      { listening: true },
+      { accept: true, reschedule: true, socketChangeIgnored: false },
+    ],
+    [
+      "schedule removed while listening",
+      config({ schedule: false }),
+      { listening: true },
+      { accept: true, reschedule: true, socketChangeIgnored: false },
+    ],
+    [
+      "socket changed",
+      config({ socket: "/other.sock" }),
+      { listening: true },
+      { accept: true, reschedule: false, socketChangeIgnored: true },
+    ],
+    [
+      "socket group changed",
+      config({ socketGroup: "wheel" }),
+      { listening: true },
+      { accept: true, reschedule: false, socketChangeIgnored: true },
+    ],
+    [
+      "no socket and no schedule",
+      config({ schedule: false }),
+      { listening: false },
+      { accept: false, reason: "without a socket it needs a schedule" },
+    ],
+    ["no socket, schedule kept", config(), { listening: false }, { accept: true, reschedule: false, socketChangeIgnored: false }],
+  ];
+  for (const [name, next, context, plan] of cases) {
+    test(name, () => expect(planReload(current, next, context)).toEqual(plan));
+  }
+});

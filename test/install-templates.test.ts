@@ -1,0 +1,262 @@
+/** The installed texts: the rc.d script, the configd actions and the shim, run by real shells. */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NODE_PATHS, type NodePaths } from "../src/install/layout.ts";
+import { fillTemplate, isShim, renderConfigdActions, renderRcScript, renderShim, SHIM_MARKER } from "../src/install/templates.ts";
+import { makeSandbox, type Sandbox } from "./helpers.ts";
+
+const SHELLCHECK = Bun.which("shellcheck");
+const PYTHON = Bun.which("python3");
+
+let dir: string;
+let sandbox: Sandbox | undefined;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "carp-files-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  sandbox?.cleanup();
+  sandbox = undefined;
+});
+
+function write(name: string, text: string, mode = 0o755): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  chmodSync(path, mode);
+  return path;
+}
+
+/** A stand-in for the tool: records its arguments, prints a line on each stream, exits $FAKE_EXIT. */
+function fakeBinary(): string {
+  return write(
+    "carp-service-status",
+    `#!/bin/sh\necho "$*" >> "${dir}/calls"\necho "table of results"\necho "carp-service-status: boom" >&2\nexit "\${FAKE_EXIT:-0}"\n`,
+  );
+}
+
+function calls(): string[] {
+  try {
+    return readFileSync(join(dir, "calls"), "utf8").split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function sh(argv: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin", ...env } });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, exitCode };
+}
+
+function paths(extra: Partial<NodePaths>): NodePaths {
+  return { ...NODE_PATHS, ...extra };
+}
+
+describe("templates", () => {
+  test("every placeholder must have a value", () => {
+    expect(fillTemplate("a %%X%% b", { X: "1" })).toBe("a 1 b");
+    expect(() => fillTemplate("%%MISSING%%", {})).toThrow('Template placeholder "%%MISSING%%" has no value');
+  });
+
+  test("the texts refer to the node's absolute paths", () => {
+    expect(renderRcScript()).toContain('program="/usr/local/bin/carp-service-status"');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the rc.d script
+    expect(renderRcScript()).toContain(': "${carp_service_status_config:=/usr/local/etc/carp_service_status.toml}"');
+    expect(renderShim()).toContain("errors=$(/usr/local/bin/carp-service-status trigger 2>&1 >/dev/null)");
+    expect(renderConfigdActions()).toContain("command:/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]");
+  });
+});
+
+describe("rc.d script", () => {
+  test("is valid sh", async () => {
+    const script = write("carp_service_status", renderRcScript());
+    const { exitCode, stderr } = await sh(["/bin/sh", "-n", script]);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+  });
+
+  test.skipIf(!SHELLCHECK)("passes shellcheck, apart from rc.subr's idioms", async () => {
+    const script = write("carp_service_status", renderRcScript());
+    // SC1091: rc.subr is not there to follow; SC2034: rc.subr reads command, rcvar, procname & co.
+    const { stdout, exitCode } = await sh([SHELLCHECK!, "-s", "sh", "-e", "SC1091,SC2034", script]);
+    expect(stdout).toBe("");
+    expect(exitCode).toBe(0);
+  });
+
+  test("declares what rcorder and OPNsense's rc.opnsense look for", async () => {
+    const text = renderRcScript();
+    for (const line of ["# PROVIDE: carp_service_status", "# REQUIRE: LOGIN", "# KEYWORD: shutdown"]) expect(text).toContain(`\n${line}\n`);
+    // rc.opnsense evals the first line matching `name *=` and every line matching `rcvar *=`.
+    const script = write("carp_service_status", text);
+    const probe = `eval "$(grep "name[[:blank:]]*=" "$1" | head -n 1)"; eval "$(grep "rcvar[[:blank:]]*=" "$1")"; echo "$name $rcvar"`;
+    const { stdout } = await sh(["/bin/sh", "-c", probe, "probe", script]);
+    expect(stdout).toBe("carp_service_status carp_service_status_enable\n");
+  });
+
+  /**
+   * Runs the script against a stand-in rc.subr whose run_rc_command runs the script's precmd, cmd
+   * and postcmd hooks and prints what its default action would run; pgrep and pkill are fakes too.
+   */
+  async function runRc(command: string, env: Record<string, string> = {}) {
+    const binary = fakeBinary();
+    const subr = write(
+      "rc.subr",
+      [
+        "rc_pid=$FAKE_RC_PID",
+        "load_rc_config() { :; }",
+        'wait_for_pids() { echo "wait_for_pids $*"; }',
+        "run_rc_command() {",
+        '  case " start stop status $extra_commands " in *" $1 "*) ;; *) echo "unknown $1"; return 1 ;; esac',
+        '  eval "_cmd=\\$${1}_cmd _precmd=\\$${1}_precmd _postcmd=\\$${1}_postcmd"',
+        '  if [ -n "$_precmd" ]; then $_precmd || { echo "precmd failed"; return 1; }; fi',
+        '  if [ -n "$_cmd" ]; then $_cmd || return; else echo "$1: $command $command_args"; fi',
+        '  if [ -n "$_postcmd" ]; then $_postcmd; fi',
+        "}",
+      ].join("\n"),
+      0o644,
+    );
+    const bin = join(dir, "bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "pgrep"), '#!/bin/sh\necho "pgrep $*" >&2\necho 4343\n', { mode: 0o755 });
+    writeFileSync(join(bin, "pkill"), '#!/bin/sh\necho "pkill $*"\n', { mode: 0o755 });
+    const script = write("carp_service_status", renderRcScript(paths({ binary })).replace(". /etc/rc.subr", `. ${subr}`));
+    return { binary, ...(await sh(["/bin/sh", script, command], { PATH: `${bin}:/usr/bin:/bin`, FAKE_RC_PID: "4242", ...env })) };
+  }
+
+  test("starts the daemon under daemon(8), without --config while the config file is absent", async () => {
+    const { binary, stdout, exitCode } = await runRc("start", { carp_service_status_config: join(dir, "missing.toml") });
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe(
+      `start: /usr/sbin/daemon -c -f -r -P /var/run/carp_service_status.pid -S -T carp_service_status -t carp_service_status ${binary} daemon \n`,
+    );
+    expect(calls()).toEqual(["config"]);
+  });
+
+  test("passes --config when the config file exists, and validates it first", async () => {
+    const config = write("c.toml", "", 0o644);
+    const { binary, stdout } = await runRc("start", { carp_service_status_config: config });
+    expect(stdout).toEndWith(`${binary} daemon --config ${config}\n`);
+    expect(calls()).toEqual([`config --config ${config}`]);
+  });
+
+  test("does not start on an invalid config", async () => {
+    const { stdout } = await runRc("start", { FAKE_EXIT: "2" });
+    expect(stdout).toBe("precmd failed\n");
+  });
+
+  test("status checks the supervisor's pidfile, then asks the daemon", async () => {
+    const { stdout } = await runRc("status");
+    expect(stdout).toStartWith("status: /usr/sbin/daemon -c -f -r -P /var/run/carp_service_status.pid ");
+    expect(stdout).toEndWith("\ntable of results\n");
+    expect(renderRcScript()).toContain('\nprocname="/usr/sbin/daemon"\n');
+    expect(calls()).toEqual(["status"]);
+  });
+
+  test("stop signals the supervisor and then waits for the tool itself", async () => {
+    const { stdout, stderr } = await runRc("stop");
+    expect(stderr).toBe("pgrep -P 4242\n");
+    expect(stdout).toEndWith("\nwait_for_pids 4343\n");
+  });
+
+  test("reload sends SIGHUP to the tool, not to daemon(8)", async () => {
+    const { stdout } = await runRc("reload");
+    expect(stdout).toBe("Reloading carp_service_status config file.\npkill -HUP -P 4242\n");
+    const notRunning = await runRc("reload", { FAKE_RC_PID: "" });
+    expect(notRunning.stdout).toBe("carp_service_status is not running.\n");
+  });
+});
+
+describe("configd actions", () => {
+  function sections(text: string): Record<string, Record<string, string>> {
+    const result: Record<string, Record<string, string>> = {};
+    let current: Record<string, string> | undefined;
+    for (const line of text.split("\n")) {
+      const section = /^\[(.+)\]$/.exec(line);
+      if (section) result[section[1]!] = current = {};
+      else if (current && line.includes(":") && !line.startsWith("#")) {
+        const at = line.indexOf(":");
+        current[line.slice(0, at)] = line.slice(at + 1);
+      }
+    }
+    return result;
+  }
+
+  test("has evaluate (trigger) and status (status --json), both script_output with a message", () => {
+    const actions = sections(renderConfigdActions());
+    expect(Object.keys(actions)).toEqual(["evaluate", "status"]);
+    expect(actions.evaluate).toMatchObject({
+      command: "/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]",
+      type: "script_output",
+    });
+    expect(actions.status).toMatchObject({ command: "/usr/local/bin/carp-service-status status --json", type: "script_output" });
+    expect(actions.evaluate!.message).toBeTruthy();
+    expect(actions.status!.message).toBeTruthy();
+  });
+
+  test.skipIf(!PYTHON)("parses with Python's configparser, as configd reads it", async () => {
+    const file = write("actions.conf", renderConfigdActions(), 0o644);
+    const code = `import configparser, json, sys\nc = configparser.ConfigParser()\nc.read(sys.argv[1])\nprint(json.dumps({s: dict(c.items(s)) for s in c.sections()}))`;
+    const { stdout, exitCode } = await sh([PYTHON!, "-c", code, file]);
+    expect(exitCode).toBe(0);
+    expect(JSON.parse(stdout).evaluate.command).toBe("/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]");
+  });
+
+  test("evaluate keeps the output for a failed service (1) and is an error only for 2 and 3", async () => {
+    const binary = fakeBinary();
+    const command = sections(renderConfigdActions(paths({ binary }))).evaluate!.command!;
+    for (const [status, expected] of [
+      ["0", 0],
+      ["1", 0],
+      ["2", 1],
+      ["3", 1],
+    ] as const) {
+      const { stdout, exitCode } = await sh(["/bin/sh", "-c", command], { FAKE_EXIT: status });
+      expect({ status, exitCode, stdout }).toEqual({ status, exitCode: expected, stdout: "table of results\n" });
+    }
+    expect(calls()).toEqual(["trigger", "trigger", "trigger", "trigger"]);
+  });
+});
+
+describe("shim", () => {
+  async function runShim(exit: string) {
+    sandbox = makeSandbox();
+    const binary = fakeBinary();
+    const shim = write("carp_service_status", renderShim(paths({ binary, logger: join(sandbox.dir, "bin", "logger") })));
+    return sh(["/bin/sh", shim], { FAKE_EXIT: exit });
+  }
+
+  test("is valid sh and recognisable as ours", async () => {
+    const shim = write("carp_service_status", renderShim());
+    expect((await sh(["/bin/sh", "-n", shim])).exitCode).toBe(0);
+    expect(isShim(renderShim())).toBe(true);
+    expect(isShim("#!/usr/local/bin/php\n<?php\n")).toBe(false);
+    expect(isShim(`#!/bin/sh\n# not ${SHIM_MARKER}\n`)).toBe(false);
+  });
+
+  test.skipIf(!SHELLCHECK)("passes shellcheck", async () => {
+    const shim = write("carp_service_status", renderShim());
+    const { stdout, exitCode } = await sh([SHELLCHECK!, "-s", "sh", shim]);
+    expect(stdout).toBe("");
+    expect(exitCode).toBe(0);
+  });
+
+  for (const exit of ["0", "1"]) {
+    test(`triggers the daemon, prints nothing and exits 0 when trigger exits ${exit}`, async () => {
+      const { stdout, stderr, exitCode } = await runShim(exit);
+      expect({ stdout, stderr, exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+      expect(calls()).toEqual(["trigger"]);
+      expect(sandbox!.syslog()).toEqual([]);
+    });
+  }
+
+  test("still exits 0 when the evaluation fails, and logs the tool's error to syslog", async () => {
+    const { stdout, exitCode } = await runShim("3");
+    expect(stdout).toBe("");
+    expect(exitCode).toBe(0);
+    expect(sandbox!.syslog()).toEqual([
+      "carp-service-status daemon.err: carp_service_status shim: evaluation failed (exit status 3): carp-service-status: boom",
+    ]);
+  });
+});
