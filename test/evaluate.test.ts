@@ -55,6 +55,7 @@ function fakeRunner(outcomes: Record<string, number | Partial<HookRun>>, stats =
       output: "",
       outputDroppedBytes: 0,
       execError: null,
+      leftProcesses: false,
       ...fields,
     };
   };
@@ -121,6 +122,44 @@ describe("evaluate", () => {
     };
     await expect(evaluate(sandbox.config, deps)).rejects.toBeInstanceOf(CarpError);
     expect(events).toEqual(["lock", "read 0", "release"]);
+  });
+
+  test("a hook we could not start for want of resources stops the run: the others are aborted, nothing is read or written", async () => {
+    const { events, deps } = setup(["a", "b", "c"], 0, {});
+    const aborted: string[] = [];
+    deps.runHook = async (path, options) => {
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      if (name === "b") throw new CarpError("system", `Cannot start hook "${path}": EMFILE`);
+      await new Promise((resolve) => options.signal?.addEventListener("abort", resolve, { once: true }));
+      aborted.push(name);
+      return {
+        exitCode: null,
+        signal: "SIGTERM",
+        timedOut: false,
+        aborted: true,
+        durationMs: 1,
+        output: "",
+        outputDroppedBytes: 0,
+        execError: null,
+        leftProcesses: false,
+      };
+    };
+    const error = await evaluate(sandbox.config, deps).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.message).toContain("EMFILE");
+    expect(aborted.sort()).toEqual(["a", "c"]);
+    expect(events).toEqual([]);
+  });
+
+  test("a hook that left processes behind passes, with the warning on its result", async () => {
+    const { deps } = setup(["svc"], 0, { svc: { exitCode: 0, leftProcesses: true } });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.services[0]).toMatchObject({
+      name: "svc",
+      status: "pass",
+      warnings: [expect.stringContaining("left processes running")],
+    });
   });
 
   test("keeps other demotion contributors when demoting and promoting", async () => {

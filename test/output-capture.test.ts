@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { OutputCapture } from "../src/engine/output-capture.ts";
+import { OutputCapture } from "../src/system/output-capture.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -1,6 +1,6 @@
 /** The process-group terminator with a recording kill: the order of signals, and ESRCH ignored. */
 import { expect, test } from "bun:test";
-import { type Kill, signalGroup, terminateGroup } from "../src/engine/process-group.ts";
+import { type Kill, signalGroup, terminateGroup } from "../src/system/process-group.ts";
 
 function esrch(): Error {
   return Object.assign(new Error("kill ESRCH"), { code: "ESRCH" });
@@ -19,14 +19,14 @@ function recorder(gone: Array<NodeJS.Signals | 0> = []) {
 test("a leader that exits on SIGTERM ends the grace early, and the group still gets SIGKILL", async () => {
   const { sent, kill } = recorder();
   const started = performance.now();
-  await terminateGroup(42, { graceMs: 5_000, leaderExited: Promise.resolve(), kill });
+  await terminateGroup(42, { graceMs: 5_000, ended: Promise.resolve(), kill });
   expect(sent).toEqual(["SIGTERM -42", "SIGKILL -42"]);
   expect(performance.now() - started).toBeLessThan(4_000);
 });
 
 test("a leader that ignores SIGTERM gets SIGKILL after the grace", async () => {
   const { sent, kill } = recorder();
-  const pending = terminateGroup(42, { graceMs: 50, leaderExited: new Promise(() => {}), kill });
+  const pending = terminateGroup(42, { graceMs: 50, ended: new Promise(() => {}), kill });
   expect(sent).toEqual(["SIGTERM -42"]);
   await pending;
   expect(sent).toEqual(["SIGTERM -42", "SIGKILL -42"]);
@@ -34,13 +34,13 @@ test("a leader that ignores SIGTERM gets SIGKILL after the grace", async () => {
 
 test("a group that is already gone gets nothing more", async () => {
   const { sent, kill } = recorder(["SIGTERM"]);
-  await terminateGroup(42, { graceMs: 50, leaderExited: new Promise(() => {}), kill });
+  await terminateGroup(42, { graceMs: 50, ended: new Promise(() => {}), kill });
   expect(sent).toEqual(["SIGTERM -42"]);
 });
 
 test("ESRCH at SIGKILL (the group ended during the grace) is not an error", async () => {
   const { sent, kill } = recorder(["SIGKILL"]);
-  await terminateGroup(42, { graceMs: 10, leaderExited: Promise.resolve(), kill });
+  await terminateGroup(42, { graceMs: 10, ended: Promise.resolve(), kill });
   expect(sent).toEqual(["SIGTERM -42", "SIGKILL -42"]);
 });
 

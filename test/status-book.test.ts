@@ -13,6 +13,7 @@ function service(name: string, status: ServiceResult["status"]): ServiceResult {
     output: "",
     outputDroppedBytes: 0,
     reason: null,
+    warnings: [],
   };
 }
 

@@ -109,5 +109,6 @@ export function notRunResult(entry: NotRun): ServiceResult {
     output: "",
     outputDroppedBytes: 0,
     reason: entry.reason,
+    warnings: [],
   };
 }

@@ -6,13 +6,14 @@ import type { Logger } from "pino";
 import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
+import { openFilesLimit } from "../system/limits.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult } from "./discover.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { acquireLock } from "./lock.ts";
-import { mapConcurrent } from "./pool.ts";
+import { capConcurrency, mapConcurrent } from "./pool.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
 export const HOOK_ENV: Record<string, string> = {
@@ -29,6 +30,21 @@ export interface EvaluationDeps {
   runHook?: typeof runHook;
   /** Serialises read-decide-write with every other writer (default: flock on `lockFile`). */
   acquireLock?: typeof acquireLock;
+  /** The descriptor limit that caps concurrency (default: this process's, from getrlimit). */
+  openFilesLimit?: number | null;
+  /** How long the lock may be held, from the read to the syslog line (default LOCK_PHASE_TIMEOUT_MS). */
+  lockPhaseTimeoutMs?: number;
+}
+
+/** Read, write, read back and the syslog line: each tool call takes milliseconds and is bounded by itself too. */
+export const LOCK_PHASE_TIMEOUT_MS = 15_000;
+
+/** Notes worth one log line per process, not one per evaluation. */
+const said = new Set<string>();
+function sayOnce(log: Logger, note: string): void {
+  if (said.has(note)) return;
+  said.add(note);
+  log.warn(note);
 }
 
 export interface EvaluateOptions {
@@ -36,6 +52,10 @@ export interface EvaluateOptions {
   /** Aborting kills running hooks and skips the write: a shutdown never changes the demotion. */
   signal?: AbortSignal;
 }
+
+/** Said of a hook that exited leaving its group running; the README's Hooks section tells how to detach on purpose. */
+export const LEFT_PROCESSES_WARNING =
+  "left processes running in its process group; they were killed (a hook that starts a lasting daemon must detach it into a session of its own)";
 
 /** Maps a hook's run to its service result. */
 export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
@@ -54,6 +74,7 @@ export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
     output: run.output,
     outputDroppedBytes: run.outputDroppedBytes,
     reason,
+    warnings: run.leftProcesses ? [LEFT_PROCESSES_WARNING] : [],
   };
 }
 
@@ -67,42 +88,67 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
 
   const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
+  const { limit, note } = capConcurrency(config.concurrency, deps.openFilesLimit === undefined ? openFilesLimit() : deps.openFilesLimit);
+  if (note !== null) sayOnce(deps.log, note);
+  // Our own failure to start a hook (out of descriptors or processes) stops the whole run: it is a
+  // system error, and the hooks still running are killed rather than left to be counted.
+  const cancel = new AbortController();
+  const runSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
+  let ownFailure: unknown = null;
   const ran = await mapConcurrent(
     discovery.hooks,
-    async (hook) =>
-      toServiceResult(
-        hook,
-        await run(hook.path, {
-          timeoutMs: config.hookTimeoutMs,
-          killGraceMs: config.killGraceMs,
-          outputLimitBytes: config.outputLimitBytes,
-          env: HOOK_ENV,
-          signal,
-        }),
-      ),
-    { limit: config.concurrency },
+    async (hook) => {
+      try {
+        return toServiceResult(
+          hook,
+          await run(hook.path, {
+            timeoutMs: config.hookTimeoutMs,
+            killGraceMs: config.killGraceMs,
+            outputLimitBytes: config.outputLimitBytes,
+            env: HOOK_ENV,
+            signal: runSignal,
+          }),
+        );
+      } catch (error) {
+        ownFailure ??= error;
+        cancel.abort(error);
+        return null;
+      }
+    },
+    { limit },
   );
   signal?.throwIfAborted();
+  if (ownFailure !== null) throw ownFailure;
+  const results = ran.filter((service) => service !== null);
+  for (const service of results) {
+    for (const warning of service.warnings) deps.log.warn({ hook: service.name }, `hook "${service.name}" ${warning}`);
+  }
 
-  const services = [...ran, ...discovery.notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
+  const services = [...results, ...discovery.notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
   const failed = services.filter((s) => s.status === "fail").map((s) => s.name);
   const warnings = [...discovery.warnings];
 
   const lockFile = deps.acquireLock ?? acquireLock;
   const lock = dryRun ? null : await lockFile(config.lockFile, { timeoutMs: config.lockTimeoutMs, signal });
+  // Every tool call under the lock is bounded, and so is the phase as a whole: the stock script
+  // and every other writer wait on this lock.
+  const phaseMs = deps.lockPhaseTimeoutMs ?? LOCK_PHASE_TIMEOUT_MS;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`the lock phase's deadline of ${phaseMs} ms passed`)), phaseMs);
+  const phase = { signal: deadline.signal };
   try {
-    const demotionBefore = await deps.sysctl.read();
+    const demotionBefore = await deps.sysctl.read(phase);
     const decision = decide(demotionBefore, failed);
     let demotionAfter = demotionBefore;
     let action: Evaluation["action"] = "none";
     if (decision.action !== "none" && !dryRun) {
-      await deps.sysctl.add(decision.delta);
+      await deps.sysctl.add(decision.delta, phase);
       // Read back rather than trust the write report: the value is what the kernel advertises.
-      demotionAfter = await deps.sysctl.read();
+      demotionAfter = await deps.sysctl.read(phase);
       action = decision.action === "demote" ? "demoted" : "promoted";
       deps.log.warn({ demotionBefore, demotionAfter, failed }, decision.message);
       try {
-        await deps.syslog.warning(decision.message);
+        await deps.syslog.warning(decision.message, phase);
       } catch (error) {
         warnings.push(`The demotion changed but the syslog line was not sent: ${messageOf(error)}`);
         deps.log.error({ err: messageOf(error) }, "syslog line not sent");
@@ -132,6 +178,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
+    clearTimeout(timer);
     lock?.release();
   }
 }

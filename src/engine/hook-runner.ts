@@ -1,12 +1,13 @@
 /**
- * Runs one hook: argv only (no shell), its own process group, a deadline, bounded output.
- * A hook is done when it exits, not when its pipes reach EOF: a background child that keeps
- * stdout open must not hold the evaluation.
+ * Runs one hook: argv only (no shell), cwd /, a minimal environment, and everything
+ * system/run-process.ts guarantees (own process group, deadline, bounded output, done at exit,
+ * nothing of its group left behind). Adds what is particular to hooks: /bin/sh for scripts
+ * without `#!`, and exec failures explained in the admin's terms.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { messageOf } from "../common/errors.ts";
-import { OutputCapture } from "./output-capture.ts";
-import { terminateGroup } from "./process-group.ts";
+import { CarpError, messageOf } from "../common/errors.ts";
+import { OutputCapture } from "../system/output-capture.ts";
+import { type Spawned, spawnInGroup, superviseProcess } from "../system/run-process.ts";
 
 /** What happened to one hook process. */
 export interface HookRun {
@@ -20,6 +21,8 @@ export interface HookRun {
   outputDroppedBytes: number;
   /** Why it could not run at all (bad interpreter, not executable), else null. */
   execError: string | null;
+  /** It exited leaving processes in its group, which were then terminated. */
+  leftProcesses: boolean;
 }
 
 export interface RunHookOptions {
@@ -30,28 +33,11 @@ export interface RunHookOptions {
   signal?: AbortSignal;
 }
 
-/** After the hook exits, how long its pipes may still deliver output before we stop reading. */
-const DRAIN_MS = 50;
-/** A stopping daemon must exit within two seconds, so an abort shortens the grace. */
-const ABORT_GRACE_MS = 500;
-
-/** Reads a stream into the capture until EOF or until cancelled. */
-function pump(stream: ReadableStream<Uint8Array>, capture: OutputCapture): { done: Promise<void>; cancel(): void } {
-  const reader = stream.getReader();
-  const done = (async () => {
-    try {
-      for (;;) {
-        const next = await reader.read();
-        if (next.done) return;
-        capture.push(next.value);
-      }
-    } catch {
-      // A reset or cancelled pipe is the end of output, nothing more.
-    }
-  })();
-  // Cancelling settles a pending read as done, so `done` resolves.
-  return { done, cancel: () => void reader.cancel().catch(() => {}) };
-}
+/**
+ * Spawn failures that say we, not the hook, ran out of something: counting the hook as a failed
+ * service would demote a healthy node for our own fault.
+ */
+const RESOURCE_ERRORS = new Set(["EMFILE", "ENFILE", "EAGAIN", "ENOMEM"]);
 
 function firstBytes(path: string, count: number): Buffer {
   const buffer = Buffer.alloc(count);
@@ -79,16 +65,8 @@ function describeExecError(path: string, error: unknown): string {
   return `cannot execute: ${messageOf(error)}`;
 }
 
-function spawnHook(argv: string[], env: Record<string, string>) {
-  return Bun.spawn(argv, {
-    cwd: "/",
-    env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    // A new session, so the hook and everything it starts share a process group we can kill.
-    detached: true,
-  });
+function spawnHook(argv: string[], env: Record<string, string>): Spawned {
+  return spawnInGroup(argv, { cwd: "/", env });
 }
 
 /** Starts the hook; a file without `#!` and not a binary runs under /bin/sh, as execvp(3) does. */
@@ -102,7 +80,10 @@ function startHook(path: string, env: Record<string, string>) {
   }
 }
 
-/** Runs one hook to completion, timeout or abort; never throws. */
+/**
+ * Runs one hook to completion, timeout or abort. Throws only CarpError("system") when the hook
+ * could not be started for want of descriptors, processes or memory.
+ */
 export async function runHook(path: string, options: RunHookOptions): Promise<HookRun> {
   const started = performance.now();
   const result = (fields: Partial<HookRun>): HookRun => ({
@@ -114,49 +95,33 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
     output: "",
     outputDroppedBytes: 0,
     execError: null,
+    leftProcesses: false,
     ...fields,
   });
   if (options.signal?.aborted) return result({ aborted: true });
 
-  let proc: ReturnType<typeof spawnHook>;
+  let proc: Spawned;
   try {
     proc = startHook(path, options.env);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (RESOURCE_ERRORS.has(code)) {
+      throw new CarpError(
+        "system",
+        `Cannot start hook "${path}": ${code} (${messageOf(error)}); this process is out of resources, which says nothing about the service`,
+        { cause: error },
+      );
+    }
     return result({ execError: describeExecError(path, error) });
   }
 
   const capture = new OutputCapture(options.outputLimitBytes);
-  const streams = [pump(proc.stdout, capture), pump(proc.stderr, capture)];
-
-  // Set once, by the first of timeout or abort; declared without a value so closures may set it.
-  let stopped: { by: "timeout" | "abort"; terminated: Promise<void> } | undefined;
-  const stop = (why: "timeout" | "abort") => {
-    const graceMs = why === "abort" ? Math.min(options.killGraceMs, ABORT_GRACE_MS) : options.killGraceMs;
-    // A group we may not signal (EPERM) still ends with its leader; nothing more can be done here.
-    stopped ??= { by: why, terminated: terminateGroup(proc.pid, { graceMs, leaderExited: proc.exited }).catch(() => {}) };
-  };
-  const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
-  const onAbort = () => stop("abort");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-
-  await proc.exited;
-  clearTimeout(timer);
-  options.signal?.removeEventListener("abort", onAbort);
-  const durationMs = Math.round(performance.now() - started);
-  await stopped?.terminated;
-
-  const allRead = Promise.all(streams.map((s) => s.done));
-  await Promise.race([allRead, Bun.sleep(DRAIN_MS)]);
-  for (const stream of streams) stream.cancel();
-  await allRead;
-
-  return result({
-    exitCode: proc.exitCode,
-    signal: proc.signalCode === null ? null : String(proc.signalCode),
-    timedOut: stopped?.by === "timeout",
-    aborted: stopped?.by === "abort",
-    durationMs,
-    output: capture.text(),
-    outputDroppedBytes: capture.droppedBytes,
+  const run = await superviseProcess(proc, {
+    stdout: capture,
+    stderr: capture,
+    timeoutMs: options.timeoutMs,
+    killGraceMs: options.killGraceMs,
+    signal: options.signal,
   });
+  return result({ ...run, output: capture.text(), outputDroppedBytes: capture.droppedBytes });
 }

@@ -8,7 +8,7 @@
  */
 
 /** "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields. */
-export const PROTOCOL_VERSION = "1.0";
+export const PROTOCOL_VERSION = "1.1";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -34,6 +34,8 @@ export interface ServiceResult {
   outputDroppedBytes: number;
   /** Why it failed without an exit status, or why it was skipped; null for a plain exit. */
   reason: string | null;
+  /** What did not decide the result but needs a look: processes it left running, which were killed (since 1.1). */
+  warnings: string[];
 }
 
 export type Action = "demoted" | "promoted" | "none";

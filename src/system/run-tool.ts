@@ -1,8 +1,11 @@
 /**
- * Runs a short-lived system tool (sysctl, logger) and collects its output. Hooks have their own
- * runner (hook-runner.ts); these tools are trusted, quick and quiet.
+ * Runs a system tool (sysctl, logger) through run-process.ts: its own process group, a deadline,
+ * and done at exit, so a wrapper whose child keeps stdout open cannot hold an evaluation (and the
+ * stock script's lock) forever. Hooks have their own runner (engine/hook-runner.ts).
  */
 import { CarpError, messageOf } from "../common/errors.ts";
+import { OutputCapture } from "./output-capture.ts";
+import { runProcess } from "./run-process.ts";
 
 export interface CommandResult {
   exitCode: number;
@@ -11,21 +14,38 @@ export interface CommandResult {
 }
 
 /** Upper bound for one sysctl or logger call; they answer in milliseconds. */
-const COMMAND_TIMEOUT_MS = 10_000;
+export const TOOL_TIMEOUT_MS = 5_000;
+/** Between SIGTERM and SIGKILL of a tool's group. */
+const TOOL_KILL_GRACE_MS = 500;
+/** sysctl and logger print a line; anything longer is not theirs to say. */
+const TOOL_OUTPUT_LIMIT_BYTES = 65_536;
 
-/** Runs argv without a shell; a missing or unrunnable executable is a CarpError("system"). */
-export async function runCommand(argv: string[], what: string): Promise<CommandResult> {
-  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+/**
+ * Runs argv without a shell. A missing or unrunnable executable, a tool killed by a signal, one that
+ * does not finish within TOOL_TIMEOUT_MS and one stopped by `signal` are all CarpError("system").
+ */
+export async function runCommand(
+  argv: string[],
+  options: { what: string; signal?: AbortSignal; timeoutMs?: number },
+): Promise<CommandResult> {
+  const { what, signal, timeoutMs = TOOL_TIMEOUT_MS } = options;
+  const stdout = new OutputCapture(TOOL_OUTPUT_LIMIT_BYTES);
+  const stderr = new OutputCapture(TOOL_OUTPUT_LIMIT_BYTES);
+  let run: Awaited<ReturnType<typeof runProcess>>;
   try {
-    proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: COMMAND_TIMEOUT_MS });
+    run = await runProcess(argv, { stdout, stderr, timeoutMs, killGraceMs: TOOL_KILL_GRACE_MS, signal });
   } catch (error) {
     throw new CarpError("system", `Cannot run ${what} "${argv[0]}": ${messageOf(error)}; set "${what}" in the config`, {
       cause: error,
     });
   }
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (proc.signalCode) {
-    throw new CarpError("system", `${what} "${argv.join(" ")}" was killed by ${proc.signalCode}`);
+  const command = `${what} "${argv.join(" ")}"`;
+  if (run.timedOut) {
+    throw new CarpError("system", `${command} did not finish within ${timeoutMs} ms; its process group was killed`);
   }
-  return { exitCode, stdout, stderr };
+  if (run.aborted) {
+    throw new CarpError("system", `${command} was stopped: ${messageOf(signal?.reason)}; its process group was killed`);
+  }
+  if (run.exitCode === null) throw new CarpError("system", `${command} was killed by ${run.signal}`);
+  return { exitCode: run.exitCode, stdout: stdout.text(), stderr: stderr.text() };
 }

@@ -7,11 +7,16 @@ import { CarpError } from "../common/errors.ts";
 import { DEMOTION_OID } from "../config/defaults.ts";
 import { runCommand } from "./run-tool.ts";
 
+/** A signal that stops a call (killing the tool's process group): the lock phase's deadline. */
+export interface ToolOptions {
+  signal?: AbortSignal;
+}
+
 export interface DemotionSysctl {
   /** The current demotion value. */
-  read(): Promise<number>;
+  read(options?: ToolOptions): Promise<number>;
   /** Adds delta; returns the values before and after as the kernel reported them. */
-  add(delta: number): Promise<{ before: number; after: number }>;
+  add(delta: number, options?: ToolOptions): Promise<{ before: number; after: number }>;
 }
 
 /** Strict integer parse: sysctl output is trusted only when it is exactly an integer. */
@@ -30,9 +35,9 @@ export function parseWriteReport(text: string): { before: number; after: number 
 }
 
 /** The real sysctl(8), through Bun.spawn. */
-export function createSysctl(executable: string): DemotionSysctl {
-  async function run(args: string[]) {
-    const result = await runCommand([executable, ...args], "sysctl");
+export function createSysctl(executable: string, { timeoutMs }: { timeoutMs?: number } = {}): DemotionSysctl {
+  async function run(args: string[], signal: AbortSignal | undefined) {
+    const result = await runCommand([executable, ...args], { what: "sysctl", signal, timeoutMs });
     if (result.exitCode !== 0) {
       const detail = result.stderr.trim() || `exit status ${result.exitCode}`;
       const hint = detail.includes("unknown oid") ? " (is carp(4) loaded?)" : "";
@@ -41,11 +46,11 @@ export function createSysctl(executable: string): DemotionSysctl {
     return result.stdout;
   }
   return {
-    async read() {
-      return parseDemotion(await run(["-n", DEMOTION_OID]), `sysctl -n ${DEMOTION_OID}`);
+    async read(options = {}) {
+      return parseDemotion(await run(["-n", DEMOTION_OID], options.signal), `sysctl -n ${DEMOTION_OID}`);
     },
-    async add(delta) {
-      const output = await run([`${DEMOTION_OID}=${delta}`]);
+    async add(delta, options = {}) {
+      const output = await run([`${DEMOTION_OID}=${delta}`], options.signal);
       const report = parseWriteReport(output);
       if (report === null) {
         throw new CarpError("system", `sysctl ${DEMOTION_OID}=${delta} printed "${output.trim()}", not "OLD -> NEW"`);

@@ -5,16 +5,18 @@
 
 import { CarpError } from "../common/errors.ts";
 import { runCommand } from "./run-tool.ts";
+import type { ToolOptions } from "./sysctl.ts";
 
 export interface Syslog {
-  warning(message: string): Promise<void>;
+  warning(message: string, options?: ToolOptions): Promise<void>;
 }
 
 /** logger(1) through Bun.spawn (Bun has no unix datagram sockets). */
-export function createSyslog(executable: string): Syslog {
+export function createSyslog(executable: string, { timeoutMs }: { timeoutMs?: number } = {}): Syslog {
   return {
-    async warning(message) {
-      const result = await runCommand([executable, "-t", "carp", "-p", "daemon.warning", "--", message], "logger");
+    async warning(message, options = {}) {
+      const argv = [executable, "-t", "carp", "-p", "daemon.warning", "--", message];
+      const result = await runCommand(argv, { what: "logger", signal: options.signal, timeoutMs });
       if (result.exitCode !== 0) {
         const detail = result.stderr.trim() || `exit status ${result.exitCode}`;
         throw new CarpError("system", `logger failed: ${detail}`);

@@ -1,0 +1,128 @@
+/**
+ * Runs one process the way every process we start must run: in a process group of its own, with
+ * a deadline, its output read into bounded captures, done when it exits (not when its pipes reach
+ * EOF), and nothing of its group left behind. Hooks (engine/hook-runner.ts) and the system tools
+ * (run-tool.ts) both run through here.
+ */
+import type { OutputCapture } from "./output-capture.ts";
+import { groupGone, signalGroup, terminateGroup } from "./process-group.ts";
+
+/** After the process exits, how long its pipes may still deliver output before we stop reading. */
+const DRAIN_MS = 50;
+/** How long a process left in the group after the leader's exit gets to leave it (detach) on its own. */
+const SETTLE_MS = 50;
+/** A stopping daemon must exit within two seconds, so an abort shortens the grace. */
+const ABORT_GRACE_MS = 500;
+
+export interface RunProcessOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Where stdout and stderr go: pass the same capture twice to interleave them. */
+  stdout: OutputCapture;
+  stderr: OutputCapture;
+  timeoutMs: number;
+  /** Between SIGTERM and SIGKILL of the group, on a timeout and for processes left behind. */
+  killGraceMs: number;
+  /** Aborting kills the group (with a grace of at most ABORT_GRACE_MS). */
+  signal?: AbortSignal;
+}
+
+/** What happened to one process and its group. */
+export interface ProcessRun {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+  /** Processes of its group were still running when it exited; they were terminated. */
+  leftProcesses: boolean;
+}
+
+export type Spawned = Bun.Subprocess<"ignore", "pipe", "pipe">;
+
+/** Starts argv in a new session, so it and everything it starts share a process group we can signal. */
+export function spawnInGroup(argv: string[], options: { cwd?: string; env?: Record<string, string> }): Spawned {
+  return Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+}
+
+/** Reads a stream into the capture until EOF or until cancelled. */
+function pump(stream: ReadableStream<Uint8Array>, capture: OutputCapture): { done: Promise<void>; cancel(): void } {
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) return;
+        capture.push(next.value);
+      }
+    } catch {
+      // A reset or cancelled pipe is the end of output, nothing more.
+    }
+  })();
+  // Cancelling settles a pending read as done, so `done` resolves.
+  return { done, cancel: () => void reader.cancel().catch(() => {}) };
+}
+
+/**
+ * Waits for a started process: kills its group on timeout or abort, reads its output, and once it
+ * has exited terminates whatever it left running in its group. Never throws.
+ */
+export async function superviseProcess(proc: Spawned, options: RunProcessOptions): Promise<ProcessRun> {
+  const started = performance.now();
+  const streams = [pump(proc.stdout, options.stdout), pump(proc.stderr, options.stderr)];
+  // A group we may not signal (EPERM) still ends with its leader; nothing more can be done then.
+  const terminate = (graceMs: number, ended: Promise<unknown>) => terminateGroup(proc.pid, { graceMs, ended }).catch(() => {});
+
+  // Set once, by the first of timeout or abort; declared without a value so closures may set it.
+  let stopped: { by: "timeout" | "abort"; terminated: Promise<void> } | undefined;
+  const stop = (by: "timeout" | "abort") => {
+    const graceMs = by === "abort" ? Math.min(options.killGraceMs, ABORT_GRACE_MS) : options.killGraceMs;
+    stopped ??= { by, terminated: terminate(graceMs, proc.exited) };
+  };
+  const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
+  const onAbort = () => stop("abort");
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  await proc.exited;
+  clearTimeout(timer);
+  options.signal?.removeEventListener("abort", onAbort);
+  const durationMs = Math.round(performance.now() - started);
+  await stopped?.terminated;
+
+  // The leader is gone; anything still in its group (`cmd &`) would leak one process per run. A
+  // child that is detaching (daemon(8), setsid) leaves the group within microseconds of its fork.
+  let leftProcesses = false;
+  if (stopped === undefined && isGroupAlive(proc.pid)) await groupGone(proc.pid, SETTLE_MS);
+  if (stopped === undefined && isGroupAlive(proc.pid)) {
+    leftProcesses = true;
+    await terminate(options.killGraceMs, groupGone(proc.pid, options.killGraceMs));
+  }
+
+  const allRead = Promise.all(streams.map((s) => s.done));
+  await Promise.race([allRead, Bun.sleep(DRAIN_MS)]);
+  for (const stream of streams) stream.cancel();
+  await allRead;
+
+  return {
+    exitCode: proc.exitCode,
+    signal: proc.signalCode === null ? null : String(proc.signalCode),
+    timedOut: stopped?.by === "timeout",
+    aborted: stopped?.by === "abort",
+    durationMs,
+    leftProcesses,
+  };
+}
+
+function isGroupAlive(pgid: number): boolean {
+  try {
+    return signalGroup(pgid, 0);
+  } catch {
+    return true; // EPERM: alive, though not ours to signal
+  }
+}
+
+/** Starts and supervises argv; a failure to start (ENOENT, EMFILE, ...) is thrown as Bun threw it. */
+export async function runProcess(argv: string[], options: RunProcessOptions): Promise<ProcessRun> {
+  return superviseProcess(spawnInGroup(argv, options), options);
+}
