@@ -1,8 +1,10 @@
 /**
- * The daemon's Unix socket: HTTP with JSON replies (see protocol.ts). Created 0600 (umask set
- * around the bind, so there is no moment it is wider), or 0660 for a configured group. Requests
- * are bounded in size and time by the server; each is answered on its own, so a slow or silent
- * client blocks nobody.
+ * The daemon's Unix socket: HTTP/1.1 with JSON replies (protocol/wire.ts), served on Bun.listen
+ * with http.ts. Created 0600 (umask set around the bind, so there is no moment it is wider), or
+ * 0660 for a configured group. Each connection is answered on its own, so a slow or silent client
+ * blocks nobody; its requests are answered in order (pipelining), also after it half-closed, and an
+ * idle timeout applies only while nothing is being answered, so an evaluation of any length gets
+ * its reply.
  */
 import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
@@ -16,6 +18,7 @@ import {
   type RouteName,
   type RouteReplies,
 } from "../protocol/wire.ts";
+import { formatResponse, type HttpRequest, parseRequest } from "./http.ts";
 
 const SOCKET_MODE = 0o600;
 const GROUP_SOCKET_MODE = 0o660;
@@ -32,14 +35,14 @@ export interface SocketServer {
   close(): void;
 }
 
-/** Every reply says which protocol it speaks, so a client of another major version can tell. */
-function reply<R extends RouteName>(body: RouteReplies[R]): Response {
-  return Response.json(body, { headers: { [PROTOCOL_HEADER]: PROTOCOL_VERSION } });
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
 }
 
-function errorReply(status: number, error: ErrorReply["error"] & { headers?: Record<string, string> }): Response {
-  const { headers, ...body } = error;
-  return Response.json({ error: body } satisfies ErrorReply, { status, headers: { ...headers, [PROTOCOL_HEADER]: PROTOCOL_VERSION } });
+function errorReply(status: number, error: ErrorReply["error"], headers?: Record<string, string>): Reply {
+  return { status, body: { error } satisfies ErrorReply, headers };
 }
 
 /** The gid of a group name (from /etc/group) or number. */
@@ -89,50 +92,130 @@ async function clearStaleSocket(path: string): Promise<boolean> {
   return true;
 }
 
-/** The path of a request; without a Host header (HTTP/1.0, as nc sends) Bun gives only the path. */
-function pathOf(url: string): string {
-  return URL.canParse(url) ? new URL(url).pathname : url.split("?")[0]!;
-}
-
-async function route(
-  request: Request,
-  { server, handlers }: { server: Bun.Server<undefined>; handlers: SocketHandlers },
-): Promise<Response> {
-  const pathname = pathOf(request.url);
-  const route = Object.values(ROUTES).find((r) => r.path === pathname);
-  if (!route) return errorReply(404, { code: "not_found", message: `Unknown path "${pathname}"; use POST /evaluate or GET /status` });
+/** Answers one request; never throws. */
+async function answer(request: HttpRequest, handlers: SocketHandlers): Promise<Reply> {
+  const route = Object.values(ROUTES).find((r) => r.path === request.path);
+  if (!route) return errorReply(404, { code: "not_found", message: `Unknown path "${request.path}"; use POST /evaluate or GET /status` });
   if (request.method !== route.method) {
-    return errorReply(405, { code: "method_not_allowed", message: `Use ${route.method} ${route.path}`, headers: { Allow: route.method } });
+    return errorReply(405, { code: "method_not_allowed", message: `Use ${route.method} ${route.path}` }, { Allow: route.method });
   }
-  if (route === ROUTES.status) return reply<"status">(await handlers.status());
-  // An evaluation may outlast the idle timeout while hooks run.
-  server.timeout(request, 0);
   try {
-    return reply<"evaluate">(await handlers.evaluate());
+    return { status: 200, body: route === ROUTES.status ? await handlers.status() : await handlers.evaluate() };
   } catch (error) {
     if ((error as Error).name === "AbortError") return errorReply(503, { code: "shutting_down", message: "The daemon is shutting down" });
     return errorReply(500, { code: "system", message: messageOf(error) });
   }
 }
 
+/** One client connection: the bytes not yet parsed, and what is being answered or written. */
+interface Connection {
+  received: Buffer;
+  /** A request is being answered; the next waits for its reply (replies go out in order). */
+  answering: boolean;
+  /** The client half-closed: answer what arrived complete, then close. */
+  readClosed: boolean;
+  /** The connection closes once `unsent` is written. */
+  closing: boolean;
+  /** Reply bytes the socket has not taken yet. */
+  unsent: Buffer[];
+  gone: boolean;
+}
+
+type ClientSocket = Bun.Socket<Connection>;
+
+function flush(socket: ClientSocket): void {
+  const connection = socket.data;
+  while (connection.unsent.length > 0 && !connection.gone) {
+    const chunk = connection.unsent[0]!;
+    const written = socket.write(chunk);
+    if (written < chunk.length) {
+      connection.unsent[0] = chunk.subarray(Math.max(written, 0));
+      return; // the rest goes on drain
+    }
+    connection.unsent.shift();
+  }
+  if (connection.closing && connection.unsent.length === 0) socket.end();
+}
+
+function send(socket: ClientSocket, reply: Reply, { close }: { close: boolean }): void {
+  const connection = socket.data;
+  if (connection.gone) return;
+  connection.closing ||= close;
+  connection.unsent.push(
+    formatResponse(reply.status, reply.body, { close, headers: { ...reply.headers, [PROTOCOL_HEADER]: PROTOCOL_VERSION } }),
+  );
+  flush(socket);
+}
+
+/** Parses and answers the next complete request, if nothing is being answered. */
+function serveNext(socket: ClientSocket, { handlers, idleTimeoutS }: { handlers: SocketHandlers; idleTimeoutS: number }): void {
+  const connection = socket.data;
+  if (connection.answering || connection.closing || connection.gone) return;
+  const parsed = parseRequest(connection.received, { maxBodyBytes: MAX_REQUEST_BODY_BYTES });
+  if (parsed.kind === "incomplete") {
+    if (!connection.readClosed) return;
+    // Half-closed with a request cut short: say so; with nothing left: done.
+    if (connection.received.length > 0)
+      send(socket, errorReply(400, { code: "bad_request", message: "Incomplete request" }), { close: true });
+    else socket.end();
+    return;
+  }
+  if (parsed.kind === "error") {
+    send(socket, errorReply(parsed.status, { code: "bad_request", message: parsed.message }), { close: true });
+    return;
+  }
+  connection.received = connection.received.subarray(parsed.length);
+  connection.answering = true;
+  socket.timeout(0); // answering is not idling, however long an evaluation takes
+  void answer(parsed.request, handlers).then((reply) => {
+    connection.answering = false;
+    send(socket, reply, { close: !parsed.request.keepAlive });
+    if (!connection.closing) socket.timeout(idleTimeoutS);
+    serveNext(socket, { handlers, idleTimeoutS });
+  });
+}
+
 /** Creates the socket and serves the protocol. Returns whether a stale socket was replaced. */
 export async function listenSocket(
   path: string,
-  options: { group?: string | number; handlers: SocketHandlers },
+  options: { group?: string | number; handlers: SocketHandlers; idleTimeoutS?: number },
 ): Promise<SocketServer & { replacedStale: boolean }> {
   const replacedStale = await clearStaleSocket(path);
   const gid = options.group === undefined ? null : resolveGroup(options.group);
-  const { handlers } = options;
+  const { handlers, idleTimeoutS = IDLE_TIMEOUT_S } = options;
   const previousUmask = process.umask(0o777 & ~SOCKET_MODE);
-  let server: Bun.Server<undefined>;
+  let listener: Bun.UnixSocketListener<Connection>;
   try {
-    server = Bun.serve({
+    listener = Bun.listen<Connection>({
       unix: path,
-      // Bun enforces idleTimeout on Unix sockets too, but its types list it only for TCP.
-      ...({ idleTimeout: IDLE_TIMEOUT_S } as object),
-      maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
-      fetch: (request: Request, server: Bun.Server<undefined>) => route(request, { server, handlers }),
-      error: (error: Error) => errorReply(500, { code: "system", message: messageOf(error) }),
+      // A client that half-closes after its request still gets the reply.
+      allowHalfOpen: true,
+      socket: {
+        open(socket) {
+          socket.data = { received: Buffer.alloc(0), answering: false, readClosed: false, closing: false, unsent: [], gone: false };
+          socket.timeout(idleTimeoutS);
+        },
+        data(socket, chunk) {
+          const connection = socket.data;
+          if (connection.closing) return;
+          connection.received = connection.received.length === 0 ? Buffer.from(chunk) : Buffer.concat([connection.received, chunk]);
+          serveNext(socket, { handlers, idleTimeoutS });
+        },
+        end(socket) {
+          socket.data.readClosed = true;
+          serveNext(socket, { handlers, idleTimeoutS });
+        },
+        drain: flush,
+        timeout(socket) {
+          if (!socket.data.answering) socket.end();
+        },
+        close(socket) {
+          socket.data.gone = true;
+        },
+        error(socket) {
+          socket.data.gone = true;
+        },
+      },
     });
   } catch (error) {
     throw new CarpError("system", `Cannot create socket "${path}": ${messageOf(error)}`, { cause: error });
@@ -147,7 +230,7 @@ export async function listenSocket(
     path,
     replacedStale,
     stopAccepting() {
-      void server.stop(false);
+      listener.stop(false);
       try {
         unlinkSync(path);
       } catch {
@@ -155,7 +238,7 @@ export async function listenSocket(
       }
     },
     close() {
-      void server.stop(true);
+      listener.stop(true);
     },
   };
 }
