@@ -9,7 +9,7 @@ import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
-import { compareNames, discoverHooks, type Hook, notRunResult } from "./discover.ts";
+import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { acquireLock } from "./lock.ts";
 import { mapConcurrent } from "./pool.ts";
@@ -69,8 +69,11 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
   const ran = await mapConcurrent(
     discovery.hooks,
-    async (hook) =>
-      toServiceResult(
+    async (hook) => {
+      // Vetted again right before exec: a hook swapped or loosened since discovery must not run as root.
+      const refusal = await recheckHook(hook);
+      if (refusal !== null) return notRunResult(refusedBySecurity(hook.name, refusal));
+      return toServiceResult(
         hook,
         await run(hook.path, {
           timeoutMs: config.hookTimeoutMs,
@@ -79,7 +82,8 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
           env: HOOK_ENV,
           signal,
         }),
-      ),
+      );
+    },
     { limit: config.concurrency },
   );
   signal?.throwIfAborted();
