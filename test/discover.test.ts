@@ -1,14 +1,44 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { discoverHooks, insecurityOf } from "../src/engine/discover.ts";
-import { makeSandbox, type Sandbox } from "./helpers.ts";
+import { CarpError } from "../src/common/errors.ts";
+import { discoverHooks, recheckHook } from "../src/engine/discover.ts";
+import { makeSandbox, type Sandbox, SCRIPTS } from "./helpers.ts";
 
 let sandbox: Sandbox;
 afterEach(() => sandbox.cleanup());
 
 const OPEN = { enforceSecurity: false };
 const STRICT = { enforceSecurity: true };
+
+/** The bytes "b", 0xff, "a": a name that is not UTF-8. */
+const NOT_UTF8 = Buffer.from([0x62, 0xff, 0x61]);
+
+/** Creates a file whose name is raw bytes, as a shell or an old tar can. */
+function addRawNamedHook(dir: string, name: Buffer): void {
+  const path = Buffer.concat([Buffer.from(`${dir}/`), name]);
+  writeFileSync(path, "#!/bin/sh\nexit 0\n");
+  chmodSync(path, 0o755);
+}
+
+/** An error as the file system throws it. */
+function errno(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A script at `path` (outside the hooks directory), mode 0755 unless told. */
+function writeScript(path: string, mode = 0o755): string {
+  copyFileSync(join(SCRIPTS, "pass"), path);
+  chmodSync(path, mode);
+  return path;
+}
+
+/** A directory with exactly this mode (mkdir's mode goes through the umask). */
+function makeDir(path: string, mode: number): string {
+  mkdirSync(path);
+  chmodSync(path, mode);
+  return path;
+}
 
 describe("discovery", () => {
   test("runs executable files in byte order of name and ignores dotfiles", async () => {
@@ -47,40 +77,144 @@ describe("discovery", () => {
     expect(result.hooks).toEqual([]);
     expect(result.warnings[0]).toContain("does not exist");
   });
+});
 
-  test("a file given as the directory is a warning too", async () => {
+describe("discovery fails closed", () => {
+  test("a name that is not UTF-8 is a failed service, shown escaped, with how to rename it", async () => {
+    sandbox = makeSandbox();
+    addRawNamedHook(sandbox.hooksDir, NOT_UTF8);
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, OPEN);
+    expect(hooks).toEqual([]);
+    expect(notRun).toEqual([
+      {
+        name: "b\\xffa",
+        status: "fail",
+        reason: `file name is not valid UTF-8; rename it: mv -- "$(printf '${sandbox.hooksDir}/b\\377a')" "${sandbox.hooksDir}/NEW-NAME"`,
+      },
+    ]);
+  });
+
+  test("the rename command survives quotes, percent signs and backslashes in the name", async () => {
+    sandbox = makeSandbox();
+    addRawNamedHook(sandbox.hooksDir, Buffer.from([0x27, 0x25, 0x5c, 0xc3]));
+    const [entry] = (await discoverHooks(sandbox.hooksDir, OPEN)).notRun;
+    expect(entry?.name).toBe("'%\\\\xc3");
+    expect(entry?.reason).toContain(`printf '${sandbox.hooksDir}/\\047%%\\\\\\303'`);
+  });
+
+  test("valid non-ASCII UTF-8 names still run", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("dns-ü", { fixture: "pass" });
+    addRawNamedHook(sandbox.hooksDir, NOT_UTF8);
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks.map((h) => h.name)).toEqual(["dns-ü"]);
+    expect(notRun.map((n) => [n.name, n.status])).toEqual([["b\\xffa", "fail"]]);
+  });
+
+  test("keeps the byte order of names as they are on disk", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("ba", { content: "notes\n" }, 0o644);
+    sandbox.addHook("b", { content: "notes\n" }, 0o644);
+    addRawNamedHook(sandbox.hooksDir, NOT_UTF8);
+    // 0x61 < 0xff, though the escaped "\xff" would sort before "a".
+    expect((await discoverHooks(sandbox.hooksDir, OPEN)).notRun.map((n) => n.name)).toEqual(["b", "ba", "b\\xffa"]);
+  });
+
+  test("a file given as the hooks directory is a system error naming it", async () => {
     sandbox = makeSandbox();
     const file = sandbox.addHook("file", { fixture: "pass" });
-    expect((await discoverHooks(file, OPEN)).warnings[0]).toContain("is not a directory");
+    const error = await discoverHooks(file, OPEN).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.code).toBe("system");
+    expect(error.message).toBe(`Hooks directory "${file}" is not a directory; fix: point "hooksDir" at a directory`);
+  });
+
+  test.each([
+    ["EACCES", "EACCES: permission denied, scandir"],
+    ["EMFILE", "EMFILE: too many open files, scandir"],
+  ])("a hooks directory that cannot be read (%s) is a system error naming it and the cause", async (code, message) => {
+    sandbox = makeSandbox();
+    const readdir = async (dir: string): Promise<Buffer[]> => {
+      throw errno(code, `${message} '${dir}'`);
+    };
+    const error = await discoverHooks(sandbox.hooksDir, { ...OPEN, fs: { readdir } }).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.code).toBe("system");
+    expect(error.message).toBe(
+      `Cannot read hooks directory "${sandbox.hooksDir}": ${message} '${sandbox.hooksDir}'; no service was checked`,
+    );
+    expect(error.cause.code).toBe(code);
+  });
+
+  test("a hooks directory that cannot be looked at is a system error too", async () => {
+    sandbox = makeSandbox();
+    const stat = async (path: string) => {
+      throw errno("EACCES", `EACCES: permission denied, stat '${path}'`);
+    };
+    await expect(discoverHooks(sandbox.hooksDir, { ...OPEN, fs: { stat } })).rejects.toThrow(
+      `Cannot read hooks directory "${sandbox.hooksDir}"`,
+    );
   });
 });
 
 describe("script security", () => {
   test("refuses a world-writable hook and fails it, loudly", async () => {
     sandbox = makeSandbox();
-    sandbox.addHook("open", { fixture: "pass" }, 0o777);
+    const open = sandbox.addHook("open", { fixture: "pass" }, 0o777);
     sandbox.addHook("fine", { fixture: "pass" });
     const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
     expect(hooks.map((h) => h.name)).toEqual(["fine"]);
     expect(notRun).toEqual([
-      { name: "open", status: "fail", reason: "refused by script security: script is group- or world-writable (mode 0777)" },
+      {
+        name: "open",
+        status: "fail",
+        reason: `refused by script security: "${open}" is writable by others (mode 0777); fix: chmod o-w "${open}"`,
+      },
     ]);
   });
 
-  test("refuses a group-writable hook", async () => {
+  test("runs a root-owned 0775 hook of group 0, as git archive or cp leave it", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("grp", { fixture: "pass" }, 0o775);
-    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.status).toBe("fail");
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks.map((h) => h.name)).toEqual(["grp"]);
+    expect(notRun).toEqual([]);
+  });
+
+  test("refuses a 0775 hook of group 5, naming it and the fix", async () => {
+    sandbox = makeSandbox();
+    const path = sandbox.addHook("grp", { fixture: "pass" }, 0o775);
+    chownSync(path, 0, 5);
+    const { notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(notRun).toEqual([
+      {
+        name: "grp",
+        status: "fail",
+        reason: `refused by script security: "${path}" is group-writable with group 5 (mode 0775); fix: chmod g-w "${path}"`,
+      },
+    ]);
   });
 
   test("refuses a hook not owned by root", async () => {
     sandbox = makeSandbox();
-    chownSync(sandbox.addHook("nobody", { fixture: "pass" }), 65534, 0);
+    const path = sandbox.addHook("nobody", { fixture: "pass" });
+    chownSync(path, 65534, 0);
     const { notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
-    expect(notRun[0]?.reason).toContain("owned by uid 65534, not root");
+    expect(notRun[0]?.reason).toBe(`refused by script security: "${path}" is owned by uid 65534, not root; fix: chown root "${path}"`);
   });
 
-  test("refuses every hook of a writable directory", async () => {
+  test.each([
+    ["setuid", 0o4755],
+    ["setgid", 0o2755],
+  ])("refuses a %s hook", async (_, mode) => {
+    sandbox = makeSandbox();
+    const path = sandbox.addHook("suid", { fixture: "pass" }, mode);
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks).toEqual([]);
+    expect(notRun[0]?.reason).toContain(`fix: chmod u-s,g-s "${path}"`);
+  });
+
+  test("refuses every hook of a writable hooks directory", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("a", { fixture: "pass" });
     sandbox.addHook("b", { fixture: "pass" });
@@ -91,7 +225,39 @@ describe("script security", () => {
       ["a", "fail"],
       ["b", "fail"],
     ]);
-    expect(notRun[0]?.reason).toContain("hooks directory");
+    expect(notRun[0]?.reason).toContain(`"${sandbox.hooksDir}" is writable by others (mode 0777); fix: chmod o-w "${sandbox.hooksDir}"`);
+  });
+
+  test("refuses every hook of a sticky world-writable hooks directory: anyone could add one", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("a", { fixture: "pass" });
+    chmodSync(sandbox.hooksDir, 0o1777);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toContain("the sticky bit does not help here");
+  });
+
+  test("runs a hook in a 0775 hooks directory of group 0", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("a", { fixture: "pass" });
+    chmodSync(sandbox.hooksDir, 0o775);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["a"]);
+  });
+
+  test("refuses a hook under a world-writable, non-sticky ancestor, naming that ancestor", async () => {
+    sandbox = makeSandbox();
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    const hooksDir = makeDir(join(open, "hooks"), 0o755);
+    writeScript(join(hooksDir, "svc"));
+    const { hooks, notRun } = await discoverHooks(hooksDir, STRICT);
+    expect(hooks).toEqual([]);
+    expect(notRun[0]?.reason).toBe(`refused by script security: "${open}" is writable by others (mode 0777); fix: chmod o-w "${open}"`);
+  });
+
+  test("runs a hook under a sticky world-writable ancestor, as /tmp is", async () => {
+    sandbox = makeSandbox();
+    const sticky = makeDir(join(sandbox.dir, "sticky"), 0o1777);
+    const hooksDir = makeDir(join(sticky, "hooks"), 0o755);
+    writeScript(join(hooksDir, "svc"));
+    expect((await discoverHooks(hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["svc"]);
   });
 
   test("is not applied when off (or not root)", async () => {
@@ -99,37 +265,124 @@ describe("script security", () => {
     sandbox.addHook("open", { fixture: "pass" }, 0o777);
     expect((await discoverHooks(sandbox.hooksDir, OPEN)).hooks.map((h) => h.name)).toEqual(["open"]);
   });
-
-  test("names the mode and the owner", () => {
-    expect(insecurityOf("script", { uid: 0, mode: 0o100755 })).toBeNull();
-    expect(insecurityOf("script", { uid: 0, mode: 0o100757 })).toContain("mode 0757");
-    expect(insecurityOf("script", { uid: 1001, mode: 0o100755 })).toContain("uid 1001");
-  });
 });
 
 describe("script security for symbolic links", () => {
-  test("refuses a link whose target lies in a world-writable directory", async () => {
+  test("refuses a link whose target lies under a world-writable directory", async () => {
     sandbox = makeSandbox();
-    const open = join(sandbox.dir, "open");
-    mkdirSync(open);
-    chmodSync(open, 0o777);
-    const target = join(open, "check");
-    await Bun.write(target, "#!/bin/sh\nexit 0\n");
-    chmodSync(target, 0o755);
-    symlinkSync(target, join(sandbox.hooksDir, "linked"));
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    const inner = makeDir(join(open, "inner"), 0o755);
+    symlinkSync(writeScript(join(inner, "check")), join(sandbox.hooksDir, "linked"));
     const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
     expect(hooks).toEqual([]);
-    expect(notRun[0]?.reason).toContain(`directory "${open}" of the link target is group- or world-writable`);
+    expect(notRun[0]?.reason).toBe(`refused by script security: "${open}" is writable by others (mode 0777); fix: chmod o-w "${open}"`);
+  });
+
+  test("refuses a link whose target is group-writable, naming the target", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const target = writeScript(join(safe, "check"), 0o775);
+    chownSync(target, 0, 5);
+    symlinkSync(target, join(sandbox.hooksDir, "linked"));
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toContain(`fix: chmod g-w "${target}"`);
   });
 
   test("accepts a link to a trusted script in a trusted directory", async () => {
     sandbox = makeSandbox();
-    const safe = join(sandbox.dir, "safe");
-    mkdirSync(safe, { mode: 0o755 });
-    const target = join(safe, "check");
-    await Bun.write(target, "#!/bin/sh\nexit 0\n");
-    chmodSync(target, 0o755);
-    symlinkSync(target, join(sandbox.hooksDir, "linked"));
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    symlinkSync(writeScript(join(safe, "check")), join(sandbox.hooksDir, "linked"));
     expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["linked"]);
+  });
+
+  test("refuses a chain of links when a link on the way sits in a world-writable directory", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    // hooks/linked -> open/hop -> safe/check: the file and its directories are fine, but
+    // anyone can point open/hop elsewhere.
+    symlinkSync(writeScript(join(safe, "check")), join(open, "hop"));
+    symlinkSync(join(open, "hop"), join(sandbox.hooksDir, "linked"));
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toBe(
+      `refused by script security: "${open}" is writable by others (mode 0777); fix: chmod o-w "${open}"`,
+    );
+  });
+
+  test("refuses hooks reached through a linked hooks directory that sits in a world-writable directory", async () => {
+    sandbox = makeSandbox();
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    const real = makeDir(join(open, "hooks"), 0o755);
+    writeScript(join(real, "svc"));
+    const linkedDir = join(sandbox.dir, "hooks.d");
+    symlinkSync(real, linkedDir);
+    expect((await discoverHooks(linkedDir, STRICT)).notRun[0]?.reason).toContain(`fix: chmod o-w "${open}"`);
+  });
+
+  test("accepts a relative link to a trusted script", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    writeScript(join(safe, "check"));
+    symlinkSync("../safe/./check", join(sandbox.hooksDir, "linked"));
+    const { hooks } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks.map((h) => [h.name, h.vetted?.path])).toEqual([["linked", join(safe, "check")]]);
+  });
+
+  test("accepts a link to a root-owned script in a sticky directory", async () => {
+    sandbox = makeSandbox();
+    const sticky = makeDir(join(sandbox.dir, "sticky"), 0o1777);
+    symlinkSync(writeScript(join(sticky, "check")), join(sandbox.hooksDir, "linked"));
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["linked"]);
+  });
+});
+
+describe("the check right before exec", () => {
+  test("passes a hook that has not changed since discovery", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("svc", { fixture: "pass" });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    expect(hook?.vetted).not.toBeNull();
+    expect(await recheckHook(hook!)).toBeNull();
+  });
+
+  test("catches a file swapped for another after discovery, by device and inode", async () => {
+    sandbox = makeSandbox();
+    const path = sandbox.addHook("svc", { fixture: "pass" });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    // Same content, owner and mode: only its identity tells the new file apart.
+    const replacement = writeScript(join(sandbox.hooksDir, ".svc.new"));
+    renameSync(replacement, path);
+    const problem = await recheckHook(hook!);
+    expect(problem).toStartWith(`changed between discovery and exec: "${path}" now leads to another file`);
+    expect(problem).toContain(`inode ${hook!.vetted!.ino})`);
+  });
+
+  test("catches a link retargeted after discovery", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const link = join(sandbox.hooksDir, "linked");
+    symlinkSync(writeScript(join(safe, "one")), link);
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    const other = writeScript(join(safe, "two"));
+    symlinkSync(other, `${link}.new`);
+    renameSync(`${link}.new`, link);
+    expect(await recheckHook(hook!)).toContain(`now leads to another file ("${other}"`);
+  });
+
+  test("catches a hook made writable after discovery", async () => {
+    sandbox = makeSandbox();
+    const path = sandbox.addHook("svc", { fixture: "pass" });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    chmodSync(path, 0o777);
+    expect(await recheckHook(hook!)).toBe(
+      `changed between discovery and exec: "${path}" is writable by others (mode 0777); fix: chmod o-w "${path}"`,
+    );
+  });
+
+  test("does nothing for a hook discovered without script security", async () => {
+    sandbox = makeSandbox();
+    const path = sandbox.addHook("svc", { fixture: "pass" });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, OPEN)).hooks;
+    chmodSync(path, 0o777);
+    expect(hook?.vetted).toBeNull();
+    expect(await recheckHook(hook!)).toBeNull();
   });
 });

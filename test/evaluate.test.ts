@@ -1,5 +1,7 @@
 /** The evaluation with hand-written fakes for sysctl, syslog and the hook runner. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import pino from "pino";
 import { CarpError } from "../src/common/errors.ts";
 import { type EvaluationDeps, evaluate } from "../src/engine/evaluate.ts";
@@ -251,6 +253,35 @@ describe("evaluate", () => {
     const evaluation = await evaluate(sandbox.config, { ...deps, isRoot: true });
     expect(evaluation.failed).toEqual(["open"]);
     expect(evaluation.action).toBe("demoted");
+  });
+
+  test("a hook swapped while others run is refused right before its turn, and never run", async () => {
+    const ran: string[] = [];
+    const { deps } = setup(["a", "b"], 0, {});
+    const b = join(sandbox.hooksDir, "b");
+    const fake = fakeRunner({});
+    deps.runHook = async (path, options) => {
+      ran.push(path);
+      // While "a" runs, "b" is replaced by another file with the same owner and mode.
+      writeFileSync(`${b}.new`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      renameSync(`${b}.new`, b);
+      return fake(path, options);
+    };
+    const evaluation = await evaluate({ ...sandbox.config, concurrency: 1 }, { ...deps, isRoot: true });
+    expect(ran).toEqual([join(sandbox.hooksDir, "a")]);
+    expect(evaluation.services[1]).toMatchObject({ name: "b", status: "fail", exitCode: null });
+    expect(evaluation.services[1]?.reason).toStartWith(
+      `refused by script security: changed between discovery and exec: "${b}" now leads to another file`,
+    );
+    expect(evaluation.action).toBe("demoted");
+  });
+
+  test("a hooks directory that cannot be read is a system error and leaves the demotion alone", async () => {
+    const { events, deps } = setup(["svc"], BIT, { svc: 0 });
+    const error = await evaluate({ ...sandbox.config, hooksDir: join(sandbox.hooksDir, "svc") }, deps).catch((e) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error.code).toBe("system");
+    expect(events).toEqual([]);
   });
 
   test("a missing hooks directory counts as zero hooks, with a warning", async () => {

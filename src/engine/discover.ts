@@ -1,17 +1,21 @@
 /**
  * Finds the hooks at every evaluation, so added or removed scripts count without a restart.
  * Same rules as the stock script (name order, no dotfiles, executable entries run), minus its
- * word-splitting: names are passed as argv, never through a shell.
+ * word-splitting: names are passed as argv, never through a shell. Discovery fails closed: an
+ * entry it cannot name or trust fails, and a hooks directory it cannot read stops the evaluation.
  */
-import type { Dirent, Stats } from "node:fs";
-import { readdir, realpath, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { messageOf } from "../common/errors.ts";
+import type { Stats } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CarpError, messageOf } from "../common/errors.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
+import { NODE_SECURITY_FS, type SecurityCache, type SecurityFs, type VettedFile, vetHook } from "./script-security.ts";
 
 export interface Hook {
   name: string;
   path: string;
+  /** The file script security vetted at discovery; null when security is not enforced. */
+  vetted: VettedFile | null;
 }
 
 /** An entry that will not run: skipped (not a hook) or refused (a hook we cannot trust: fails). */
@@ -25,13 +29,26 @@ export interface Discovery {
   /** Hooks to run, in byte order of name. */
   hooks: Hook[];
   notRun: NotRun[];
-  /** A missing or unreadable directory: reported, and it counts as zero hooks. */
+  /** A missing directory: reported, and it counts as zero hooks. */
   warnings: string[];
 }
 
+/** The file system calls discovery makes; tests replace them to inject failures. */
+export interface DiscoveryFs extends SecurityFs {
+  /** The names in `dir` as raw bytes, exactly as on disk. */
+  readdir(dir: string): Promise<Buffer[]>;
+  stat(path: string): Promise<Stats>;
+}
+
+// Raw names without `withFileTypes`: Bun 1.4.5 returns bare Buffers for that combination, and
+// every entry is stat()ed anyway.
+const NODE_FS: DiscoveryFs = { ...NODE_SECURITY_FS, readdir: (dir) => readdir(dir, { encoding: "buffer" }), stat };
+
 export interface DiscoverOptions {
-  /** Apply script security (root-owned, not group/world-writable); see security rules below. */
+  /** Apply script security (see script-security.ts). */
   enforceSecurity: boolean;
+  /** Replaces some file system calls (tests). */
+  fs?: Partial<DiscoveryFs>;
 }
 
 /** Byte order of UTF-8 names, as the stock script's glob sorts in the C locale. */
@@ -39,62 +56,121 @@ export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** Why a file or directory cannot be trusted to decide mastership, or null. */
-export function insecurityOf(what: string, info: { uid: number; mode: number }): string | null {
-  if (info.uid !== 0) return `${what} is owned by uid ${info.uid}, not root`;
-  if (info.mode & 0o022) {
-    return `${what} is group- or world-writable (mode ${(info.mode & 0o7777).toString(8).padStart(4, "0")})`;
-  }
-  return null;
+/** A name for display and JSON: printable ASCII as is, every other byte as `\xHH`. */
+export function escapeName(raw: Buffer): string {
+  return [...raw]
+    .map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`))
+    .join("");
+}
+
+/** Bytes as a printf(1) format inside single quotes: octal escapes are the portable form. */
+function printfFormat(raw: Buffer): string {
+  return [...raw]
+    .map((byte) => {
+      const char = String.fromCharCode(byte);
+      if (char === "%") return "%%";
+      if (char === "\\") return "\\\\";
+      if (byte >= 0x20 && byte < 0x7f && char !== "'") return char;
+      return `\\${byte.toString(8).padStart(3, "0")}`;
+    })
+    .join("");
+}
+
+/** The reason a name that is not UTF-8 fails, with a command that renames it from any shell. */
+function notUtf8Reason(dir: string, raw: Buffer): string {
+  const path = Buffer.concat([Buffer.from(join(dir, "/")), raw]);
+  return `file name is not valid UTF-8; rename it: mv -- "$(printf '${printfFormat(path)}')" "${join(dir, "NEW-NAME")}"`;
+}
+
+/** The entry of a hook that script security refuses: it fails. */
+export function refusedBySecurity(name: string, problem: string): NotRun {
+  return { name, status: "fail", reason: `refused by script security: ${problem}` };
 }
 
 type Classified = { hook: Hook } | { notRun: NotRun };
 
-/** Decides what one entry is; `dirProblem` is the hooks directory's own insecurity, if any. */
-async function classify(dir: string, entry: Dirent, options: DiscoverOptions & { dirProblem: string | null }): Promise<Classified> {
-  const { name } = entry;
+interface ClassifyContext {
+  enforceSecurity: boolean;
+  fs: DiscoveryFs;
+  cache: SecurityCache;
+}
+
+/** Decides what one entry is. */
+async function classify(dir: string, raw: Buffer, context: ClassifyContext): Promise<Classified> {
+  const name = raw.toString("utf8");
+  // A name that does not survive decoding cannot be run or reported as it is; skipping it would
+  // hide a check the stock script runs, so it fails until it is renamed.
+  if (!Buffer.from(name, "utf8").equals(raw)) {
+    return { notRun: { name: escapeName(raw), status: "fail", reason: notUtf8Reason(dir, raw) } };
+  }
   const path = join(dir, name);
   const skip = (reason: string): Classified => ({ notRun: { name, status: "skipped", reason } });
   let info: Stats;
   try {
-    info = await stat(path);
+    info = await context.fs.stat(path);
   } catch (error) {
     return skip((error as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : messageOf(error));
   }
   if (info.isDirectory()) return skip("directory");
   if (!info.isFile()) return skip("not a regular file");
   if ((info.mode & 0o111) === 0) return skip("not executable");
-  if (!options.enforceSecurity) return { hook: { name, path } };
+  if (!context.enforceSecurity) return { hook: { name, path, vetted: null } };
   // Failing closed: a check that anyone could rewrite must not keep this node master.
-  let problem = options.dirProblem ?? insecurityOf("script", info);
-  if (problem === null && entry.isSymbolicLink()) {
-    // A link is as trustworthy as the directory its target can be replaced in.
-    const targetDir = dirname(await realpath(path));
-    problem = insecurityOf(`directory "${targetDir}" of the link target`, await stat(targetDir));
-  }
-  return problem ? { notRun: { name, status: "fail", reason: `refused by script security: ${problem}` } } : { hook: { name, path } };
+  const vetted = await vetHook(path, { fs: context.fs, cache: context.cache });
+  return "problem" in vetted ? { notRun: refusedBySecurity(name, vetted.problem) } : { hook: { name, path, vetted: vetted.file } };
 }
 
-/** Lists the hooks directory and sorts its entries into hooks to run and entries not run. */
-export async function discoverHooks(dir: string, options: DiscoverOptions): Promise<Discovery> {
-  let entries: Dirent[];
-  let dirInfo: Stats;
+/** The raw names in the hooks directory; null when it does not exist. Throws CarpError("system") otherwise. */
+async function readHooksDir(dir: string, fs: DiscoveryFs): Promise<Buffer[] | null> {
+  let info: Stats;
   try {
-    dirInfo = await stat(dir);
-    entries = await readdir(dir, { withFileTypes: true });
+    info = await fs.stat(dir);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "does not exist" : code === "ENOTDIR" ? "is not a directory" : messageOf(error);
-    return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" ${why}: no service checks run`] };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, { cause: error });
   }
-  const dirProblem = options.enforceSecurity ? insecurityOf(`hooks directory "${dir}"`, dirInfo) : null;
-  const visible = entries.filter((e) => !e.name.startsWith(".")).sort((a, b) => compareNames(a.name, b.name));
-  const classified = await Promise.all(visible.map((entry) => classify(dir, entry, { ...options, dirProblem })));
+  if (!info.isDirectory()) {
+    throw new CarpError("system", `Hooks directory "${dir}" is not a directory; fix: point "hooksDir" at a directory`);
+  }
+  try {
+    return await fs.readdir(dir);
+  } catch (error) {
+    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, { cause: error });
+  }
+}
+
+/**
+ * Lists the hooks directory and sorts its entries into hooks to run and entries not run.
+ * A missing directory is zero hooks and a warning, as with the stock script; one that exists
+ * but cannot be listed throws CarpError("system"): not knowing the checks must not promote.
+ */
+export async function discoverHooks(dir: string, options: DiscoverOptions): Promise<Discovery> {
+  const fs = { ...NODE_FS, ...options.fs };
+  const names = await readHooksDir(dir, fs);
+  if (names === null) return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" does not exist: no service checks run`] };
+  const visible = names.filter((raw) => raw[0] !== 0x2e).sort(Buffer.compare);
+  const context = { enforceSecurity: options.enforceSecurity, fs, cache: new Map() };
+  const classified = await Promise.all(visible.map((raw) => classify(dir, raw, context)));
   return {
     hooks: classified.flatMap((c) => ("hook" in c ? [c.hook] : [])),
     notRun: classified.flatMap((c) => ("notRun" in c ? [c.notRun] : [])),
     warnings: [],
   };
+}
+
+/**
+ * Vets a hook again right before it runs, so a file swapped or loosened since discovery does
+ * not run as root. Returns why it must not run, or null (always null when it was not vetted).
+ */
+export async function recheckHook(hook: Hook, fs: SecurityFs = NODE_SECURITY_FS): Promise<string | null> {
+  if (hook.vetted === null) return null;
+  const now = await vetHook(hook.path, { fs });
+  if ("problem" in now) return `changed between discovery and exec: ${now.problem}`;
+  const was = hook.vetted;
+  if (now.file.dev !== was.dev || now.file.ino !== was.ino) {
+    return `changed between discovery and exec: "${hook.path}" now leads to another file ("${now.file.path}", device ${now.file.dev} inode ${now.file.ino}; was "${was.path}", device ${was.dev} inode ${was.ino})`;
+  }
+  return null;
 }
 
 /** The result line of an entry that did not run. */

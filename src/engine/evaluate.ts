@@ -10,7 +10,7 @@ import { openFilesLimit } from "../system/limits.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
-import { compareNames, discoverHooks, type Hook, notRunResult } from "./discover.ts";
+import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
@@ -98,6 +98,9 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const ran = await mapConcurrent(
     discovery.hooks,
     async (hook) => {
+      // Vetted again right before exec: a hook swapped or loosened since discovery must not run as root.
+      const refusal = await recheckHook(hook);
+      if (refusal !== null) return notRunResult(refusedBySecurity(hook.name, refusal));
       try {
         return toServiceResult(
           hook,

@@ -1,6 +1,6 @@
 /** `carp-service-status check` as a real process against the fake FreeBSD sysctl and logger. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeSandbox, runCli, type Sandbox, setFakeSwitch } from "../helpers.ts";
 
@@ -88,6 +88,37 @@ describe("check", () => {
     const { stdout, exitCode } = await check("--json");
     expect(exitCode).toBe(1);
     expect(JSON.parse(stdout).services[0]).toMatchObject({ name: "hang", status: "fail", timedOut: true });
+  });
+});
+
+describe("discovery fails closed", () => {
+  test("a hook whose name is not UTF-8 fails under its escaped name and demotes", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("ok", { fixture: "pass" });
+    const raw = Buffer.concat([Buffer.from(`${sandbox.hooksDir}/`), Buffer.from([0x62, 0xff, 0x61])]);
+    writeFileSync(raw, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const { stdout, exitCode } = await check("--json");
+    expect(exitCode).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.failed).toEqual(["b\\xffa"]);
+    expect(result.services.find((s: { name: string }) => s.name === "b\\xffa").reason).toContain(
+      "file name is not valid UTF-8; rename it: mv -- ",
+    );
+    expect(sandbox.demotion()).toBe(BIT);
+    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: b\\xffa)"]);
+  });
+
+  test("a hooks directory that is not a directory: exit 3, the demotion untouched", async () => {
+    sandbox = makeSandbox();
+    sandbox.setDemotion(BIT);
+    const file = sandbox.addHook("not-a-dir", { fixture: "pass" });
+    sandbox.writeConfig({ hooksDir: file });
+    const { stderr, exitCode } = await check();
+    expect(exitCode).toBe(3);
+    expect(stderr).toContain(`Hooks directory "${file}" is not a directory`);
+    expect(sandbox.demotion()).toBe(BIT);
+    expect(sandbox.sysctlCalls()).toEqual([]);
+    expect(sandbox.syslog()).toEqual([]);
   });
 });
 
