@@ -233,7 +233,7 @@ describe("planReload", () => {
     ],
     [
       "socket group changed",
-      config({ socketGroup: "wheel" }),
+      config({ socketGroup: 0 }),
       { listening: true },
       { accept: true, reschedule: false, socketChangeIgnored: true },
     ],

@@ -4,8 +4,9 @@
  * are bounded in size and time by the server; each is answered on its own, so a slow or silent
  * client blocks nobody.
  */
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { resolveGroup } from "../config/group.ts";
 import {
   type ErrorReply,
   IDLE_TIMEOUT_S,
@@ -40,18 +41,6 @@ function reply<R extends RouteName>(body: RouteReplies[R]): Response {
 function errorReply(status: number, error: ErrorReply["error"] & { headers?: Record<string, string> }): Response {
   const { headers, ...body } = error;
   return Response.json({ error: body } satisfies ErrorReply, { status, headers: { ...headers, [PROTOCOL_HEADER]: PROTOCOL_VERSION } });
-}
-
-/** The gid of a group name (from /etc/group) or number. */
-export function resolveGroup(group: string | number, groupFile = "/etc/group"): number {
-  if (typeof group === "number") return group;
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync(groupFile, "utf8")
-    .split("\n")
-    .find((l) => l.split(":")[0] === group);
-  const gid = line?.split(":")[2];
-  if (gid === undefined) throw new CarpError("config", `Unknown socketGroup "${group}": no such group in ${groupFile}`);
-  return Number(gid);
 }
 
 /** Whether something accepts connections on the socket. */
