@@ -4,7 +4,6 @@
  * file) enter through DaemonDeps, so tests can drive it without processes or timers; the command
  * (cli/daemon.ts) adds signals.
  */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
@@ -14,6 +13,7 @@ import { evaluate } from "../engine/evaluate.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
 import type { Logger } from "../system/log.ts";
+import { ensurePrivateDir } from "../system/private-dir.ts";
 import { Coalescer } from "./coalescer.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
@@ -49,8 +49,8 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
     loadConfig,
     evaluate: (config, signal) => evaluate(config, { ...createEffects(config), log }, { signal }),
     listen: async (path, options) => {
-      // The simulation's directory is ours to create; a real one (/var/run) must already exist.
-      if (dirname(path) === SIMULATION_DIR) mkdirSync(SIMULATION_DIR, { recursive: true, mode: 0o700 });
+      // The simulation's directory is ours to create (and check); a real one (/var/run) must already exist.
+      if (dirname(path) === SIMULATION_DIR) ensurePrivateDir(SIMULATION_DIR);
       return listenSocket(path, options);
     },
     startSchedule: startCronSchedule,
