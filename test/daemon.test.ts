@@ -233,7 +233,7 @@ describe("planReload", () => {
     ],
     [
       "socket group changed",
-      config({ socketGroup: "wheel" }),
+      config({ socketGroup: 0 }),
       { listening: true },
       { accept: true, reschedule: false, socketChangeIgnored: true },
     ],
@@ -248,4 +248,33 @@ describe("planReload", () => {
   for (const [name, next, context, plan] of cases) {
     test(name, () => expect(planReload(current, next, context)).toEqual(plan));
   }
+});
+
+describe("transition log lines", () => {
+  test("escape a hook's name, reason and output, so a plain-text log keeps one line per record", async () => {
+    const w = world();
+    const lines: string[] = [];
+    w.deps.log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    await startDaemon(loaded(config()), w.deps);
+    const failing = {
+      name: "a\nb",
+      status: "fail" as const,
+      exitCode: 1,
+      signal: null,
+      timedOut: false,
+      durationMs: 1,
+      output: "\u001b[31mboom\n",
+      outputDroppedBytes: 0,
+      reason: "killed by\rSIGKILL",
+      warnings: [],
+    };
+    await w.finish({ ...evaluation(["a\nb"]), services: [failing] });
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.to === "fail");
+    expect(line).toMatchObject({
+      hook: "a\\nb",
+      output: "\\x1b[31mboom\\n",
+      reason: "killed by\\rSIGKILL",
+      msg: 'hook "a\\nb" new -> fail',
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decide, findAnomalies, isDemoted, PROMOTION_MESSAGE } from "../src/engine/decide.ts";
+import { decide, demotionMessage, findAnomalies, isDemoted, PROMOTION_MESSAGE } from "../src/engine/decide.ts";
 
 const BIT = 1048576;
 
@@ -27,6 +27,19 @@ describe("decide", () => {
     const decision = decide(0, ["frr", "unbound"]);
     expect(decision.action === "demote" && decision.message).toBe(
       "carp demoted by 1048576 due to service disruption (services: frr,unbound)",
+    );
+  });
+
+  test("a name with a newline or a terminal sequence stays on one line, escaped", () => {
+    const message = demotionMessage(["a\nb", "\u001b[31mred"]);
+    expect(message).toBe("carp demoted by 1048576 due to service disruption (services: a\\nb,\\x1b[31mred)");
+    expect(message).not.toContain("\n");
+    expect(message).not.toContain("\u001b");
+  });
+
+  test("normal names keep the stock text byte for byte, non-ASCII included", () => {
+    expect(demotionMessage(["frr ospf", "unbound", "prüfung"])).toBe(
+      "carp demoted by 1048576 due to service disruption (services: frr ospf,unbound,prüfung)",
     );
   });
 

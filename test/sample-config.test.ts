@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { configSchema, parseConfig } from "../src/config/config.ts";
 import { formatTomlValue, renderSampleConfig } from "../src/config/sample.ts";
+import { FIXTURES } from "./helpers.ts";
 
 const sample = renderSampleConfig("freebsd");
 
@@ -14,7 +16,8 @@ function uncomment(text: string): string {
 
 describe("sample config", () => {
   test("uncommented, it parses and equals the defaults (plus the examples of keys without one)", () => {
-    const parsed = parseConfig(Bun.TOML.parse(uncomment(sample)), { platform: "freebsd" });
+    // The sample's socketGroup example, "wheel", is a FreeBSD group: look it up in FreeBSD's lines.
+    const parsed = parseConfig(Bun.TOML.parse(uncomment(sample)), { platform: "freebsd", groupFile: join(FIXTURES, "group") });
     expect(parsed).toEqual({ ...configSchema("freebsd").parse({}), socketGroup: "wheel" });
   });
 

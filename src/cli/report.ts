@@ -1,8 +1,10 @@
 /**
- * Renders results for a person at a terminal (`check`, `trigger`, `status`). Imports only types,
- * so the lean client commands can use it.
+ * Renders results for a person at a terminal (`check`, `trigger`, `status`). Imports only types
+ * and small helpers, so the lean client commands can use it. Every text that a hook (its name, its
+ * output) or the system chose is escaped: an escape sequence must not reach the terminal.
  */
 import { EXIT } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
 import type { DaemonStatus, Evaluation, ServiceResult } from "../protocol/wire.ts";
 
 function exitColumn(service: ServiceResult): string {
@@ -17,7 +19,9 @@ function detailColumn(service: ServiceResult): string {
       .split("\n")
       .find((line) => line.trim() !== "")
       ?.trim() ?? "";
-  const detail = service.reason && firstLine ? `${service.reason}: ${firstLine}` : (service.reason ?? firstLine);
+  const raw = service.reason && firstLine ? `${service.reason}: ${firstLine}` : (service.reason ?? firstLine);
+  // Escaped before the cut, so the cut counts the characters actually shown.
+  const detail = escapeControl(raw);
   return detail.length > 100 ? `${detail.slice(0, 99)}…` : detail;
 }
 
@@ -40,7 +44,7 @@ function formatServices<S extends ServiceResult>(
   if (services.length === 0) return `No hooks in "${hooksDir}"`;
   const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
   const rows = services.map((s) => [
-    s.name,
+    escapeControl(s.name),
     s.status,
     s.status === "skipped" ? "-" : exitColumn(s),
     s.status === "skipped" ? "-" : `${s.durationMs} ms`,
@@ -48,6 +52,11 @@ function formatServices<S extends ServiceResult>(
     detailColumn(s),
   ]);
   return renderTable([header, ...rows]);
+}
+
+/** Warnings and anomalies, one line each. */
+function formatNotes({ warnings, anomalies }: { warnings: readonly string[]; anomalies: readonly string[] }): string[] {
+  return [...warnings.map((w) => `warning: ${escapeControl(w)}`), ...anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`)];
 }
 
 /** check's exit status: 1 when a service failed, whatever was written. */
@@ -75,9 +84,8 @@ export function formatStatus(status: DaemonStatus): string {
     "",
     formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
-  if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${status.lastError.message}`);
-  for (const warning of status.warnings) lines.push(`warning: ${warning}`);
-  for (const anomaly of status.anomalies) lines.push(`ANOMALY: ${anomaly}`);
+  if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${escapeControl(status.lastError.message)}`);
+  lines.push(...formatNotes(status));
   return lines.join("\n");
 }
 
@@ -95,8 +103,8 @@ export function formatEvaluation(evaluation: Evaluation): string {
   } else {
     lines.push(`${change}: ${evaluation.action}`);
   }
-  if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${evaluation.message}`);
-  for (const warning of evaluation.warnings) lines.push(`warning: ${warning}`);
-  for (const anomaly of evaluation.anomalies) lines.push(`ANOMALY: ${anomaly}`);
+  // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
+  if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
+  lines.push(...formatNotes(evaluation));
   return lines.join("\n");
 }

@@ -4,48 +4,102 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { Cron } from "croner";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { DEFAULT_CONFIG_FILE, defaultPaths, hasCarp, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import { findGid, GROUP_FILE } from "./group.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-function isCronPattern(pattern: string): boolean {
+const SCHEDULE_EXAMPLE = "*/10 * * * * *";
+
+/** Why a cron pattern is unusable, or null: it must parse and fire at least once from now on. */
+function scheduleProblem(pattern: string): string | null {
+  let job: Cron;
   try {
     // A paused job without a callback schedules no timer; construction alone validates.
-    new Cron(pattern, { paused: true }).stop();
-    return true;
+    job = new Cron(pattern, { paused: true });
   } catch {
-    return false;
+    return `must be a valid cron pattern, e.g. "${SCHEDULE_EXAMPLE}"`;
+  }
+  // A valid pattern can still name no real date (February 30): the daemon would never evaluate.
+  const next = job.nextRun();
+  job.stop();
+  return next === null ? `"${pattern}" never fires; use a pattern that matches a real date, e.g. "${SCHEDULE_EXAMPLE}"` : null;
+}
+
+/** Why a socket group is unusable, or null: a name must exist in the group file, a gid is taken as it is. */
+function groupProblem(group: string | number, groupFile: string): string | null {
+  try {
+    if (findGid(group, groupFile) !== null) return null;
+    return `no group "${group}" in "${groupFile}"; create it or give a numeric gid`;
+  } catch (error) {
+    return `cannot look up group "${group}" in "${groupFile}": ${messageOf(error)}; give a numeric gid`;
   }
 }
 
-const path = z.string().min(1, "must be a non-empty path");
+/**
+ * A path key: absolute, so it means the same whatever the cwd of `config`, the daemon and its hooks
+ * (a relative hooksDir makes every hook fail with a misleading "interpreter not found").
+ */
+function absolutePath(example: string) {
+  return z.string().refine(isAbsolute, { message: `must be an absolute path, e.g. "${example}"` });
+}
+
+/** A path key that also takes "simulated" (sysctl, logger). */
+function toolPath(example: string) {
+  return z.union([z.literal(SIMULATED), absolutePath(example)], {
+    error: `must be an absolute path, e.g. "${example}", or "${SIMULATED}"`,
+  });
+}
+
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
+/** Where the schema looks things up on this machine; tests point it at their own files. */
+export interface SchemaOptions {
+  /** Group names of `socketGroup` (default /etc/group). */
+  groupFile?: string;
+}
+
 /** Builds the schema with the platform's defaults (real paths on FreeBSD, a simulation elsewhere). */
-export function configSchema(platform: string = process.platform) {
+export function configSchema(platform: string = process.platform, options: SchemaOptions = {}) {
   const paths = defaultPaths(platform);
+  const groupFile = options.groupFile ?? GROUP_FILE;
   return z.strictObject({
-    hooksDir: path.default(paths.hooksDir).describe("directory of check scripts; every executable entry is a service check"),
-    sysctl: path.default(paths.sysctl).describe('sysctl(8) executable, or "simulated"'),
-    logger: path.default(paths.logger).describe('logger(1) executable, or "simulated"'),
-    lockFile: path
+    hooksDir: absolutePath(FREEBSD_PATHS.hooksDir)
+      .default(paths.hooksDir)
+      .describe("directory of check scripts; every executable entry is a service check"),
+    sysctl: toolPath(FREEBSD_PATHS.sysctl).default(paths.sysctl).describe('sysctl(8) executable, or "simulated"'),
+    logger: toolPath(FREEBSD_PATHS.logger).default(paths.logger).describe('logger(1) executable, or "simulated"'),
+    lockFile: absolutePath(FREEBSD_PATHS.lockFile)
       .default(paths.lockFile)
       .describe("flock(2)ed from reading the demotion to the end of the write; the stock script locks the same file"),
     lockTimeoutMs: ms(0, 3_600_000).default(30_000).describe("how long an evaluation waits for that lock before failing"),
     socket: z
-      .union([z.literal(false), path])
+      .union([z.literal(false), absolutePath(FREEBSD_PATHS.socket)], {
+        error: `must be an absolute path, e.g. "${FREEBSD_PATHS.socket}", or false`,
+      })
       .default(paths.socket)
       .describe("the daemon's Unix socket, or false for none (schedule only)"),
     socketGroup: z
       .union([z.string().min(1), z.number().int().min(0)])
+      .superRefine((group, ctx) => {
+        const problem = groupProblem(group, groupFile);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .optional()
       .describe("group (name or gid) given access to the socket: mode 0660 instead of 0600"),
     schedule: z
-      .union([z.literal(false), z.string().refine(isCronPattern, { message: 'must be a valid cron pattern, e.g. "*/10 * * * * *"' })])
-      .default("*/10 * * * * *")
+      .union([
+        z.literal(false),
+        z.string().superRefine((pattern, ctx) => {
+          const problem = scheduleProblem(pattern);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      ])
+      .default(SCHEDULE_EXAMPLE)
       .describe("the daemon's evaluations: croner pattern (seconds allowed), or false for none"),
     hookTimeoutMs: ms(100, 3_600_000).default(10_000).describe("a hook running longer is killed with its process group and fails"),
     killGraceMs: ms(0, 60_000).default(1_000).describe("between SIGTERM and SIGKILL of a timed-out hook's process group"),
@@ -61,8 +115,12 @@ export function configSchema(platform: string = process.platform) {
       .boolean()
       .default(true)
       .describe("as root, refuse (and fail) hooks not owned by root or group/world-writable, or in such a directory"),
-    simulationFile: path.default(`${SIMULATION_DIR}/demotion`).describe('state of the simulated sysctl (sysctl = "simulated")'),
-    simulationLog: path.default(`${SIMULATION_DIR}/messages`).describe('syslog lines of the simulated logger (logger = "simulated")'),
+    simulationFile: absolutePath(`${SIMULATION_DIR}/demotion`)
+      .default(`${SIMULATION_DIR}/demotion`)
+      .describe('state of the simulated sysctl (sysctl = "simulated")'),
+    simulationLog: absolutePath(`${SIMULATION_DIR}/messages`)
+      .default(`${SIMULATION_DIR}/messages`)
+      .describe('syslog lines of the simulated logger (logger = "simulated")'),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("operational log level (pino JSON on stderr)"),
   });
 }
@@ -85,8 +143,8 @@ export interface LoadOptions {
 }
 
 /** Validates a parsed config object; throws CarpError("config") naming every bad key. */
-export function parseConfig(input: unknown, options: { platform?: string; source?: string } = {}): Config {
-  const result = configSchema(options.platform).safeParse(input);
+export function parseConfig(input: unknown, options: SchemaOptions & { platform?: string; source?: string } = {}): Config {
+  const result = configSchema(options.platform, options).safeParse(input);
   if (!result.success) {
     const where = options.source ? `Invalid config "${options.source}"` : "Invalid config";
     throw new CarpError("config", `${where}:\n${z.prettifyError(result.error)}`);

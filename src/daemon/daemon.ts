@@ -4,9 +4,9 @@
  * file) enter through DaemonDeps, so tests can drive it without processes or timers; the command
  * (cli/daemon.ts) adds signals.
  */
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
 import { VERSION } from "../common/version.ts";
 import type { Config, LoadedConfig } from "../config/config.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
@@ -14,6 +14,7 @@ import { evaluate } from "../engine/evaluate.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
 import type { Logger } from "../system/log.ts";
+import { ensurePrivateDir } from "../system/private-dir.ts";
 import { Coalescer } from "./coalescer.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
@@ -49,8 +50,8 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
     loadConfig,
     evaluate: (config, signal) => evaluate(config, { ...createEffects(config), log }, { signal }),
     listen: async (path, options) => {
-      // The simulation's directory is ours to create; a real one (/var/run) must already exist.
-      if (dirname(path) === SIMULATION_DIR) mkdirSync(SIMULATION_DIR, { recursive: true, mode: 0o700 });
+      // The simulation's directory is ours to create (and check); a real one (/var/run) must already exist.
+      if (dirname(path) === SIMULATION_DIR) ensurePrivateDir(SIMULATION_DIR);
       return listenSocket(path, options);
     },
     startSchedule: startCronSchedule,
@@ -62,15 +63,17 @@ function logTransition(log: Logger, { transition, evaluation }: { transition: Tr
   // Hooks first seen passing are the normal start, not a change worth a line.
   if (transition.from === null && transition.to !== "fail") return;
   const service = evaluation.services.find((s) => s.name === transition.name)!;
+  // Escaped here, at the source: pino's JSON would cope, a plain-text log format would not.
+  const hook = escapeControl(service.name);
   const fields = {
-    hook: service.name,
+    hook,
     from: transition.from,
     to: transition.to,
     exitCode: service.exitCode,
-    reason: service.reason,
-    output: service.output.slice(0, 200),
+    reason: service.reason === null ? null : escapeControl(service.reason),
+    output: escapeControl(service.output.slice(0, 200)),
   };
-  const message = `hook "${service.name}" ${transition.from ?? "new"} -> ${transition.to}`;
+  const message = `hook "${hook}" ${transition.from ?? "new"} -> ${transition.to}`;
   if (transition.to === "fail") log.warn(fields, message);
   else log.info(fields, message);
 }

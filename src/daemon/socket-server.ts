@@ -6,8 +6,9 @@
  * idle timeout applies only while nothing is being answered, so an evaluation of any length gets
  * its reply.
  */
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { resolveGroup } from "../config/group.ts";
 import {
   type ErrorReply,
   IDLE_TIMEOUT_S,
@@ -43,18 +44,6 @@ interface Reply {
 
 function errorReply(status: number, error: ErrorReply["error"], headers?: Record<string, string>): Reply {
   return { status, body: { error } satisfies ErrorReply, headers };
-}
-
-/** The gid of a group name (from /etc/group) or number. */
-export function resolveGroup(group: string | number, groupFile = "/etc/group"): number {
-  if (typeof group === "number") return group;
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync(groupFile, "utf8")
-    .split("\n")
-    .find((l) => l.split(":")[0] === group);
-  const gid = line?.split(":")[2];
-  if (gid === undefined) throw new CarpError("config", `Unknown socketGroup "${group}": no such group in ${groupFile}`);
-  return Number(gid);
 }
 
 /** Whether something accepts connections on the socket. */

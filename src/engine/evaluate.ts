@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { messageOf } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { openFilesLimit } from "../system/limits.ts";
@@ -149,7 +150,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       // Read back rather than trust the write report: the value is what the kernel advertises.
       demotionAfter = await deps.sysctl.read(phase);
       action = decision.action === "demote" ? "demoted" : "promoted";
-      deps.log.warn({ demotionBefore, demotionAfter, failed }, decision.message);
+      deps.log.warn({ demotionBefore, demotionAfter, failed: failed.map(escapeControl) }, decision.message);
       try {
         await deps.syslog.warning(decision.message, phase);
       } catch (error) {

@@ -4,9 +4,11 @@
  * bun:ffi, polled with LOCK_NB: a blocking flock would freeze the event loop.
  */
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, constants, mkdirSync, openSync } from "node:fs";
+import { closeSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { SIMULATION_DIR } from "../config/defaults.ts";
+import { ensurePrivateDir, openNoFollow } from "../system/private-dir.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -34,16 +36,24 @@ export interface HeldLock {
 export interface LockOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The simulation's shared directory, which must be ours (default SIMULATION_DIR); tests pass a scratch one. */
+  privateDir?: string;
 }
 
-/** Takes an exclusive flock on `file`, creating it (and its directory) when missing. */
+/**
+ * Takes an exclusive flock on `file`, creating it (and its directory) when missing. A symbolic link
+ * in place of the file is refused: a lock file never is one, and following it would create or
+ * lock a file of someone else's choosing.
+ */
 export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
   let fd: number;
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    if (dirname(file) === (options.privateDir ?? SIMULATION_DIR)) ensurePrivateDir(dirname(file));
+    else mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
     // Node/Bun open with O_CLOEXEC, so hooks never inherit the lock (the stock script does the same).
-    fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644);
+    fd = openNoFollow(file, constants.O_RDWR | constants.O_CREAT, 0o644);
   } catch (error) {
+    if (error instanceof CarpError) throw error;
     throw new CarpError("system", `Cannot open lock file "${file}": ${messageOf(error)}; set "lockFile" in the config`);
   }
   const deadline = performance.now() + options.timeoutMs;

@@ -1,28 +1,61 @@
 /**
  * Stand-ins for carp(4) and syslogd on machines without them: a demotion counter in a state
  * file with the kernel's additive semantics, and a message file. Selected by the value
- * "simulated" for `sysctl` or `logger`.
+ * "simulated" for `sysctl` or `logger`. Their directory, SIMULATION_DIR by default, is private
+ * (see private-dir.ts) and none of their files is opened through a symbolic link.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdirSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { SIMULATION_DIR } from "../config/defaults.ts";
+import { ensurePrivateDir, openNoFollow } from "./private-dir.ts";
 import { type DemotionSysctl, parseDemotion } from "./sysctl.ts";
 import type { Syslog } from "./syslog.ts";
 
-function ensureDir(file: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+export interface SimulationOptions {
+  /** The shared directory that must be ours (default SIMULATION_DIR); tests pass a scratch one. */
+  privateDir?: string;
+}
+
+/**
+ * Prepares the directory of a simulation file: the shared one is checked (and created) as private,
+ * before every read too, since its owner would decide what we read. A directory the config names
+ * elsewhere is the admin's: created for a write when missing, and otherwise left as it is.
+ */
+function ensureDirOf(file: string, { privateDir = SIMULATION_DIR, forWrite }: SimulationOptions & { forWrite: boolean }): void {
+  const dir = dirname(file);
+  if (dir === privateDir) ensurePrivateDir(dir);
+  else if (forWrite) mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Writes all of `text` to a new descriptor from openNoFollow, then closes it. */
+function writeNoFollow(file: string, flags: number, text: string): void {
+  const fd = openNoFollow(file, flags);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
  * A simulated net.inet.carp.demotion. Callers serialise through the evaluation lock, as they
  * must with the kernel; the write itself is atomic (rename) so a reader never sees half a value.
  */
-export function createSimulatedSysctl(stateFile: string): DemotionSysctl {
+export function createSimulatedSysctl(stateFile: string, options: SimulationOptions = {}): DemotionSysctl {
+  const tempFile = `${stateFile}.tmp`;
   function read(): number {
     let text: string;
     try {
-      text = readFileSync(stateFile, "utf8");
+      ensureDirOf(stateFile, { ...options, forWrite: false });
+      const fd = openNoFollow(stateFile, constants.O_RDONLY);
+      try {
+        text = readFileSync(fd, "utf8");
+      } finally {
+        closeSync(fd);
+      }
     } catch (error) {
+      if (error instanceof CarpError) throw error;
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
       throw new CarpError("system", `Cannot read simulated demotion "${stateFile}": ${messageOf(error)}`);
     }
@@ -36,10 +69,12 @@ export function createSimulatedSysctl(stateFile: string): DemotionSysctl {
       const before = read();
       const after = before + delta;
       try {
-        ensureDir(stateFile);
-        writeFileSync(`${stateFile}.tmp`, `${after}\n`);
-        renameSync(`${stateFile}.tmp`, stateFile);
+        ensureDirOf(stateFile, { ...options, forWrite: true });
+        writeNoFollow(tempFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, `${after}\n`);
+        // rename(2) replaces the name, never writes through it: read() above refused a link there.
+        renameSync(tempFile, stateFile);
       } catch (error) {
+        if (error instanceof CarpError) throw error;
         throw new CarpError("system", `Cannot write simulated demotion "${stateFile}": ${messageOf(error)}`);
       }
       return { before, after };
@@ -48,13 +83,15 @@ export function createSimulatedSysctl(stateFile: string): DemotionSysctl {
 }
 
 /** A simulated syslog: one line per message, in syslog's shape, appended to a file. */
-export function createSimulatedSyslog(logFile: string): Syslog {
+export function createSimulatedSyslog(logFile: string, options: SimulationOptions = {}): Syslog {
   return {
     async warning(message) {
       try {
-        ensureDir(logFile);
-        appendFileSync(logFile, `${new Date().toISOString()} carp[daemon.warning]: ${message}\n`);
+        ensureDirOf(logFile, { ...options, forWrite: true });
+        const line = `${new Date().toISOString()} carp[daemon.warning]: ${message}\n`;
+        writeNoFollow(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, line);
       } catch (error) {
+        if (error instanceof CarpError) throw error;
         throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${messageOf(error)}`);
       }
     },

@@ -58,6 +58,18 @@ describe("check", () => {
     expect(sandbox.syslog()[0]).toEndWith("(services: dpinger,frr,unbound)");
   });
 
+  test("a failing hook named with a newline is one syslog line, escaped; --json keeps the real name", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("a\nb", { fixture: "fail" });
+    const { stdout, exitCode } = await check();
+    expect(exitCode).toBe(1);
+    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: a\\nb)"]);
+    expect(stdout).toMatch(/^a\\nb\s+fail\s+1/m);
+    const json = JSON.parse((await check("--json")).stdout);
+    expect(json.failed).toEqual(["a\nb"]);
+    expect(json.services[0].name).toBe("a\nb");
+  });
+
   test("--json prints the evaluation", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("bad", { fixture: "fail" });
