@@ -3,18 +3,17 @@
  * `bun run bench [--quick]`: figures for the README, measured in one run on this machine.
  * Ours (cold `check`, `trigger` through a warm daemon; from source and compiled) against the
  * stock runner restated in sh (bench/stock-runner.sh), over the same hooks and the same fake
- * FreeBSD sysctl. Medians of interleaved runs. Writes bench/results.md and the README's results
+ * FreeBSD sysctl. Medians of interleaved runs. Writes bench/bench.md and the README's results
  * block; --quick cuts the run counts and the idle window and writes nothing.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { publishReport, REPO, usage } from "./report-files.ts";
 
-const REPO = resolve(import.meta.dir, "..");
 const CLI = join(REPO, "src", "cli.ts");
 const QUICK = process.argv.includes("--quick");
 const IDLE_SECONDS = QUICK ? 10 : 60;
-const CLOCK_TICKS_PER_S = 100;
 
 const work = mkdtempSync(join(tmpdir(), "carp-bench-"));
 const bin = join(work, "bin");
@@ -87,20 +86,6 @@ async function startDaemon(argv: string[], socket: string) {
 
 async function status(socket: string): Promise<{ counters: { evaluations: number } }> {
   return (await fetch("http://localhost/status", { unix: socket })).json() as never;
-}
-
-/**
- * CPU time (ms) and memory (MB) of a process, from /proc: RSS, and its anonymous part (heap and
- * stacks: what the process costs on its own; the rest is the runtime's code pages, shared with
- * every other process of the same executable and reclaimable).
- */
-function usage(pid: number): { cpuMs: number; rssMb: number; anonMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(smaps)![1]);
-  return { cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S, rssMb: kb("Rss") / 1024, anonMb: kb("Anonymous") / 1024 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,11 +280,6 @@ const report = [
 
 console.log(report);
 if (!QUICK) {
-  writeFileSync(join(REPO, "bench", "results.md"), `${report}\n`);
-  const readmePath = join(REPO, "README.md");
-  const readme = readFileSync(readmePath, "utf8");
-  const block = /<!-- bench:start -->\n[\s\S]*?<!-- bench:end -->/;
-  if (!block.test(readme)) throw new Error("README.md has no <!-- bench:start --> ... <!-- bench:end --> block");
-  writeFileSync(readmePath, readme.replace(block, `<!-- bench:start -->\n${report}\n<!-- bench:end -->`));
+  publishReport("bench", report);
 }
 rmSync(work, { recursive: true, force: true });

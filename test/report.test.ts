@@ -47,6 +47,11 @@ function tableRows(text: string): string[] {
 }
 
 describe("formatEvaluation", () => {
+  test("a hook's own warning is shown under the table, naming the hook", () => {
+    const text = formatEvaluation(evaluation([service("frr", { status: "pass", exitCode: 0, warnings: ["left processes running"] })]));
+    expect(text.split("\n")).toContain('warning: hook "frr" left processes running');
+  });
+
   test("a hook printing terminal sequences shows them escaped, in one row", () => {
     const text = formatEvaluation(evaluation([service("svc", { output: `${ESC}[2J${ESC}[31mboom\nsecond` })]));
     expect(text).not.toContain(ESC);

@@ -54,9 +54,21 @@ function formatServices<S extends ServiceResult>(
   return renderTable([header, ...rows]);
 }
 
-/** Warnings and anomalies, one line each. */
-function formatNotes({ warnings, anomalies }: { warnings: readonly string[]; anomalies: readonly string[] }): string[] {
-  return [...warnings.map((w) => `warning: ${escapeControl(w)}`), ...anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`)];
+/** Warnings (the evaluation's, then each hook's) and anomalies, one line each. */
+function formatNotes({
+  warnings,
+  anomalies,
+  services,
+}: {
+  warnings: readonly string[];
+  anomalies: readonly string[];
+  services: readonly ServiceResult[];
+}): string[] {
+  const hookWarnings = services.flatMap((s) => (s.warnings ?? []).map((w) => `hook "${s.name}" ${w}`));
+  return [
+    ...[...warnings, ...hookWarnings].map((w) => `warning: ${escapeControl(w)}`),
+    ...anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`),
+  ];
 }
 
 /** check's exit status: 1 when a service failed, whatever was written. */

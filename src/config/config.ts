@@ -102,7 +102,9 @@ export function configSchema(platform: string = process.platform, options: Schem
       .default(SCHEDULE_EXAMPLE)
       .describe("the daemon's evaluations: croner pattern (seconds allowed), or false for none"),
     hookTimeoutMs: ms(100, 3_600_000).default(10_000).describe("a hook running longer is killed with its process group and fails"),
-    killGraceMs: ms(0, 60_000).default(1_000).describe("between SIGTERM and SIGKILL of a timed-out hook's process group"),
+    killGraceMs: ms(0, 60_000)
+      .default(1_000)
+      .describe("between SIGTERM and SIGKILL of a hook's process group (timed out, or left running after the hook exited)"),
     concurrency: z.number().int().min(1).max(256).default(8).describe("hooks run at once"),
     outputLimitBytes: z
       .number()
