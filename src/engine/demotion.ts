@@ -1,0 +1,72 @@
+/**
+ * A demotion value taken apart for people: our 2^20 bit, and the rest, which belongs to the
+ * kernel's own contributors (240 each on FreeBSD and OPNsense: a CARP interface down, errors sending
+ * advertisements, a pfsync bulk update, CARP maintenance mode) or to a tunable or manual write.
+ */
+import { DEMOTION_BIT, DEMOTION_OID } from "../config/defaults.ts";
+import { isDemoted } from "./decide.ts";
+
+/** What each of the kernel's contributors adds (net.inet.carp.ifdown_demotion_factor and its peers). */
+export const KERNEL_FACTOR = 240;
+
+export interface DemotionExplained {
+  value: number;
+  /** Our 2^20 bit is set, tested as every evaluation tests it (value & 2^20). */
+  ours: boolean;
+  /** Copies of 2^20 in the value (1 when demoted by us; 2 or more is stacked). */
+  bits: number;
+  /** The value without our share. */
+  rest: number;
+  /** One line: the value split into its parts, and what the parts usually mean. */
+  summary: string;
+  /** For an impossible value (2^20 added twice, or taken off too often): the one command that repairs it. */
+  fix: string | null;
+}
+
+function kernelPart(rest: number): string {
+  if (rest === 0) return "";
+  const contributors = rest / KERNEL_FACTOR;
+  if (Number.isInteger(contributors)) {
+    return `${rest} = ${contributors} x ${KERNEL_FACTOR} from the kernel (a CARP interface down, send errors, pfsync bulk update or maintenance mode)`;
+  }
+  return `${rest} not from us (a net.inet.carp.demotion tunable or a manual write; the kernel adds multiples of ${KERNEL_FACTOR})`;
+}
+
+/** Splits a demotion value into our bit and the rest, with a fix where the value cannot be right. */
+export function explainDemotion(value: number): DemotionExplained {
+  if (value < 0) {
+    return {
+      value,
+      ours: isDemoted(value),
+      bits: 0,
+      rest: value,
+      summary: `${value}: negative, so this node looks better than it is (2^20 taken off more often than added)`,
+      fix: `sysctl ${DEMOTION_OID}=${-value} brings it back to 0; the next evaluation sets our bit again if a check fails`,
+    };
+  }
+  const bits = Math.floor(value / DEMOTION_BIT);
+  const rest = value - bits * DEMOTION_BIT;
+  const kernel = kernelPart(rest);
+  if (bits === 0) {
+    return {
+      value,
+      ours: false,
+      bits,
+      rest,
+      summary: rest === 0 ? "0: nothing demotes this node" : `${value}: not ours; ${kernel}`,
+      fix: null,
+    };
+  }
+  const ourPart = bits === 1 ? `our bit (2^20: a service check failed)` : `our 2^20 added ${bits} times (stacked)`;
+  return {
+    value,
+    ours: isDemoted(value),
+    bits,
+    rest,
+    summary: `${value}: ${ourPart}${kernel ? ` + ${kernel}` : ""}`,
+    fix:
+      bits === 1
+        ? null
+        : `sysctl ${DEMOTION_OID}=-${(bits - 1) * DEMOTION_BIT} leaves one 2^20; the next evaluation takes it off if every check passes`,
+  };
+}
