@@ -49,6 +49,7 @@ function scenario(name: string, count: number, body: string, extra: Record<strin
     sysctl: join(bin, "sysctl"),
     logger: join(bin, "logger"),
     lockFile: join(dir, "lock"),
+    stateFile: join(dir, "state"),
     socket: join(dir, "sock"),
     schedule: false,
     logLevel: "warn",

@@ -47,6 +47,7 @@ const settings = {
   sysctl: join(bin, "sysctl"),
   logger: join(bin, "logger"),
   lockFile: join(work, "lock"),
+  stateFile: join(work, "state"),
   socket,
   schedule: "* * * * * *",
   hookTimeoutMs: 5000,

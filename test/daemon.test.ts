@@ -45,14 +45,17 @@ function world(initial: Config = config()) {
   let now = Date.parse("2026-11-30T12:00:00Z");
   let nextConfig: LoadedConfig | Error = { config: initial, file: "/c.toml", notices: [] };
   let listenError: unknown = null;
+  const timers: Array<() => void> = [];
+  const fresh: boolean[] = [];
   const deps: DaemonDeps = {
     log: pino({ level: "silent" }),
     loadConfig: () => {
       if (nextConfig instanceof Error) throw nextConfig;
       return nextConfig;
     },
-    evaluate: (_config, signal) => {
+    evaluate: (_config, { signal, freshStart }) => {
       events.push("evaluate");
+      fresh.push(freshStart);
       return new Promise((resolve, reject) => pending.push({ resolve, reject, signal }));
     },
     listen: async (path, options) => {
@@ -72,12 +75,20 @@ function world(initial: Config = config()) {
       return { nextRun: () => new Date(now + 10_000), stop: () => void events.push(`unschedule ${pattern}`) };
     },
     now: () => new Date(now),
+    setTimer: (ms, fn) => {
+      events.push(`timer ${ms}`);
+      timers.push(fn);
+      return () => events.push(`cancel timer ${ms}`);
+    },
   };
   return {
     deps,
     events,
     pending,
+    fresh,
     handlers: () => handlers!,
+    /** Fires the newest timer. */
+    fireTimer: () => timers.pop()!(),
     tick: () => tick!(),
     advance: (ms: number) => {
       now += ms;
@@ -206,6 +217,44 @@ describe("daemon", () => {
     w.failListen(new CarpError("in_use", "Another carp-service-status daemon is already listening"));
     const error = await new Daemon(loaded(config()), w.deps).start().catch((e) => e);
     expect(error.code).toBe("in_use");
+  });
+});
+
+describe("flap control in the daemon", () => {
+  test("the first evaluation observes afresh, and so does the next one if it failed", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    await w.finish(new CarpError("system", "sysctl failed"));
+    w.tick();
+    await w.finish();
+    w.tick();
+    await w.finish();
+    expect(w.fresh).toEqual([true, true, false]);
+    expect(daemon.status().counters.evaluations).toBe(3);
+  });
+
+  test("a held promotion runs again when its hold-down ends, not a schedule period later", async () => {
+    const w = world();
+    await startDaemon(loaded(config()), w.deps);
+    const held = { passingSince: "2026-11-30T12:00:00.000Z", until: "2026-11-30T12:01:00.000Z", remainingMs: 42_000 };
+    await w.finish({ ...evaluation(), demoted: true, promotionHeld: held });
+    expect(w.events.slice(-1)).toEqual(["timer 42020"]);
+    w.fireTimer();
+    expect(w.events.slice(-1)).toEqual(["evaluate"]);
+    await w.finish();
+    expect(w.events.filter((e) => e.startsWith("timer"))).toHaveLength(1);
+  });
+
+  test("a new evaluation replaces the pending hold-down timer, and stop cancels it", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    const held = (remainingMs: number) => ({ passingSince: "x", until: "y", remainingMs });
+    await w.finish({ ...evaluation(), promotionHeld: held(30_000) });
+    w.tick();
+    await w.finish({ ...evaluation(), promotionHeld: held(20_000) });
+    expect(w.events.filter((e) => e.includes("timer"))).toEqual(["timer 30020", "cancel timer 30020", "timer 20020"]);
+    await daemon.stop();
+    expect(w.events).toContain("cancel timer 20020");
   });
 });
 

@@ -1,9 +1,10 @@
 /** The evaluation with hand-written fakes for sysctl, syslog and the hook runner. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { CarpError } from "../src/common/errors.ts";
+import { parseConfig } from "../src/config/config.ts";
 import { type EvaluationDeps, evaluate } from "../src/engine/evaluate.ts";
 import type { HookRun, RunHookOptions } from "../src/engine/hook-runner.ts";
 import type { DemotionSysctl } from "../src/system/sysctl.ts";
@@ -306,5 +307,115 @@ describe("evaluate", () => {
     controller.abort();
     await expect(evaluate(sandbox.config, deps, { signal: controller.signal })).rejects.toThrow();
     expect(events).toEqual([]);
+  });
+});
+
+describe("flap control in an evaluation", () => {
+  /** The sandbox's config with flap settings on top. */
+  function withFlap(extra: Record<string, unknown>) {
+    return parseConfig({ ...sandbox.config, ...extra });
+  }
+
+  test("counters outlive one evaluation through the state file: fall 2 demotes on the second failure", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 0 });
+    const config = withFlap({ fall: 2 });
+    await evaluate(config, deps);
+    deps.runHook = fakeRunner({ ospf: 1 });
+    const first = await evaluate(config, deps);
+    expect(first.action).toBe("none");
+    expect(first.failed).toEqual([]);
+    expect(first.services[0]).toMatchObject({ status: "fail", counted: { state: "pass", streak: 1, needed: 2 } });
+    const second = await evaluate(config, deps);
+    expect(second.action).toBe("demoted");
+    expect(second.failed).toEqual(["ospf"]);
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("a daemon's fresh start sets each hook's state from what it observes", async () => {
+    const { deps } = setup(["ospf"], 0, { ospf: 0 });
+    const config = withFlap({ fall: 3 });
+    await evaluate(config, deps);
+    deps.runHook = fakeRunner({ ospf: 1 });
+    expect((await evaluate(config, deps)).action).toBe("none");
+    expect((await evaluate(config, deps, { freshStart: true })).action).toBe("demoted");
+  });
+
+  test("a corrupt state file means no history: a warning, never a crash", async () => {
+    const { deps } = setup(["ospf"], 0, { ospf: 1 });
+    writeFileSync(sandbox.config.stateFile, "{ not json");
+    const evaluation = await evaluate(withFlap({ fall: 3 }), deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(evaluation.warnings).toEqual([expect.stringContaining("starting without flap history")]);
+  });
+
+  test("someone clearing our bit while a check counts as failed: set again, and said", async () => {
+    const { deps, events } = setup(["ospf"], 0, { ospf: 1 });
+    await evaluate(sandbox.config, deps);
+    // Leaving CARP maintenance mode writes the value back to the default.
+    deps.sysctl = fakeKernel(0, events).sysctl;
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(evaluation.warnings).toEqual([expect.stringContaining("taken off outside this tool")]);
+  });
+
+  test("a held promotion says until when, and promotes once the hold-down has passed", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
+    let now = Date.parse("2026-11-30T12:00:00Z");
+    deps.now = () => now;
+    const config = withFlap({ promoteDelayMs: 60_000 });
+    await evaluate(config, deps);
+    deps.runHook = fakeRunner({ ospf: 0 });
+    now += 5_000;
+    const held = await evaluate(config, deps);
+    expect(held.action).toBe("none");
+    expect(held.promotionHeld).toEqual({
+      passingSince: "2026-11-30T12:00:05.000Z",
+      until: "2026-11-30T12:01:05.000Z",
+      remainingMs: 60_000,
+    });
+    now += 60_000;
+    expect((await evaluate(config, deps)).action).toBe("promoted");
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("a dry run shows the counted states but keeps no history", async () => {
+    const { deps } = setup(["ospf"], 0, { ospf: 1 });
+    const config = withFlap({ fall: 2 });
+    await evaluate(config, deps, { dryRun: true });
+    await evaluate(config, deps, { dryRun: true });
+    expect(existsSync(sandbox.config.stateFile)).toBe(false);
+  });
+
+  test("[hooks.NAME] enabled = false lists the hook as skipped and never runs it", async () => {
+    const ran: string[] = [];
+    const { deps } = setup(["ospf", "dns"], 0, {});
+    deps.runHook = async (path, options) => {
+      ran.push(path.slice(path.lastIndexOf("/") + 1));
+      return fakeRunner({ dns: 1, ospf: 1 })(path, options);
+    };
+    const evaluation = await evaluate(withFlap({ hooks: { ospf: { enabled: false } } }), deps);
+    expect(ran).toEqual(["dns"]);
+    expect(evaluation.services.find((s) => s.name === "ospf")).toMatchObject({
+      status: "skipped",
+      reason: expect.stringContaining("enabled = false"),
+    });
+    expect(evaluation.failed).toEqual(["dns"]);
+  });
+
+  test("[hooks.NAME] timeoutMs overrides hookTimeoutMs for that hook only", async () => {
+    const timeouts: Record<string, number> = {};
+    const { deps } = setup(["ospf", "dns"], 0, {});
+    deps.runHook = async (path, options) => {
+      timeouts[path.slice(path.lastIndexOf("/") + 1)] = options.timeoutMs;
+      return fakeRunner({})(path, options);
+    };
+    await evaluate(withFlap({ hookTimeoutMs: 10_000, hooks: { ospf: { timeoutMs: 3000 } } }), deps);
+    expect(timeouts).toEqual({ ospf: 3000, dns: 10_000 });
+  });
+
+  test("a [hooks.NAME] without a file is a warning, not an error", async () => {
+    const { deps } = setup(["dns"], 0, {});
+    const evaluation = await evaluate(withFlap({ hooks: { later: { fall: 3 } } }), deps);
+    expect(evaluation.warnings).toEqual([expect.stringContaining('[hooks."later"] names no file')]);
   });
 });

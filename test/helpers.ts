@@ -46,6 +46,7 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
     sysctl: join(bin, "sysctl"),
     logger: join(bin, "logger"),
     lockFile: join(dir, "carp_service_status.lock"),
+    stateFile: join(dir, "carp_service_status.state"),
     socket: join(dir, "carp_service_status.sock"),
     hookTimeoutMs: 5000,
     killGraceMs: 300,

@@ -5,7 +5,7 @@
  */
 import { EXIT } from "../common/errors.ts";
 import { escapeControl } from "../common/escape.ts";
-import type { DaemonStatus, Evaluation, ServiceResult } from "../protocol/wire.ts";
+import type { DaemonStatus, Evaluation, PromotionHold, ServiceResult } from "../protocol/wire.ts";
 
 function exitColumn(service: ServiceResult): string {
   if (service.timedOut) return "timeout";
@@ -23,6 +23,20 @@ function detailColumn(service: ServiceResult): string {
   // Escaped before the cut, so the cut counts the characters actually shown.
   const detail = escapeControl(raw);
   return detail.length > 100 ? `${detail.slice(0, 99)}…` : detail;
+}
+
+/** The raw result, and under flap control what it counts as while a change is pending: "fail, counts as pass (failing 1 of 3)". */
+function resultColumn(service: ServiceResult): string {
+  const counted = service.counted;
+  if (!counted || counted.streak === 0) return service.status;
+  const towards = counted.state === "pass" ? "failing" : "passing";
+  return `${service.status}, counts as ${counted.state} (${towards} ${counted.streak} of ${counted.needed})`;
+}
+
+/** A held promotion, as a person reads it. */
+function holdLine(held: PromotionHold, now: number): string {
+  const seconds = Math.max(0, Math.ceil((Date.parse(held.until) - now) / 1000));
+  return `promotion in ${seconds} s unless a check fails (hold-down: every check passing since ${held.passingSince})`;
 }
 
 function renderTable(rows: string[][]): string {
@@ -45,7 +59,7 @@ function formatServices<S extends ServiceResult>(
   const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
   const rows = services.map((s) => [
     escapeControl(s.name),
-    s.status,
+    resultColumn(s),
     s.status === "skipped" ? "-" : exitColumn(s),
     s.status === "skipped" ? "-" : `${s.durationMs} ms`,
     ...(since ? [since(s)] : []),
@@ -90,6 +104,7 @@ export function formatStatus(status: DaemonStatus): string {
     `demotion:  ${demotion}`,
     `last run:  ${status.lastRun ? `${status.lastRun.startedAt} (${status.lastRun.durationMs} ms, ${status.lastRun.action})` : "none yet"}${status.running ? ", running now" : ""}`,
     `next run:  ${status.nextRun ?? "on trigger only"}`,
+    ...(status.promotionHeld ? [`hold-down: ${holdLine(status.promotionHeld, Date.now())}`] : []),
     `counters:  ${Object.entries(status.counters)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
@@ -117,6 +132,7 @@ export function formatEvaluation(evaluation: Evaluation): string {
   }
   // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
   if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
+  if (evaluation.promotionHeld) lines.push(holdLine(evaluation.promotionHeld, Date.parse(evaluation.startedAt) + evaluation.durationMs));
   lines.push(...formatNotes(evaluation));
   return lines.join("\n");
 }

@@ -56,6 +56,8 @@ function toolPath(example: string) {
 }
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+/** A count of consecutive runs (fall, rise). */
+const runs = z.number().int().min(1).max(1000);
 
 /** Where the schema looks things up on this machine; tests point it at their own files. */
 export interface SchemaOptions {
@@ -116,7 +118,17 @@ export function configSchema(platform: string = process.platform, options: Schem
     scriptSecurity: z
       .boolean()
       .default(true)
-      .describe("as root, refuse (and fail) hooks not owned by root or group/world-writable, or in such a directory"),
+      .describe(
+        "as root, refuse (and fail) a hook that anyone but root could change: the file, a link's target, or a directory above them",
+      ),
+    fall: runs.default(1).describe("consecutive failed runs before a passing hook counts as failed (keepalived's fall)"),
+    rise: runs.default(1).describe("consecutive passing runs before a failed hook counts as passing again (keepalived's rise)"),
+    promoteDelayMs: ms(0, 86_400_000)
+      .default(0)
+      .describe("hold-down: every hook must count as passing, without a failed run, this long before the 2^20 bit is taken off"),
+    stateFile: absolutePath(FREEBSD_PATHS.stateFile)
+      .default(paths.stateFile)
+      .describe("flap-control counters and the hold-down's start, kept under the lock so daemon, trigger and check agree"),
     simulationFile: absolutePath(`${SIMULATION_DIR}/demotion`)
       .default(`${SIMULATION_DIR}/demotion`)
       .describe('state of the simulated sysctl (sysctl = "simulated")'),
@@ -124,6 +136,19 @@ export function configSchema(platform: string = process.platform, options: Schem
       .default(`${SIMULATION_DIR}/messages`)
       .describe('syslog lines of the simulated logger (logger = "simulated")'),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("operational log level (pino JSON on stderr)"),
+    // Tables last: in TOML every key after a [table] header belongs to that table.
+    hooks: z
+      .record(
+        z.string().min(1),
+        z.strictObject({
+          fall: runs.optional(),
+          rise: runs.optional(),
+          timeoutMs: ms(100, 3_600_000).optional(),
+          enabled: z.boolean().optional(),
+        }),
+      )
+      .default({})
+      .describe("per-hook settings by file name: fall, rise, timeoutMs (overrides hookTimeoutMs) and enabled = false (listed as skipped)"),
   });
 }
 

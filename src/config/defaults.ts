@@ -21,6 +21,8 @@ export const FREEBSD_PATHS = {
   logger: "/usr/bin/logger",
   lockFile: "/var/run/carp_service_status.lock",
   socket: "/var/run/carp_service_status.sock",
+  /** Flap-control counters and the hold-down's start, shared by the daemon, trigger and check. */
+  stateFile: "/var/run/carp_service_status.state",
 } as const;
 
 /** Value of `sysctl` or `logger` that selects the built-in simulation of it. */
@@ -44,6 +46,7 @@ export const SIMULATED_PATHS = {
   logger: SIMULATED,
   lockFile: `${SIMULATION_DIR}/lock`,
   socket: `${SIMULATION_DIR}/sock`,
+  stateFile: `${SIMULATION_DIR}/state`,
 } as const;
 
 /** True where the kernel has carp(4): the real paths apply. */

@@ -15,8 +15,26 @@ const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel" };
 export function formatTomlValue(value: unknown, key: string): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const entries = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${formatTomlValue(v, `${key}.${k}`)}`);
+    return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;
+  }
   throw new TypeError(`No TOML rendering for the value of "${key}" (${typeof value})`);
 }
+
+/**
+ * How tables are usually written, shown under their key (indented, so it is read as an example,
+ * never as a second value of a key).
+ */
+const TABLE_EXAMPLES: Record<string, string[]> = {
+  hooks: [
+    "For example, an OSPF check that must fail 3 runs in a row and pass 2:",
+    '  [hooks."frr_ospf"]',
+    "  fall = 3",
+    "  rise = 2",
+    "  timeoutMs = 3000",
+  ],
+};
 
 /**
  * The sample: every key commented out (`# key = value`), preceded by its description; keys with a
@@ -39,6 +57,7 @@ export function renderSampleConfig(platform = "freebsd"): string {
     lines.push("", `# ${description}`);
     if (Object.hasOwn(defaults, key)) {
       lines.push(`# ${key} = ${formatTomlValue(defaults[key], key)}`);
+      for (const line of TABLE_EXAMPLES[key] ?? []) lines.push(`# ${line}`);
     } else if (Object.hasOwn(EXAMPLES, key)) {
       lines.push("# (unset by default; an example)", `# ${key} = ${formatTomlValue(EXAMPLES[key], key)}`);
     } else {

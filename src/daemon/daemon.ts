@@ -24,6 +24,7 @@ import { StatusBook, type Transition } from "./status-book.ts";
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
 const STOP_WAIT_MS = 1500;
 const REPLY_FLUSH_MS = 20;
+const HOLD_TIMER_SLACK_MS = 20;
 
 /** Creates the socket and serves the handlers on it. */
 export type Listen = (
@@ -37,10 +38,12 @@ export interface DaemonDeps {
   /** Re-reads the configuration (the `--config` file, or the default one) on reload. */
   loadConfig(): LoadedConfig;
   /** One evaluation with the given config; aborted by the signal at shutdown. */
-  evaluate(config: Config, signal: AbortSignal): Promise<Evaluation>;
+  evaluate(config: Config, options: { signal: AbortSignal; freshStart: boolean }): Promise<Evaluation>;
   listen: Listen;
   startSchedule: StartSchedule;
   now(): Date;
+  /** Calls `fn` once after `ms`; returns what cancels it. */
+  setTimer(ms: number, fn: () => void): () => void;
 }
 
 /** The real effects: the engine with sysctl/logger from the config, a Unix socket, croner, the clock. */
@@ -48,7 +51,7 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
   return {
     log,
     loadConfig,
-    evaluate: (config, signal) => evaluate(config, { ...createEffects(config), log }, { signal }),
+    evaluate: (config, options) => evaluate(config, { ...createEffects(config), log }, options),
     listen: async (path, options) => {
       // The simulation's directory is ours to create (and check); a real one (/var/run) must already exist.
       if (dirname(path) === SIMULATION_DIR) ensurePrivateDir(SIMULATION_DIR);
@@ -56,6 +59,10 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
     },
     startSchedule: startCronSchedule,
     now: () => new Date(),
+    setTimer: (ms, fn) => {
+      const timer = setTimeout(fn, ms);
+      return () => clearTimeout(timer);
+    },
   };
 }
 
@@ -88,6 +95,10 @@ export class Daemon {
   #configFile: string | null;
   #server: SocketServer | null = null;
   #scheduler: Scheduler | null = null;
+  /** Until an evaluation succeeds, the next one observes afresh (flap control's first observation). */
+  #freshStart = true;
+  /** Cancels the run due when a promotion hold-down ends. */
+  #cancelHoldTimer: (() => void) | null = null;
 
   constructor(loaded: LoadedConfig, deps: DaemonDeps) {
     this.#deps = deps;
@@ -141,6 +152,7 @@ export class Daemon {
   /** Stops accepting, aborts a running evaluation, removes the socket. Never writes the demotion. */
   async stop(): Promise<void> {
     this.#scheduler?.stop();
+    this.#cancelHoldTimer?.();
     this.#server?.stopAccepting();
     this.#shutdown.abort();
     await Promise.race([this.#coalescer.idle(), Bun.sleep(STOP_WAIT_MS)]);
@@ -205,6 +217,19 @@ export class Daemon {
           );
   }
 
+  /** A held promotion is decided when its hold-down ends, not up to a schedule period later. */
+  #armHoldTimer(evaluation: Evaluation): void {
+    this.#cancelHoldTimer?.();
+    this.#cancelHoldTimer = null;
+    const held = evaluation.promotionHeld;
+    if (!held || this.#shutdown.signal.aborted) return;
+    // A little past the end, so the run finds the hold-down over rather than a millisecond short.
+    this.#cancelHoldTimer = this.#deps.setTimer(held.remainingMs + HOLD_TIMER_SLACK_MS, () => {
+      this.#cancelHoldTimer = null;
+      void this.#evaluateInBackground();
+    });
+  }
+
   #evaluateInBackground(): Promise<unknown> {
     return this.#coalescer.request().catch(() => {});
   }
@@ -214,7 +239,9 @@ export class Daemon {
     const signal = this.#shutdown.signal;
     signal.throwIfAborted();
     try {
-      const evaluation = await this.#deps.evaluate(this.#config, signal);
+      const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart });
+      this.#freshStart = false;
+      this.#armHoldTimer(evaluation);
       for (const transition of this.#book.record(evaluation)) logTransition(log, { transition, evaluation });
       log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
       return evaluation;

@@ -11,11 +11,16 @@ export interface Transition {
   to: ServiceResult["status"];
 }
 
-/** Pure: the hooks whose status differs from the previous evaluation. */
+/** The state that decides: the counted one under flap control, else the raw result (skipped). */
+export function stateOf(service: ServiceResult): ServiceResult["status"] {
+  return service.counted?.state ?? service.status;
+}
+
+/** Pure: the hooks whose state (counted, under flap control) differs from the previous evaluation. */
 export function findTransitions(previous: ReadonlyMap<string, ServiceResult["status"]>, services: readonly ServiceResult[]): Transition[] {
   return services
-    .filter((s) => previous.get(s.name) !== s.status)
-    .map((s) => ({ name: s.name, from: previous.get(s.name) ?? null, to: s.status }));
+    .filter((s) => previous.get(s.name) !== stateOf(s))
+    .map((s) => ({ name: s.name, from: previous.get(s.name) ?? null, to: stateOf(s) }));
 }
 
 export class StatusBook {
@@ -31,12 +36,12 @@ export class StatusBook {
 
   /** Records an evaluation; returns the hooks that changed state. */
   record(evaluation: Evaluation): Transition[] {
-    const previous = new Map([...this.#services].map(([name, s]) => [name, s.status]));
+    const previous = new Map([...this.#services].map(([name, s]) => [name, stateOf(s)]));
     const transitions = findTransitions(previous, evaluation.services);
     const at = this.#now().toISOString();
     this.#services = new Map(
       evaluation.services.map((s) => {
-        const since = previous.get(s.name) === s.status ? this.#services.get(s.name)!.since : at;
+        const since = previous.get(s.name) === stateOf(s) ? this.#services.get(s.name)!.since : at;
         return [s.name, { ...s, since }];
       }),
     );
@@ -66,6 +71,7 @@ export class StatusBook {
       lastError: this.#lastError,
       demotion: last?.demotionAfter ?? null,
       demoted: last?.demoted ?? null,
+      promotionHeld: last?.promotionHeld ?? null,
       anomalies: last?.anomalies ?? [],
       warnings: last?.warnings ?? [],
       counters: { ...this.counters },

@@ -25,11 +25,14 @@ export function demotionMessage(failed: readonly string[]): string {
 
 export const PROMOTION_MESSAGE = `carp promoted by ${DEMOTION_BIT} due to service recovery`;
 
-/** Failures and bit clear: add 2^20. No failure and bit set: take it off. Otherwise nothing. */
-export function decide(demotion: number, failed: readonly string[]): Decision {
+/**
+ * Failures and bit clear: add 2^20. No failure and bit set: take it off, unless flap control says
+ * not yet (`mayPromote` false: a check failed this run, or the hold-down lasts). Otherwise nothing.
+ */
+export function decide(demotion: number, failed: readonly string[], { mayPromote = true }: { mayPromote?: boolean } = {}): Decision {
   const demoted = isDemoted(demotion);
   if (failed.length > 0 && !demoted) return { action: "demote", delta: DEMOTION_BIT, message: demotionMessage(failed) };
-  if (failed.length === 0 && demoted) return { action: "promote", delta: -DEMOTION_BIT, message: PROMOTION_MESSAGE };
+  if (failed.length === 0 && demoted && mayPromote) return { action: "promote", delta: -DEMOTION_BIT, message: PROMOTION_MESSAGE };
   return { action: "none" };
 }
 

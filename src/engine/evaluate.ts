@@ -12,9 +12,11 @@ import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
+import { NO_HISTORY, observe, type Raw } from "./flap.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
+import { readHistory, writeHistory } from "./state-file.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
 export const HOOK_ENV: Record<string, string> = {
@@ -35,6 +37,8 @@ export interface EvaluationDeps {
   openFilesLimit?: number | null;
   /** How long the lock may be held, from the read to the syslog line (default LOCK_PHASE_TIMEOUT_MS). */
   lockPhaseTimeoutMs?: number;
+  /** The clock of flap control's hold-down, epoch ms (default Date.now). */
+  now?: () => number;
 }
 
 /** Read, write, read back and the syslog line: each tool call takes milliseconds and is bounded by itself too. */
@@ -50,6 +54,8 @@ function sayOnce(log: Logger, note: string): void {
 
 export interface EvaluateOptions {
   dryRun?: boolean;
+  /** The daemon's first run: every hook's state is set by what it observes, and a hold-down starts now. */
+  freshStart?: boolean;
   /** Aborting kills running hooks and skips the write: a shutdown never changes the demotion. */
   signal?: AbortSignal;
 }
@@ -79,16 +85,18 @@ export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
   };
 }
 
-/** Runs every hook and applies the decision. Throws CarpError("system") when sysctl or the lock fails. */
-export async function evaluate(config: Config, deps: EvaluationDeps, options: EvaluateOptions = {}): Promise<Evaluation> {
-  const startedAt = new Date();
-  const started = performance.now();
-  const { signal, dryRun = false } = options;
-  const run = deps.runHook ?? runHook;
-  const isRoot = deps.isRoot ?? process.getuid?.() === 0;
+/** The config's per-hook table entry for a hook, if any. */
+function hookSettings(config: Config, name: string): Config["hooks"][string] | undefined {
+  return Object.hasOwn(config.hooks, name) ? config.hooks[name] : undefined;
+}
 
-  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
-  for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
+/** Runs the discovered hooks (at most `limit` at once); a hook we could not start stops them all. */
+async function runHooks(
+  config: Config,
+  deps: EvaluationDeps,
+  { hooks, signal }: { hooks: Hook[]; signal: AbortSignal | undefined },
+): Promise<ServiceResult[]> {
+  const run = deps.runHook ?? runHook;
   const { limit, note } = capConcurrency(config.concurrency, deps.openFilesLimit === undefined ? openFilesLimit() : deps.openFilesLimit);
   if (note !== null) sayOnce(deps.log, note);
   // Our own failure to start a hook (out of descriptors or processes) stops the whole run: it is a
@@ -97,7 +105,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const runSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
   let ownFailure: unknown = null;
   const ran = await mapConcurrent(
-    discovery.hooks,
+    hooks,
     async (hook) => {
       // Vetted again right before exec: a hook swapped or loosened since discovery must not run as root.
       const refusal = await recheckHook(hook);
@@ -106,7 +114,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
         return toServiceResult(
           hook,
           await run(hook.path, {
-            timeoutMs: config.hookTimeoutMs,
+            timeoutMs: hookSettings(config, hook.name)?.timeoutMs ?? config.hookTimeoutMs,
             killGraceMs: config.killGraceMs,
             outputLimitBytes: config.outputLimitBytes,
             env: HOOK_ENV,
@@ -125,12 +133,43 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   if (ownFailure !== null) throw ownFailure;
   const results = ran.filter((service) => service !== null);
   for (const service of results) {
-    for (const warning of service.warnings) deps.log.warn({ hook: service.name }, `hook "${service.name}" ${warning}`);
+    for (const warning of service.warnings)
+      deps.log.warn({ hook: escapeControl(service.name) }, `hook "${escapeControl(service.name)}" ${warning}`);
   }
+  return results;
+}
 
-  const services = [...results, ...discovery.notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
-  const failed = services.filter((s) => s.status === "fail").map((s) => s.name);
+/** Runs every hook and applies the decision. Throws CarpError("system") when sysctl or the lock fails. */
+export async function evaluate(config: Config, deps: EvaluationDeps, options: EvaluateOptions = {}): Promise<Evaluation> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const { signal, dryRun = false } = options;
+  const isRoot = deps.isRoot ?? process.getuid?.() === 0;
+
+  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
   const warnings = [...discovery.warnings];
+  for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
+  const disabled = (name: string) => hookSettings(config, name)?.enabled === false;
+  const unknown = Object.keys(config.hooks).filter(
+    (name) => !discovery.hooks.some((h) => h.name === name) && !discovery.notRun.some((n) => n.name === name),
+  );
+  for (const name of unknown) {
+    const warning = `The config's [hooks."${escapeControl(name)}"] names no file in "${config.hooksDir}" (yet?)`;
+    warnings.push(warning);
+    sayOnce(deps.log, warning);
+  }
+  const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !disabled(hook.name)), signal });
+  // Disabled in the config: listed, never run or counted, whatever its file is like.
+  const skippedByConfig = (name: string) => ({
+    name,
+    status: "skipped" as const,
+    reason: `disabled in the config ([hooks."${escapeControl(name)}"] enabled = false)`,
+  });
+  const notRun = [
+    ...discovery.notRun.map((entry) => (disabled(entry.name) ? skippedByConfig(entry.name) : entry)),
+    ...discovery.hooks.filter((hook) => disabled(hook.name)).map((hook) => skippedByConfig(hook.name)),
+  ];
+  const services = [...ran, ...notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
 
   const lockFile = deps.acquireLock ?? acquireLock;
   const lock = dryRun ? null : await lockFile(config.lockFile, { timeoutMs: config.lockTimeoutMs, signal });
@@ -141,8 +180,39 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const timer = setTimeout(() => deadline.abort(new Error(`the lock phase's deadline of ${phaseMs} ms passed`)), phaseMs);
   const phase = { signal: deadline.signal };
   try {
+    // The history is read and written under the lock, so concurrent runs count every run once.
+    const stored = readHistory(config.stateFile);
+    if (stored.warning !== null) {
+      warnings.push(stored.warning);
+      deps.log.warn(stored.warning);
+    }
+    const now = deps.now?.() ?? Date.now();
+    const observed = services.filter((s) => s.status !== "skipped").map((s) => ({ name: s.name, raw: s.status as Raw }));
+    // A daemon's first run observes afresh: hooks set their state directly, the hold-down starts now.
+    const previous = options.freshStart ? { ...NO_HISTORY, bitSet: stored.history.bitSet } : stored.history;
+    const flap = observe(previous, observed, {
+      now,
+      promoteDelayMs: config.promoteDelayMs,
+      thresholds: (name) => ({
+        fall: hookSettings(config, name)?.fall ?? config.fall,
+        rise: hookSettings(config, name)?.rise ?? config.rise,
+      }),
+    });
+    for (const service of services) {
+      const counted = flap.counted.get(service.name);
+      if (counted) service.counted = counted;
+    }
+    const failed = services.filter((s) => s.counted?.state === "fail").map((s) => s.name);
+
     const demotionBefore = await deps.sysctl.read(phase);
-    const decision = decide(demotionBefore, failed);
+    const decision = decide(demotionBefore, failed, { mayPromote: flap.mayPromote });
+    if (decision.action === "demote" && stored.history.bitSet === true) {
+      // We left the bit set and someone took it off (leaving CARP maintenance mode resets the demotion).
+      const warning =
+        "The 2^20 bit was taken off outside this tool while a check counts as failed (leaving CARP maintenance mode does that); setting it again";
+      warnings.push(warning);
+      deps.log.warn({ demotion: demotionBefore }, warning);
+    }
     let demotionAfter = demotionBefore;
     let action: Evaluation["action"] = "none";
     if (decision.action !== "none" && !dryRun) {
@@ -157,6 +227,28 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
         warnings.push(`The demotion changed but the syslog line was not sent: ${messageOf(error)}`);
         deps.log.error({ err: messageOf(error) }, "syslog line not sent");
       }
+    }
+    if (!dryRun) {
+      const notKept = writeHistory(config.stateFile, { ...flap.history, bitSet: isDemoted(demotionAfter) });
+      if (notKept !== null) {
+        warnings.push(notKept);
+        deps.log.warn(notKept);
+      }
+    }
+    const promotionHeld =
+      isDemoted(demotionAfter) && failed.length === 0 && flap.hold !== null
+        ? {
+            passingSince: new Date(flap.hold.passingSince).toISOString(),
+            until: new Date(flap.hold.until).toISOString(),
+            remainingMs: flap.hold.until - now,
+          }
+        : null;
+    // One line when a hold starts, not one per run while it lasts.
+    if (promotionHeld !== null && flap.hold?.passingSince === now && !dryRun) {
+      deps.log.info(
+        { until: promotionHeld.until },
+        `promotion held for ${Math.round(promotionHeld.remainingMs / 1000)} s: every check must keep passing until then (promoteDelayMs)`,
+      );
     }
     const anomalies = findAnomalies(demotionAfter);
     if (action !== "none" && isDemoted(demotionAfter) !== (action === "demoted")) {
@@ -175,6 +267,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       demoted: isDemoted(demotionAfter),
       message: decision.action === "none" ? null : decision.message,
       services,
+      promotionHeld,
       anomalies,
       warnings,
       hooksDir: config.hooksDir,

@@ -8,7 +8,7 @@
  */
 
 /** "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields. */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -36,6 +36,27 @@ export interface ServiceResult {
   reason: string | null;
   /** What did not decide the result but needs a look: processes it left running, which were killed (since 1.1). */
   warnings: string[];
+  /** Flap control: the state that decides, absent for skipped entries (since 1.2). */
+  counted?: CountedState;
+}
+
+/** A hook's counted state under flap control (`fall`, `rise`): `status` is the last raw result. */
+export interface CountedState {
+  /** Whether the hook counts as passing or failing: this, not the raw result, decides. */
+  state: "pass" | "fail";
+  /** Consecutive runs whose raw result differs from `state`, towards a change. */
+  streak: number;
+  /** Runs that change it: `fall` while it counts as passing, `rise` while failing. */
+  needed: number;
+}
+
+/** A promotion waiting for the hold-down (`promoteDelayMs`). */
+export interface PromotionHold {
+  /** Since when every hook has counted as passing without a failed run. */
+  passingSince: string;
+  /** When the 2^20 bit comes off, unless a check fails before. */
+  until: string;
+  remainingMs: number;
 }
 
 export type Action = "demoted" | "promoted" | "none";
@@ -47,7 +68,7 @@ export interface Evaluation {
   /** What the decision was, done or not. */
   decision: "demote" | "promote" | "none";
   dryRun: boolean;
-  /** Failed service names in byte order, as they appear in the syslog line. */
+  /** Names of the services that count as failed (flap control), in byte order, as in the syslog line. */
   failed: string[];
   demotionBefore: number;
   demotionAfter: number;
@@ -56,6 +77,8 @@ export interface Evaluation {
   /** The syslog line sent, or that would be sent with --dry-run; null when nothing changed. */
   message: string | null;
   services: ServiceResult[];
+  /** The bit is set, every check passes, and the hold-down has not passed yet (since 1.2). */
+  promotionHeld?: PromotionHold | null;
   /** Something about the demotion value that needs a human (stacked or negative). */
   anomalies: string[];
   /** Things that did not stop the evaluation (unreadable hooks dir, syslog failure). */
@@ -100,6 +123,8 @@ export interface DaemonStatus {
   nextRun: string | null;
   demotion: number | null;
   demoted: boolean | null;
+  /** The last evaluation's held promotion, if any (since 1.2). */
+  promotionHeld?: PromotionHold | null;
   anomalies: string[];
   warnings: string[];
   counters: Counters;

@@ -1,0 +1,95 @@
+/**
+ * Flap control and the promotion hold-down, as a pure function of the history, the new raw
+ * results and the time. The kernel's 2^20 bit stays the only truth about "demoted or not"; this
+ * only gates when a hook's counted state changes, and when the bit may come off.
+ *
+ * | situation                                   | counted state                          |
+ * | first observation of a hook                 | its raw result, at once                |
+ * | raw result equals the counted state         | unchanged, streak back to 0            |
+ * | raw fail while counted pass                 | fail after `fall` such runs in a row   |
+ * | raw pass while counted fail                 | pass after `rise` such runs in a row   |
+ *
+ * The hold-down starts when every hook counts as passing and none failed its last run, and is
+ * broken by any failed run. The bit may come off once it has lasted `promoteDelayMs` (at once with
+ * the default 0), and never in a run in which a check failed.
+ */
+import type { CountedState } from "../protocol/wire.ts";
+
+export type Raw = "pass" | "fail";
+
+/** What one hook's history holds between runs. */
+export interface HookHistory {
+  state: Raw;
+  streak: number;
+}
+
+/** What outlives one process (the state file). */
+export interface FlapHistory {
+  hooks: Record<string, HookHistory>;
+  /** Epoch ms since which every hook has counted as passing without a failed run; null while not. */
+  passingSince: number | null;
+  /** The 2^20 bit as this tool last saw it after its decision, to tell an outside reset; null when unknown. */
+  bitSet: boolean | null;
+}
+
+export interface FlapSettings {
+  now: number;
+  promoteDelayMs: number;
+  /** fall and rise of a hook (its own, or the top-level defaults). */
+  thresholds(name: string): { fall: number; rise: number };
+}
+
+export interface FlapOutcome {
+  /** The history to keep (bitSet as before: the caller sets it after the decision). */
+  history: FlapHistory;
+  /** Counted state of every observed hook. */
+  counted: Map<string, CountedState>;
+  /** Hooks that count as failed, in the order observed. */
+  failed: string[];
+  /** Hooks whose counted state changed in this run (from null: first observation). */
+  changes: Array<{ name: string; from: Raw | null; to: Raw }>;
+  /**
+   * Whether the 2^20 bit may come off now: every hook counts as passing, none failed this run,
+   * and the hold-down has passed.
+   */
+  mayPromote: boolean;
+  /** While every hook passes but the hold-down has not passed: when it started and when it ends. */
+  hold: { passingSince: number; until: number } | null;
+}
+
+/** An empty history: every hook's next observation sets its state directly. */
+export const NO_HISTORY: FlapHistory = { hooks: {}, passingSince: null, bitSet: null };
+
+function advance(previous: HookHistory | undefined, raw: Raw, { fall, rise }: { fall: number; rise: number }): HookHistory {
+  if (previous === undefined) return { state: raw, streak: 0 };
+  if (raw === previous.state) return { state: raw, streak: 0 };
+  const streak = previous.streak + 1;
+  return streak >= (raw === "fail" ? fall : rise) ? { state: raw, streak: 0 } : { state: previous.state, streak };
+}
+
+/** Takes one run's raw results (name order) into the history. */
+export function observe(previous: FlapHistory, results: ReadonlyArray<{ name: string; raw: Raw }>, settings: FlapSettings): FlapOutcome {
+  const hooks: Record<string, HookHistory> = {};
+  const counted = new Map<string, CountedState>();
+  const changes: FlapOutcome["changes"] = [];
+  for (const { name, raw } of results) {
+    const thresholds = settings.thresholds(name);
+    const before = Object.hasOwn(previous.hooks, name) ? previous.hooks[name] : undefined;
+    const after = advance(before, raw, thresholds);
+    hooks[name] = after;
+    counted.set(name, { state: after.state, streak: after.streak, needed: after.state === "pass" ? thresholds.fall : thresholds.rise });
+    if (before?.state !== after.state) changes.push({ name, from: before?.state ?? null, to: after.state });
+  }
+  const failed = results.filter(({ name }) => hooks[name]!.state === "fail").map(({ name }) => name);
+  const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass");
+  const passingSince = steady ? (previous.passingSince ?? settings.now) : null;
+  const holding = passingSince !== null && settings.now < passingSince + settings.promoteDelayMs;
+  return {
+    history: { hooks, passingSince, bitSet: previous.bitSet },
+    counted,
+    failed,
+    changes,
+    mayPromote: passingSince !== null && !holding,
+    hold: passingSince !== null && holding ? { passingSince, until: passingSince + settings.promoteDelayMs } : null,
+  };
+}
