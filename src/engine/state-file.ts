@@ -4,12 +4,12 @@
  * temporary file, then rename). A missing or unreadable file is "no history", never a crash: the
  * kernel's bit stays the truth, and the next observation of each hook sets its state directly.
  */
-import { closeSync, constants, mkdirSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
-import { ensurePrivateDir, openNoFollow } from "../system/private-dir.ts";
+import { ensurePrivateDir, readNoFollow, replaceAtomically } from "../system/private-dir.ts";
 import { type FlapHistory, NO_HISTORY } from "./flap.ts";
 
 const STATE_VERSION = 1;
@@ -32,12 +32,7 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
   let text: string;
   try {
     prepareDirectory(file, privateDir);
-    const fd = openNoFollow(file, constants.O_RDONLY);
-    try {
-      text = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
+    text = readNoFollow(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { history: NO_HISTORY, warning: null };
     return { history: NO_HISTORY, warning: `Cannot read the state file "${file}" (${messageOf(error)}): starting without flap history` };
@@ -57,16 +52,9 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
 
 /** Replaces `file` with the history, atomically; a failure is returned as a warning, not thrown. */
 export function writeHistory(file: string, history: FlapHistory, { privateDir = SIMULATION_DIR } = {}): string | null {
-  const temp = `${file}.tmp`;
   try {
     prepareDirectory(file, privateDir);
-    const fd = openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, file);
+    replaceAtomically(file, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`, 0o600);
     return null;
   } catch (error) {
     return `Cannot write the state file "${file}" (${messageOf(error)}): flap counters of this run are not kept`;

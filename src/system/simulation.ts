@@ -4,11 +4,11 @@
  * "simulated" for `sysctl` or `logger`. Their directory, SIMULATION_DIR by default, is private
  * (see private-dir.ts) and none of their files is opened through a symbolic link.
  */
-import { closeSync, constants, mkdirSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, constants, mkdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
-import { ensurePrivateDir, openNoFollow } from "./private-dir.ts";
+import { ensurePrivateDir, openNoFollow, readNoFollow, replaceAtomically } from "./private-dir.ts";
 import { type DemotionSysctl, parseDemotion } from "./sysctl.ts";
 import type { Syslog } from "./syslog.ts";
 
@@ -43,17 +43,11 @@ function writeNoFollow(file: string, flags: number, text: string): void {
  * must with the kernel; the write itself is atomic (rename) so a reader never sees half a value.
  */
 export function createSimulatedSysctl(stateFile: string, options: SimulationOptions = {}): DemotionSysctl {
-  const tempFile = `${stateFile}.tmp`;
   function read(): number {
     let text: string;
     try {
       ensureDirOf(stateFile, { ...options, forWrite: false });
-      const fd = openNoFollow(stateFile, constants.O_RDONLY);
-      try {
-        text = readFileSync(fd, "utf8");
-      } finally {
-        closeSync(fd);
-      }
+      text = readNoFollow(stateFile);
     } catch (error) {
       if (error instanceof CarpError) throw error;
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
@@ -70,9 +64,7 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
       const after = before + delta;
       try {
         ensureDirOf(stateFile, { ...options, forWrite: true });
-        writeNoFollow(tempFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, `${after}\n`);
-        // rename(2) replaces the name, never writes through it: read() above refused a link there.
-        renameSync(tempFile, stateFile);
+        replaceAtomically(stateFile, `${after}\n`);
       } catch (error) {
         if (error instanceof CarpError) throw error;
         throw new CarpError("system", `Cannot write simulated demotion "${stateFile}": ${messageOf(error)}`);
