@@ -3,12 +3,13 @@
  * JSON bodies, so curl and nc work. Every type that crosses the socket is declared here once.
  *   POST /evaluate  evaluate now; 200 with the Evaluation (as `check --json` prints it)
  *   GET  /status    200 with the DaemonStatus
+ *   GET  /metrics   200 with the metrics in Prometheus text format (text/plain, not JSON)
  * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. This module
  * imports nothing, so the lean clients can load it.
  */
 
 /** "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields. */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -117,13 +118,20 @@ export interface ErrorReply {
 export interface RouteReplies {
   evaluate: Evaluation;
   status: DaemonStatus;
+  /** Prometheus text format, as the metrics file holds it (since 1.2). */
+  metrics: string;
 }
 export type RouteName = keyof RouteReplies;
 
+/** The media type of Prometheus text format 0.0.4, which every scraper and node_exporter read. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Each route's request; a route with a `contentType` replies with that text instead of JSON. */
 export const ROUTES = {
   evaluate: { method: "POST", path: "/evaluate" },
   status: { method: "GET", path: "/status" },
-} as const satisfies Record<RouteName, { method: string; path: string }>;
+  metrics: { method: "GET", path: "/metrics", contentType: METRICS_CONTENT_TYPE },
+} as const satisfies Record<RouteName, { method: string; path: string; contentType?: string }>;
 
 /** Largest request body accepted (none is needed). */
 export const MAX_REQUEST_BODY_BYTES = 1024;
@@ -151,4 +159,5 @@ export const REPLY_GUARDS: { [R in RouteName]: (body: unknown) => body is RouteR
     isObject(body) && typeof body.action === "string" && Array.isArray(body.services) && typeof body.demotionAfter === "number",
   status: (body): body is DaemonStatus =>
     isObject(body) && typeof body.version === "string" && isObject(body.counters) && Array.isArray(body.services),
+  metrics: (body): body is string => typeof body === "string",
 };
