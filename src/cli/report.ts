@@ -6,6 +6,7 @@
 import { EXIT } from "../common/errors.ts";
 import { escapeControl } from "../common/escape.ts";
 import type { DaemonStatus, Evaluation, ServiceResult } from "../protocol/wire.ts";
+import { formatDemotionLines } from "./demotion-lines.ts";
 
 function exitColumn(service: ServiceResult): string {
   if (service.timedOut) return "timeout";
@@ -96,6 +97,7 @@ export function formatStatus(status: DaemonStatus): string {
     "",
     formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
+  if (status.demotion !== null) lines.push("", ...formatDemotionLines(status.demotion));
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${escapeControl(status.lastError.message)}`);
   lines.push(...formatNotes(status));
   return lines.join("\n");
@@ -117,6 +119,7 @@ export function formatEvaluation(evaluation: Evaluation): string {
   }
   // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
   if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
+  lines.push(...formatDemotionLines(evaluation.demotionAfter));
   lines.push(...formatNotes(evaluation));
   return lines.join("\n");
 }

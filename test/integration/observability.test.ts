@@ -1,14 +1,14 @@
 /**
  * A real daemon's observability: the metrics file after every evaluation and the same text at
  * GET /metrics, a file that cannot be written never failing an evaluation, and notify scripts
- * that never delay one, stopped with the daemon.
+ * that never delay one, stopped with the daemon; and `check` explaining a stacked demotion.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { METRICS_CONTENT_TYPE } from "../../src/protocol/wire.ts";
-import { type DaemonProcess, isAlive, makeSandbox, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
+import { type DaemonProcess, isAlive, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 let sandbox: Sandbox;
 let daemon: DaemonProcess | null = null;
@@ -114,5 +114,17 @@ case "$1" in demoted|promoted) trap '' TERM; echo $$ > ${JSON.stringify(hangPid)
     expect(performance.now() - stopping).toBeLessThan(2000);
     expect(isAlive(hung)).toBe(false);
     expect(d.logs().some((l) => String(l.msg).includes("timed out after"))).toBe(true);
+  });
+});
+
+describe("the demotion explained", () => {
+  test("a real check on a stacked value prints the split and the fix", async () => {
+    sandbox = makeSandbox();
+    sandbox.setDemotion(2 * 1048576 + 240);
+    const { stdout } = await runCli(["check", "--config", sandbox.configFile, "--dry-run"]);
+    expect(stdout).toContain(
+      `\ndemotion 2097392: our 2^20 added 2 times (stacked) + 240 = 1 x 240 from the kernel (a CARP interface down, send errors, pfsync bulk update or maintenance mode)\n`,
+    );
+    expect(stdout).toContain("\nfix: sysctl net.inet.carp.demotion=-1048576 leaves one 2^20");
   });
 });
