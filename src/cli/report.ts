@@ -38,7 +38,8 @@ function renderTable(rows: string[][]): string {
     .join("\n");
 }
 
-function formatServices<S extends ServiceResult>(
+/** The hook table (one row per entry), with an optional SINCE column. */
+export function formatServices<S extends ServiceResult>(
   services: readonly S[],
   { hooksDir, since }: { hooksDir: string; since?: (s: S) => string },
 ): string {
