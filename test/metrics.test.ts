@@ -127,6 +127,12 @@ describe("renderMetrics, parsed back", () => {
     expect(sampleValue(families, "evaluation_requests_total", { source: "schedule" })).toBe(9);
     expect(sampleValue(families, "last_evaluation_timestamp_seconds")).toBe(Date.parse("2026-11-30T12:00:01.500Z") / 1000);
     expect(sampleValue(families, "last_evaluation_duration_seconds")).toBe(1.5);
+    // Printed as people write it, not as a sum of floats (1796053380.7180002).
+    const odd = renderMetrics({
+      status: status({ lastRun: { startedAt: "2026-11-30T15:43:00.709Z", durationMs: 9, action: "none", failed: [] } }),
+      errorsByKind: errors,
+    });
+    expect(odd).toContain("\ncarp_service_status_last_evaluation_timestamp_seconds 1796053380.718\n");
     expect(sampleValue(families, "last_evaluation_success")).toBe(1);
     expect(sampleValue(families, "start_time_seconds")).toBe(Date.parse("2026-11-30T11:00:00Z") / 1000);
   });

@@ -107,7 +107,8 @@ function daemonFamilies(status: DaemonStatus, errorsByKind: MetricsInput["errors
         name: "last_evaluation_timestamp_seconds",
         type: "gauge",
         help: "When the last evaluation that finished ended, in seconds since the epoch.",
-        samples: [{ value: unixSeconds(lastRun.startedAt) + seconds(lastRun.durationMs) }],
+        // Added in milliseconds: seconds plus seconds would print 1796053380.7180002.
+        samples: [{ value: seconds(Date.parse(lastRun.startedAt) + lastRun.durationMs) }],
       },
       {
         name: "last_evaluation_duration_seconds",
