@@ -46,7 +46,11 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   status: {
     summary: "print the daemon's status: last result per hook, demotion, counters",
-    options: { config: CONFIG_OPTION, json: JSON_OPTION },
+    options: {
+      config: CONFIG_OPTION,
+      json: JSON_OPTION,
+      watch: { type: "boolean", description: "a live view in the terminal, redrawn when something changes (q or Ctrl-C quits)" },
+    },
     load: () => import("./cli/status.ts"),
   },
   install: {

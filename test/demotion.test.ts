@@ -46,7 +46,7 @@ const cases: Array<[number, { ours: boolean; bits: number; rest: number; summary
       bits: 2,
       rest: 0,
       summary: "2097152: our 2^20 added 2 times (stacked)",
-      fix: /^sysctl net\.inet\.carp\.demotion=-1048576 leaves one 2\^20/,
+      fix: /^sysctl net\.inet\.carp\.demotion=-2097152 takes every 2\^20 off/,
     },
   ],
   [
@@ -56,7 +56,7 @@ const cases: Array<[number, { ours: boolean; bits: number; rest: number; summary
       bits: 3,
       rest: 240,
       summary: expect.stringContaining("our 2^20 added 3 times (stacked) + 240 = 1 x 240") as unknown as string,
-      fix: /=-2097152 /,
+      fix: /=-3145728 /,
     },
   ],
   [

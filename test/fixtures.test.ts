@@ -367,7 +367,13 @@ test("hang prints before hanging in a child sleep", async () => {
 // --- example hooks ---
 
 test("example hooks are executable and the demo hook always fails", async () => {
-  for (const path of ["test_service", "examples/frr_ospf_full", "examples/daemon_pidfile", "examples/gateway_ping"]) {
+  for (const path of [
+    "test_service",
+    "examples/frr_ospf_full",
+    "examples/daemon_pidfile",
+    "examples/gateway_ping",
+    "examples/notify_webhook",
+  ]) {
     expect({ path, mode: (await stat(join(HOOKS_DIR, path))).mode & 0o111 }).toEqual({ path, mode: 0o111 });
     expect({ path, syntax: Bun.spawnSync(["/bin/sh", "-n", join(HOOKS_DIR, path)]).exitCode }).toEqual({
       path,

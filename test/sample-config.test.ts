@@ -18,7 +18,12 @@ describe("sample config", () => {
   test("uncommented, it parses and equals the defaults (plus the examples of keys without one)", () => {
     // The sample's socketGroup example, "wheel", is a FreeBSD group: look it up in FreeBSD's lines.
     const parsed = parseConfig(Bun.TOML.parse(uncomment(sample)), { platform: "freebsd", groupFile: join(FIXTURES, "group") });
-    expect(parsed).toEqual({ ...configSchema("freebsd").parse({}), socketGroup: "wheel" });
+    expect(parsed).toEqual({
+      ...configSchema("freebsd").parse({}),
+      socketGroup: "wheel",
+      metricsFile: "/var/tmp/node_exporter/carp_service_status.prom",
+      notifyDir: "/usr/local/etc/rc.carp_service_status.notify.d",
+    });
   });
 
   test("shows every key of the schema once, below its description", () => {

@@ -73,12 +73,13 @@ describe("protocol versions", () => {
     const socket = join(scratch(), "sock");
     const status = { version: "9.9.9", counters: {}, services: [] } as unknown as DaemonStatus;
     const server = await listenSocket(socket, {
-      handlers: { evaluate: async () => evaluationBody as unknown as Evaluation, status: () => status },
+      handlers: { evaluate: async () => evaluationBody as unknown as Evaluation, status: () => status, metrics: () => "m_total 1\n" },
     });
     servers.push({ stop: () => server.close() });
     const response = await fetch("http://localhost/status", { unix: socket });
     expect(response.headers.get(PROTOCOL_HEADER)).toBe(PROTOCOL_VERSION);
     expect(await callDaemon(socket, "status", { timeoutMs: 1000 })).toEqual(status);
+    expect(await callDaemon(socket, "metrics", { timeoutMs: 1000 })).toBe("m_total 1\n");
     const missing = await fetch("http://localhost/nowhere", { unix: socket });
     expect(missing.status).toBe(404);
     expect(missing.headers.get(PROTOCOL_HEADER)).toBe(PROTOCOL_VERSION);

@@ -48,8 +48,8 @@ test("a symbolic link planted in place of the file is neither followed for readi
   writeFileSync(target, "precious\n");
   symlinkSync(target, file);
   expect(readHistory(file).warning).toContain("symbolic link");
-  // The temporary file is what gets opened for writing; the rename then replaces the link itself.
-  symlinkSync(target, `${file}.tmp`);
-  expect(writeHistory(file, HISTORY)).toContain("symbolic link");
+  // A fresh temporary file is written, then renamed over the link: the link goes, its target stays.
+  expect(writeHistory(file, HISTORY)).toBeNull();
   expect(readFileSync(target, "utf8")).toBe("precious\n");
+  expect(readHistory(file)).toEqual({ history: HISTORY, warning: null });
 });

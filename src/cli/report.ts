@@ -6,6 +6,7 @@
 import { EXIT } from "../common/errors.ts";
 import { escapeControl } from "../common/escape.ts";
 import type { DaemonStatus, Evaluation, PromotionHold, ServiceResult } from "../protocol/wire.ts";
+import { formatDemotionLines } from "./demotion-lines.ts";
 
 function exitColumn(service: ServiceResult): string {
   if (service.timedOut) return "timeout";
@@ -51,7 +52,8 @@ function renderTable(rows: string[][]): string {
     .join("\n");
 }
 
-function formatServices<S extends ServiceResult>(
+/** The hook table (one row per entry), with an optional SINCE column. */
+export function formatServices<S extends ServiceResult>(
   services: readonly S[],
   { hooksDir, since }: { hooksDir: string; since?: (s: S) => string },
 ): string {
@@ -111,6 +113,7 @@ export function formatStatus(status: DaemonStatus): string {
     "",
     formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
+  if (status.demotion !== null) lines.push("", ...formatDemotionLines(status.demotion, { fix: status.anomalies.length === 0 }));
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${escapeControl(status.lastError.message)}`);
   lines.push(...formatNotes(status));
   return lines.join("\n");
@@ -133,6 +136,7 @@ export function formatEvaluation(evaluation: Evaluation): string {
   // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
   if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
   if (evaluation.promotionHeld) lines.push(holdLine(evaluation.promotionHeld, Date.parse(evaluation.startedAt) + evaluation.durationMs));
+  lines.push(...formatDemotionLines(evaluation.demotionAfter, { fix: evaluation.anomalies.length === 0 }));
   lines.push(...formatNotes(evaluation));
   return lines.join("\n");
 }

@@ -8,6 +8,11 @@ import { formatStatus } from "./report.ts";
 export async function run(flags: Flags): Promise<number> {
   const socket = findSocket(flags.config as string | undefined);
   if (socket === false) throw new CarpError("system", "The config sets no socket, so there is no daemon to ask");
+  if (flags.watch === true) {
+    if (flags.json === true) throw new CarpError("usage", "--watch and --json do not go together; use one");
+    const { watchStatus } = await import("./watch.ts");
+    return watchStatus(socket);
+  }
   try {
     const status = await callDaemon(socket, "status", { timeoutMs: STATUS_TIMEOUT_MS });
     console.log(flags.json === true ? JSON.stringify(status, null, 2) : formatStatus(status));

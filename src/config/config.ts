@@ -14,6 +14,10 @@ import { findGid, GROUP_FILE } from "./group.ts";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const SCHEDULE_EXAMPLE = "*/10 * * * * *";
+/** Where OPNsense's node_exporter plugin reads `*.prom` files. */
+export const METRICS_FILE_EXAMPLE = "/var/tmp/node_exporter/carp_service_status.prom";
+/** Beside the hooks directory, named like it. */
+export const NOTIFY_DIR_EXAMPLE = "/usr/local/etc/rc.carp_service_status.notify.d";
 
 /** Why a cron pattern is unusable, or null: it must parse and fire at least once from now on. */
 function scheduleProblem(pattern: string): string | null {
@@ -129,6 +133,17 @@ export function configSchema(platform: string = process.platform, options: Schem
     stateFile: absolutePath(FREEBSD_PATHS.stateFile)
       .default(paths.stateFile)
       .describe("flap-control counters and the hold-down's start, kept under the lock so daemon, trigger and check agree"),
+    metricsFile: absolutePath(METRICS_FILE_EXAMPLE)
+      .optional()
+      .describe("Prometheus text file written atomically after every daemon evaluation, for node_exporter's textfile collector"),
+    notifyDir: absolutePath(NOTIFY_DIR_EXAMPLE)
+      .optional()
+      .describe(
+        "directory of notify scripts, run one at a time after every change of our demotion bit and of a hook's state; script security applies",
+      ),
+    notifyTimeoutMs: ms(100, 3_600_000)
+      .default(10_000)
+      .describe("a notify script running longer is killed with its process group (after killGraceMs) and logged"),
     simulationFile: absolutePath(`${SIMULATION_DIR}/demotion`)
       .default(`${SIMULATION_DIR}/demotion`)
       .describe('state of the simulated sysctl (sysctl = "simulated")'),

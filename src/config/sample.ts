@@ -2,14 +2,14 @@
  * The commented sample config that install writes beside the real one. It is generated from the
  * zod schema (descriptions and defaults), so the sample cannot drift from what the program accepts.
  */
-import { configSchema } from "./config.ts";
+import { configSchema, METRICS_FILE_EXAMPLE, NOTIFY_DIR_EXAMPLE } from "./config.ts";
 import { DEFAULT_CONFIG_FILE } from "./defaults.ts";
 
 /**
  * Values shown for keys that have no default. Every such key needs one here: a new optional key
  * without an example makes renderSampleConfig throw, and its test fail.
  */
-const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel" };
+const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel", metricsFile: METRICS_FILE_EXAMPLE, notifyDir: NOTIFY_DIR_EXAMPLE };
 
 /** A value in TOML syntax; JSON's string escapes are valid in TOML basic strings. */
 export function formatTomlValue(value: unknown, key: string): string {

@@ -16,6 +16,7 @@ import { createEffects } from "../system/effects.ts";
 import type { Logger } from "../system/log.ts";
 import { ensurePrivateDir } from "../system/private-dir.ts";
 import { Coalescer } from "./coalescer.ts";
+import { type ObserverDeps, Observers } from "./observers.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
 import { listenSocket, type SocketHandlers, type SocketServer } from "./socket-server.ts";
@@ -44,6 +45,8 @@ export interface DaemonDeps {
   now(): Date;
   /** Calls `fn` once after `ms`; returns what cancels it. */
   setTimer(ms: number, fn: () => void): () => void;
+  /** Replaces how the metrics file is written and notify scripts run (tests). */
+  observers?: Pick<ObserverDeps, "writeFile" | "notify">;
 }
 
 /** The real effects: the engine with sysctl/logger from the config, a Unix socket, croner, the clock. */
@@ -90,6 +93,7 @@ export class Daemon {
   readonly #book: StatusBook;
   readonly #shutdown = new AbortController();
   readonly #coalescer: Coalescer<Evaluation>;
+  readonly #observers: Observers;
   readonly #startedAt: string;
   #config: Config;
   #configFile: string | null;
@@ -107,6 +111,7 @@ export class Daemon {
     this.#startedAt = deps.now().toISOString();
     this.#book = new StatusBook(deps.now);
     this.#coalescer = new Coalescer(() => this.#evaluateOnce());
+    this.#observers = new Observers({ log: deps.log, config: () => this.#config, status: () => this.status(), ...deps.observers });
   }
 
   /** Opens the socket (or falls back to the schedule alone), starts the schedule, evaluates once. */
@@ -155,7 +160,7 @@ export class Daemon {
     this.#cancelHoldTimer?.();
     this.#server?.stopAccepting();
     this.#shutdown.abort();
-    await Promise.race([this.#coalescer.idle(), Bun.sleep(STOP_WAIT_MS)]);
+    await Promise.race([Promise.all([this.#coalescer.idle(), this.#observers.stop()]), Bun.sleep(STOP_WAIT_MS)]);
     // Let callers of an aborted evaluation read their "shutting down" reply.
     await Bun.sleep(REPLY_FLUSH_MS);
     this.#server?.close();
@@ -187,6 +192,7 @@ export class Daemon {
             return this.#coalescer.request();
           },
           status: () => this.status(),
+          metrics: () => this.#observers.metrics(),
         },
       });
       if (listening.replacedStale) log.warn({ socket: path }, "replaced a stale socket left by a previous daemon");
@@ -242,12 +248,15 @@ export class Daemon {
       const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart });
       this.#freshStart = false;
       this.#armHoldTimer(evaluation);
-      for (const transition of this.#book.record(evaluation)) logTransition(log, { transition, evaluation });
+      const transitions = this.#book.record(evaluation);
+      for (const transition of transitions) logTransition(log, { transition, evaluation });
+      this.#observers.evaluated(evaluation, transitions);
       log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
       return evaluation;
     } catch (error) {
       if (!signal.aborted) {
         this.#book.recordError(messageOf(error));
+        this.#observers.failed(error);
         log.error({ err: messageOf(error) }, "evaluation failed");
       }
       throw error;

@@ -66,11 +66,18 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-/** One reply with a JSON body. */
-export function formatResponse(status: number, body: unknown, options: { close: boolean; headers?: Record<string, string> }): Buffer {
-  const json = Buffer.from(JSON.stringify(body));
+/**
+ * One reply: a JSON body, or with `contentType` a text body sent as it is (the metrics).
+ */
+export function formatResponse(
+  status: number,
+  body: unknown,
+  options: { close: boolean; headers?: Record<string, string>; contentType?: string },
+): Buffer {
+  const text = options.contentType === undefined ? JSON.stringify(body) : String(body);
+  const json = Buffer.from(text);
   const headers = {
-    "Content-Type": "application/json",
+    "Content-Type": options.contentType ?? "application/json",
     "Content-Length": String(json.length),
     ...options.headers,
     ...(options.close ? { Connection: "close" } : {}),

@@ -40,6 +40,8 @@ interface Reply {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** A text body of this type instead of JSON (the metrics). */
+  contentType?: string;
 }
 
 function errorReply(status: number, error: ErrorReply["error"], headers?: Record<string, string>): Reply {
@@ -81,15 +83,21 @@ async function clearStaleSocket(path: string): Promise<boolean> {
   return true;
 }
 
+/** Every request of the protocol, for the reply to an unknown path. */
+const ROUTE_LIST = Object.values(ROUTES)
+  .map((r) => `${r.method} ${r.path}`)
+  .join(", ");
+
 /** Answers one request; never throws. */
 async function answer(request: HttpRequest, handlers: SocketHandlers): Promise<Reply> {
-  const route = Object.values(ROUTES).find((r) => r.path === request.path);
-  if (!route) return errorReply(404, { code: "not_found", message: `Unknown path "${request.path}"; use POST /evaluate or GET /status` });
+  const name = (Object.keys(ROUTES) as RouteName[]).find((r) => ROUTES[r].path === request.path);
+  if (name === undefined) return errorReply(404, { code: "not_found", message: `Unknown path "${request.path}"; use ${ROUTE_LIST}` });
+  const route: { method: string; path: string; contentType?: string } = ROUTES[name];
   if (request.method !== route.method) {
     return errorReply(405, { code: "method_not_allowed", message: `Use ${route.method} ${route.path}` }, { Allow: route.method });
   }
   try {
-    return { status: 200, body: route === ROUTES.status ? await handlers.status() : await handlers.evaluate() };
+    return { status: 200, body: await handlers[name](), contentType: route.contentType };
   } catch (error) {
     if ((error as Error).name === "AbortError") return errorReply(503, { code: "shutting_down", message: "The daemon is shutting down" });
     return errorReply(500, { code: "system", message: messageOf(error) });
@@ -131,7 +139,11 @@ function send(socket: ClientSocket, reply: Reply, { close }: { close: boolean })
   if (connection.gone) return;
   connection.closing ||= close;
   connection.unsent.push(
-    formatResponse(reply.status, reply.body, { close, headers: { ...reply.headers, [PROTOCOL_HEADER]: PROTOCOL_VERSION } }),
+    formatResponse(reply.status, reply.body, {
+      close,
+      headers: { ...reply.headers, [PROTOCOL_HEADER]: PROTOCOL_VERSION },
+      contentType: reply.contentType,
+    }),
   );
   flush(socket);
 }

@@ -64,9 +64,10 @@ export function explainDemotion(value: number): DemotionExplained {
     bits,
     rest,
     summary: `${value}: ${ourPart}${kernel ? ` + ${kernel}` : ""}`,
+    // The same repair findAnomalies (decide.ts) gives: take every copy off, let the next run decide.
     fix:
       bits === 1
         ? null
-        : `sysctl ${DEMOTION_OID}=-${(bits - 1) * DEMOTION_BIT} leaves one 2^20; the next evaluation takes it off if every check passes`,
+        : `sysctl ${DEMOTION_OID}=-${bits * DEMOTION_BIT} takes every 2^20 off; the next evaluation sets it again if a check fails`,
   };
 }

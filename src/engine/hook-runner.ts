@@ -30,6 +30,8 @@ export interface RunHookOptions {
   killGraceMs: number;
   outputLimitBytes: number;
   env: Record<string, string>;
+  /** Arguments after the path (notify scripts get their event); hooks get none. */
+  args?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -70,13 +72,13 @@ function spawnHook(argv: string[], env: Record<string, string>): Spawned {
 }
 
 /** Starts the hook; a file without `#!` and not a binary runs under /bin/sh, as execvp(3) does. */
-function startHook(path: string, env: Record<string, string>) {
+function startHook(path: string, { env, args = [] }: Pick<RunHookOptions, "env" | "args">) {
   try {
-    return spawnHook([path], env);
+    return spawnHook([path, ...args], env);
   } catch (error) {
     const head = firstBytes(path, 4).toString("latin1");
     if ((error as NodeJS.ErrnoException).code !== "ENOEXEC" || head.startsWith("#!") || head === "\x7fELF") throw error;
-    return spawnHook(["/bin/sh", path], env);
+    return spawnHook(["/bin/sh", path, ...args], env);
   }
 }
 
@@ -102,7 +104,7 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
 
   let proc: Spawned;
   try {
-    proc = startHook(path, options.env);
+    proc = startHook(path, options);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
     if (RESOURCE_ERRORS.has(code)) {

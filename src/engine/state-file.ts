@@ -9,7 +9,8 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
-import { ensurePrivateDir, readNoFollow, replaceAtomically } from "../system/private-dir.ts";
+import { writeFileAtomicSync } from "../system/atomic-file.ts";
+import { ensurePrivateDir, readNoFollow } from "../system/private-dir.ts";
 import { type FlapHistory, NO_HISTORY } from "./flap.ts";
 
 const STATE_VERSION = 1;
@@ -54,7 +55,7 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
 export function writeHistory(file: string, history: FlapHistory, { privateDir = SIMULATION_DIR } = {}): string | null {
   try {
     prepareDirectory(file, privateDir);
-    replaceAtomically(file, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`, 0o600);
+    writeFileAtomicSync(file, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`, 0o600);
     return null;
   } catch (error) {
     return `Cannot write the state file "${file}" (${messageOf(error)}): flap counters of this run are not kept`;

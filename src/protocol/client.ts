@@ -59,6 +59,7 @@ export async function callDaemon<R extends RouteName>(
   { timeoutMs }: { timeoutMs: number },
 ): Promise<RouteReplies[R]> {
   const { method, path } = ROUTES[route];
+  const textReply = "contentType" in ROUTES[route];
   let response: Response;
   try {
     response = await fetch(`http://localhost${path}`, { method, unix: socket, signal: AbortSignal.timeout(timeoutMs) });
@@ -72,7 +73,8 @@ export async function callDaemon<R extends RouteName>(
   }
   let body: unknown;
   try {
-    body = await response.json();
+    // A text route (metrics) still answers errors in JSON.
+    body = textReply && response.ok ? await response.text() : await response.json();
   } catch {
     throw new CarpError("system", `The daemon at "${socket}" sent a reply that is not JSON (status ${response.status})`);
   }

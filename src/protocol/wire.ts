@@ -3,6 +3,7 @@
  * JSON bodies, so curl and nc work. Every type that crosses the socket is declared here once.
  *   POST /evaluate  evaluate now; 200 with the Evaluation (as `check --json` prints it)
  *   GET  /status    200 with the DaemonStatus
+ *   GET  /metrics   200 with the metrics in Prometheus text format (text/plain, not JSON)
  * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. This module
  * imports nothing, so the lean clients can load it.
  */
@@ -142,13 +143,20 @@ export interface ErrorReply {
 export interface RouteReplies {
   evaluate: Evaluation;
   status: DaemonStatus;
+  /** Prometheus text format, as the metrics file holds it (since 1.2). */
+  metrics: string;
 }
 export type RouteName = keyof RouteReplies;
 
+/** The media type of Prometheus text format 0.0.4, which every scraper and node_exporter read. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Each route's request; a route with a `contentType` replies with that text instead of JSON. */
 export const ROUTES = {
   evaluate: { method: "POST", path: "/evaluate" },
   status: { method: "GET", path: "/status" },
-} as const satisfies Record<RouteName, { method: string; path: string }>;
+  metrics: { method: "GET", path: "/metrics", contentType: METRICS_CONTENT_TYPE },
+} as const satisfies Record<RouteName, { method: string; path: string; contentType?: string }>;
 
 /** Largest request body accepted (none is needed). */
 export const MAX_REQUEST_BODY_BYTES = 1024;
@@ -176,4 +184,5 @@ export const REPLY_GUARDS: { [R in RouteName]: (body: unknown) => body is RouteR
     isObject(body) && typeof body.action === "string" && Array.isArray(body.services) && typeof body.demotionAfter === "number",
   status: (body): body is DaemonStatus =>
     isObject(body) && typeof body.version === "string" && isObject(body.counters) && Array.isArray(body.services),
+  metrics: (body): body is string => typeof body === "string",
 };

@@ -4,7 +4,7 @@
  * that directory first, or plant a symbolic link in it, and have us write where they choose. It must
  * be a real directory of ours, mode 0700, and nothing in it is opened through a symbolic link.
  */
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, renameSync, type Stats, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, type Stats } from "node:fs";
 import { CarpError } from "../common/errors.ts";
 
 /** Only we may list, read or write the simulation's state. */
@@ -82,20 +82,4 @@ export function readNoFollow(file: string): string {
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * Replaces `file` with `text` atomically: a temporary file beside it, opened with O_NOFOLLOW, then
- * rename(2), which replaces the name and never writes through a link. A reader sees the old or
- * the new content, never half of either.
- */
-export function replaceAtomically(file: string, text: string, mode = 0o644): void {
-  const temp = `${file}.tmp`;
-  const fd = openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-  try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
 }

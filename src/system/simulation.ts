@@ -8,7 +8,8 @@ import { closeSync, constants, mkdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
-import { ensurePrivateDir, openNoFollow, readNoFollow, replaceAtomically } from "./private-dir.ts";
+import { writeFileAtomicSync } from "./atomic-file.ts";
+import { ensurePrivateDir, openNoFollow, readNoFollow } from "./private-dir.ts";
 import { type DemotionSysctl, parseDemotion } from "./sysctl.ts";
 import type { Syslog } from "./syslog.ts";
 
@@ -64,7 +65,7 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
       const after = before + delta;
       try {
         ensureDirOf(stateFile, { ...options, forWrite: true });
-        replaceAtomically(stateFile, `${after}\n`);
+        writeFileAtomicSync(stateFile, `${after}\n`);
       } catch (error) {
         if (error instanceof CarpError) throw error;
         throw new CarpError("system", `Cannot write simulated demotion "${stateFile}": ${messageOf(error)}`);

@@ -31,6 +31,10 @@ function handlers(evaluateMs: number): SocketHandlers & { calls: string[] } {
       calls.push("status");
       return { version: "x", counters: {}, services: [], call: calls.length } as unknown as DaemonStatus;
     },
+    metrics: () => {
+      calls.push("metrics");
+      return `calls ${calls.length}\n`;
+    },
   };
 }
 

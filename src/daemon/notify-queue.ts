@@ -1,0 +1,184 @@
+/**
+ * Runs the notify scripts of `notifyDir` for each event, one script at a time and one event at a
+ * time, in the order the events were queued: never two at once, never out of order (keepalived
+ * added notify FIFOs to get this). The queue is drained in the background, so an evaluation
+ * only appends to it and is never delayed by a slow or hung script. Scripts are found, vetted
+ * and run as hooks are (discover.ts, script-security.ts, hook-runner.ts): name order, script
+ * security as root, argv only, their own timeout and process group. A failing script is logged,
+ * and nothing else happens.
+ */
+import { stat } from "node:fs/promises";
+import { messageOf } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
+import type { Config } from "../config/config.ts";
+import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
+import { type HookRun, runHook } from "../engine/hook-runner.ts";
+import type { Logger } from "../system/log.ts";
+import { describeEvent, firstLine, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
+
+/** Events kept waiting at most; past that the oldest go, so the latest state is always told. */
+export const MAX_QUEUED_EVENTS = 1000;
+
+export interface NotifyQueueDeps {
+  log: Logger;
+  /** The running configuration, read for each event: a reload applies from the next one. */
+  config(): Config;
+  /** Whether script security applies (it does when running as root). */
+  isRoot?: boolean;
+  /** Runs one script (default: the hook runner). */
+  runScript?: typeof runHook;
+}
+
+/** Why a run counts as failed, or null when it exited 0. */
+function failureOf(run: HookRun): string | null {
+  if (run.execError !== null) return run.execError;
+  if (run.timedOut) return `timed out after ${run.durationMs} ms; its process group was killed`;
+  if (run.aborted) return "stopped: the daemon is shutting down";
+  if (run.signal !== null) return `killed by ${run.signal}`;
+  return run.exitCode === 0 ? null : `exit status ${run.exitCode}`;
+}
+
+export class NotifyQueue {
+  readonly #deps: NotifyQueueDeps;
+  readonly #stop = new AbortController();
+  #queue: NotifyEvent[] = [];
+  #running: Promise<void> | null = null;
+  /** Said once per problem, not once per event: a missing directory, a full queue. */
+  #said = new Set<string>();
+
+  constructor(deps: NotifyQueueDeps) {
+    this.#deps = deps;
+  }
+
+  /** Events waiting to be delivered (not counting the one being delivered). */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Queues events for delivery after those already queued; returns at once. Nothing happens without `notifyDir`. */
+  enqueue(events: readonly NotifyEvent[]): void {
+    if (events.length === 0 || this.#stop.signal.aborted || this.#deps.config().notifyDir === undefined) return;
+    this.#queue.push(...events);
+    const excess = this.#queue.length - MAX_QUEUED_EVENTS;
+    if (excess > 0) {
+      const dropped = this.#queue.splice(0, excess);
+      this.#deps.log.warn(
+        { dropped: dropped.map(describeEvent) },
+        `notify queue full (${MAX_QUEUED_EVENTS} events): dropped the oldest; notify scripts are slower than the changes, check notifyTimeoutMs`,
+      );
+    }
+    this.#running ??= this.#drain();
+  }
+
+  /** Settles when every queued event has been delivered. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Kills a running script's group, drops what waits (saying how much), and settles when done. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    if (this.#queue.length > 0) {
+      this.#deps.log.warn({ events: this.#queue.map(describeEvent) }, `${this.#queue.length} notify events not delivered: stopping`);
+      this.#queue = [];
+    }
+    await this.idle();
+  }
+
+  async #drain(): Promise<void> {
+    // Settle `#running` before the first delivery, however quickly that ends.
+    await Promise.resolve();
+    for (let event = this.#queue.shift(); event !== undefined; event = this.#queue.shift()) {
+      await this.#deliver(event);
+    }
+    this.#running = null;
+  }
+
+  /** Runs every notify script for one event, in name order. Never throws. */
+  async #deliver(event: NotifyEvent): Promise<void> {
+    const { log } = this.#deps;
+    const config = this.#deps.config();
+    const dir = config.notifyDir;
+    if (dir === undefined) return;
+    const scripts = await this.#findScripts(dir, event, config.scriptSecurity && (this.#deps.isRoot ?? process.getuid?.() === 0));
+    for (const script of scripts) {
+      if (this.#stop.signal.aborted) return;
+      const refusal = await recheckHook(script);
+      if (refusal !== null) {
+        log.error(
+          { script: script.path, event: describeEvent(event) },
+          `notify script "${script.path}" refused by script security: ${refusal}`,
+        );
+        continue;
+      }
+      await this.#run(script, event, config);
+    }
+  }
+
+  /** The scripts to run; logs what cannot run (refused, unreadable) and returns the rest. */
+  async #findScripts(dir: string, event: NotifyEvent, enforceSecurity: boolean): Promise<Hook[]> {
+    const { log } = this.#deps;
+    try {
+      if (!(await stat(dir)).isDirectory()) {
+        this.#sayOnce(`Notify directory "${dir}" is not a directory; fix: point notifyDir at a directory of scripts`);
+        return [];
+      }
+      const found = await discoverHooks(dir, { enforceSecurity });
+      for (const entry of found.notRun) {
+        if (entry.status === "skipped") continue;
+        log.error(
+          { script: entry.name, event: describeEvent(event) },
+          `notify script "${escapeControl(entry.name)}" in "${dir}" not run: ${entry.reason}`,
+        );
+      }
+      return found.hooks;
+    } catch (error) {
+      const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+      if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
+        this.#sayOnce(`Notify directory "${dir}" does not exist: no notify script runs; create it or unset notifyDir`);
+      } else {
+        log.error({ event: describeEvent(event) }, `Cannot list notify scripts in "${dir}": ${messageOf(cause)}`);
+      }
+      return [];
+    }
+  }
+
+  async #run(script: Hook, event: NotifyEvent, config: Config): Promise<void> {
+    const { log } = this.#deps;
+    const run = this.#deps.runScript ?? runHook;
+    const fields = { script: script.path, event: describeEvent(event) };
+    let result: HookRun;
+    try {
+      result = await run(script.path, {
+        args: notifyArgs(event),
+        env: notifyEnv(event),
+        timeoutMs: config.notifyTimeoutMs,
+        killGraceMs: config.killGraceMs,
+        outputLimitBytes: config.outputLimitBytes,
+        signal: this.#stop.signal,
+      });
+    } catch (error) {
+      log.error(fields, `notify script "${script.path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
+      return;
+    }
+    const failure = failureOf(result);
+    const output = firstLine(result.output);
+    if (result.leftProcesses) {
+      log.warn(fields, `notify script "${script.path}" left processes running in its process group; they were killed`);
+    }
+    if (failure === null) {
+      log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${script.path}" done for ${describeEvent(event)}`);
+    } else {
+      log.warn(
+        { ...fields, exitCode: result.exitCode, output },
+        `notify script "${script.path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,
+      );
+    }
+  }
+
+  #sayOnce(message: string): void {
+    if (this.#said.has(message)) return;
+    this.#said.add(message);
+    this.#deps.log.warn(message);
+  }
+}
