@@ -4,12 +4,12 @@
  */
 import type { Logger } from "pino";
 import { messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
+import { describeChange } from "./change-line.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
@@ -109,7 +109,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
             timeoutMs: config.hookTimeoutMs,
             killGraceMs: config.killGraceMs,
             outputLimitBytes: config.outputLimitBytes,
-            env: HOOK_ENV,
+            env: { ...HOOK_ENV, ...config.hookEnv },
             signal: runSignal,
           }),
         );
@@ -150,13 +150,15 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       // Read back rather than trust the write report: the value is what the kernel advertises.
       demotionAfter = await deps.sysctl.read(phase);
       action = decision.action === "demote" ? "demoted" : "promoted";
-      deps.log.warn({ demotionBefore, demotionAfter, failed: failed.map(escapeControl) }, decision.message);
       try {
         await deps.syslog.warning(decision.message, phase);
       } catch (error) {
         warnings.push(`The demotion changed but the syslog line was not sent: ${messageOf(error)}`);
         deps.log.error({ err: messageOf(error) }, "syslog line not sent");
       }
+      // After the stock line, and saying what it does not: which hooks, and how they failed.
+      const change = describeChange(action, { demotionBefore, demotionAfter, services });
+      deps.log.warn(change.fields, change.message);
     }
     const anomalies = findAnomalies(demotionAfter);
     if (action !== "none" && isDemoted(demotionAfter) !== (action === "demoted")) {
