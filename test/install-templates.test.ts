@@ -77,7 +77,7 @@ describe("templates", () => {
     expect(renderShim()).toContain("| /usr/bin/nc -U -w 300 /var/run/carp_service_status.sock 2>/dev/null)");
     expect(renderShim()).toContain("\n/usr/local/bin/carp-service-status configd evaluate >/dev/null\n");
     expect(renderConfigdActions()).toContain("command:/usr/local/bin/carp-service-status configd evaluate\n");
-    expect(renderSyshook()).toContain("| /usr/bin/nc -U -w 5 /var/run/carp_service_status.sock >/dev/null 2>&1 ||");
+    expect(renderSyshook()).toContain("| /usr/bin/nc -U -w 5 /var/run/carp_service_status.sock; } >/dev/null 2>&1 ||");
   });
 });
 

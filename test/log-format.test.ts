@@ -38,8 +38,20 @@ describe("log lines for people", () => {
   }
 
   test("fields leave out pino's own keys and empty values", () => {
-    const record = { level: 40, time: "t", pid: 1, hostname: "h", msg: "m", hook: "svc", exitCode: 1, reason: null, output: "down" };
+    const record = {
+      level: 40,
+      time: "t",
+      pid: 1,
+      hostname: "h",
+      msg: "m",
+      hook: "svc",
+      exitCode: 1,
+      reason: null,
+      output: "down",
+      failed: [],
+    };
     expect(formatFields(record)).toBe("hook=svc exitCode=1 output=down");
+    expect(formatFields({ msg: "m", output: "", exitCode: 0 })).toBe("exitCode=0");
   });
 
   test("a syslog record is the message, then the fields; control characters in the message are made visible", () => {

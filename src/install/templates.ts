@@ -162,14 +162,16 @@ const SHIM = `#!/bin/sh
 # unchanged: like the stock script this evaluates the service checks, prints nothing and exits 0.
 #
 # Warm path, without starting the executable: nc(1) asks the daemon on its socket to evaluate now
-# and waits for its answer. Anything but "200 OK" (no daemon yet, as at boot; one shutting down;
-# one that could not evaluate) falls back to the executable, which asks again or evaluates here,
-# and logs a failure to syslog.
+# and waits for its answer. Anything but "200 OK" (no socket yet, as at boot; a daemon shutting
+# down, or one that could not evaluate) falls back to the executable, which asks again or
+# evaluates here, and logs a failure to syslog.
 
-reply=$(printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
-case $reply in
-"HTTP/1.1 200 "*) exit 0 ;;
-esac
+if [ -S %%SOCKET%% ]; then
+	reply=$(printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
+	case $reply in
+	"HTTP/1.1 200 "*) exit 0 ;;
+	esac
+fi
 %%BINARY%% configd evaluate >/dev/null
 exit 0
 `;
@@ -206,7 +208,7 @@ const SYSHOOK = `#!/bin/sh
 # in the background too, bounded by its own timeouts.
 
 (
-	printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% >/dev/null 2>&1 ||
+	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 ||
 		%%BINARY%% configd evaluate >/dev/null 2>&1
 ) </dev/null >/dev/null 2>&1 &
 exit 0

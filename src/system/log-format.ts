@@ -44,10 +44,15 @@ export function formatValue(value: unknown): string {
   return plain ? text : `"${escapeControl(text).replace(/"/g, '\\"')}"`;
 }
 
-/** The fields that are not pino's own, as `key=value` pairs; empty (null or undefined) ones are left out. */
+/** Whether a field says nothing: null, undefined, an empty string or an empty list. */
+function isEmpty(value: unknown): boolean {
+  return value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+}
+
+/** The fields that are not pino's own, as `key=value` pairs; empty ones are left out. */
 export function formatFields(record: LogRecord): string {
   return Object.entries(record)
-    .filter(([key, value]) => !OWN_KEYS.has(key) && value !== null && value !== undefined)
+    .filter(([key, value]) => !OWN_KEYS.has(key) && !isEmpty(value))
     .map(([key, value]) => `${key}=${formatValue(value)}`)
     .join(" ");
 }
