@@ -191,7 +191,7 @@ export function renderShim(paths: NodePaths = NODE_PATHS): string {
 }
 
 /** How long the CARP event hook's request may take in the background: it only needs to be delivered. */
-export const SYSHOOK_WAIT_S = 5;
+const SYSHOOK_WAIT_S = 5;
 
 // rc.syshook runs the scripts of a level one after another and reports a non-zero exit status as
 // an error, so this one puts its work in the background and returns 0 at once.
