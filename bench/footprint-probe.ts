@@ -1,10 +1,12 @@
 /**
- * Compiled by bench.ts: loads only the named parts of the daemon's stack, idles, and prints its
- * RSS split into the executable's own pages (Bun's code, touched on first use) and anonymous
- * memory. Shows what bounds the idle daemon's RSS.
+ * Compiled by bench.ts: loads only the named parts of the daemon's stack, idles, and prints the
+ * time the loading took and its RSS split into the executable's own pages (Bun's code, touched on
+ * first use) and anonymous memory. Shows what bounds the idle daemon's RSS, and what pino-pretty
+ * would cost.
  */
 import { readFileSync } from "node:fs";
 
+const started = performance.now();
 const parts = new Set((process.argv[2] ?? "").split(",").filter(Boolean));
 if (parts.has("zod")) {
   const { z } = await import("zod");
@@ -18,6 +20,12 @@ if (parts.has("croner")) {
   const { Cron } = await import("croner");
   new Cron("*/10 * * * * *", () => {});
 }
+if (parts.has("pino-pretty")) {
+  // What a terminal gets: loaded only when stderr is one, never by the daemon under rc.d.
+  const { prettyFactory } = await import("pino-pretty");
+  prettyFactory({ colorize: true, translateTime: "SYS:HH:MM:ss" })('{"level":30,"time":0,"msg":"probe"}');
+}
+const loadMs = performance.now() - started;
 if (parts.has("serve")) {
   Bun.serve({ unix: `/tmp/carp-footprint-${process.pid}.sock`, fetch: () => new Response("") }).unref();
 }
@@ -43,5 +51,5 @@ for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
   else if (mapping === "" || mapping.startsWith("[heap]")) anonymousKb += Number(rss[1]);
 }
 const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);
-console.log(JSON.stringify({ rssMb: rssKb / 1024, executableMb: executableKb / 1024, anonymousMb: anonymousKb / 1024 }));
+console.log(JSON.stringify({ loadMs, rssMb: rssKb / 1024, executableMb: executableKb / 1024, anonymousMb: anonymousKb / 1024 }));
 process.exit(0);

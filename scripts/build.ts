@@ -39,25 +39,31 @@ export interface CompileResult {
   log: string;
 }
 
-/** Compiles src/cli.ts for one target into outfile with `bun build --compile --minify --bytecode`. */
+/**
+ * How every executable is built (the benchmarks too). Bytecode (which needs ESM output here: cli.ts
+ * awaits at top level) halves the start-up time. A compiled executable would otherwise read a .env
+ * and a bunfig.toml from whatever directory it is started in: for a tool that runs as root from
+ * configd, devd and cron, a bunfig.toml's `preload` there would run someone else's code, and both
+ * cost a look-up at every start.
+ */
+export const COMPILE_FLAGS = [
+  "--compile",
+  "--minify",
+  "--bytecode",
+  "--format=esm",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+];
+
+/** Compiles src/cli.ts for one target into outfile with COMPILE_FLAGS. */
 export async function compile(bunTarget: string, outfile: string): Promise<CompileResult> {
   const started = performance.now();
-  const proc = Bun.spawn(
-    // Bytecode (which needs ESM output here: cli.ts awaits at top level) halves the start-up time.
-    [
-      process.execPath,
-      "build",
-      ENTRY,
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--format=esm",
-      `--target=${bunTarget}`,
-      "--outfile",
-      outfile,
-    ],
-    { cwd: REPO, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
-  );
+  const proc = Bun.spawn([process.execPath, "build", ENTRY, ...COMPILE_FLAGS, `--target=${bunTarget}`, "--outfile", outfile], {
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { ok: exitCode === 0, outfile, ms: Math.round(performance.now() - started), log: `${stdout}${stderr}`.trim() };
 }

@@ -4,7 +4,7 @@
  * only when it runs, so `trigger` and `status` stay lean (no zod, pino or croner).
  */
 import { parseArgs } from "node:util";
-import type { CommandSpec, Flags, OptionSpec } from "./cli/flags.ts";
+import type { ArgumentSpec, CommandSpec, Flags, OptionSpec } from "./cli/flags.ts";
 import { CarpError, EXIT, exitCodeOf, messageOf } from "./common/errors.ts";
 import { VERSION } from "./common/version.ts";
 
@@ -32,7 +32,13 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   daemon: {
     summary: "run in the foreground: evaluate on the schedule and when triggered on the socket",
-    options: { config: CONFIG_OPTION },
+    options: {
+      config: CONFIG_OPTION,
+      syslog: {
+        type: "boolean",
+        description: "log to syslog (ident carp-service-status, a priority per level) instead of stderr; rc.d passes it",
+      },
+    },
     load: () => import("./cli/daemon.ts"),
   },
   trigger: {
@@ -53,14 +59,30 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
     load: () => import("./cli/status.ts"),
   },
+  configd: {
+    summary: "what the configd actions run: evaluate (like trigger) or status (JSON); nothing on stderr, exit 0",
+    argument: { name: "action", choices: ["evaluate", "status"] },
+    options: { config: CONFIG_OPTION },
+    load: () => import("./cli/configd.ts"),
+  },
+  doctor: {
+    summary: "check this node before (and after) installing: config, sysctl, hooks, preempt, install, daemon, a dry run",
+    options: {
+      config: CONFIG_OPTION,
+      json: JSON_OPTION,
+      root: { type: "string", valueName: "DIR", description: "look for the installed files under DIR (default /)" },
+    },
+    load: () => import("./cli/doctor.ts"),
+  },
   install: {
-    summary: "install this executable, the rc.d service and the configd action under --root",
+    summary: "install this executable, the rc.d service, the configd actions and the CARP event hook under --root",
     options: {
       root: { type: "string", valueName: "DIR", description: "install into DIR instead of / (default /)" },
       "replace-stock": {
         type: "boolean",
         description: "keep the stock /usr/local/sbin/carp_service_status aside and replace it with a shim",
       },
+      force: { type: "boolean", description: "install even when doctor's dry run says starting now would demote this node" },
     },
     load: () => import("./cli/install.ts"),
   },
@@ -94,14 +116,25 @@ function mainHelp(): string {
 }
 
 function commandHelp(name: string, spec: CommandSpec): string {
+  const argument = spec.argument ? ` ${spec.argument.choices.join("|")}` : "";
   return [
-    `Usage: carp-service-status ${name} [OPTIONS]`,
+    `Usage: carp-service-status ${name}${argument} [OPTIONS]`,
     "",
     `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`,
     "",
     "Options:",
     ...optionLines(spec.options),
   ].join("\n");
+}
+
+/** The one positional argument a command takes, checked against its choices. */
+function argumentOf(argument: ArgumentSpec, positionals: string[]): string {
+  const [value, ...extra] = positionals;
+  const choices = argument.choices.map((choice) => `"${choice}"`).join(" or ");
+  if (value === undefined) throw new Error(`Missing ${argument.name}: give ${choices}`);
+  if (!argument.choices.includes(value)) throw new Error(`Unknown ${argument.name} "${value}": give ${choices}`);
+  if (extra.length > 0) throw new Error(`Unexpected argument "${extra[0]}"`);
+  return value;
 }
 
 /** Parses argv and runs the command; returns the exit status. */
@@ -123,7 +156,9 @@ export async function main(argv: string[]): Promise<number> {
       const options = Object.fromEntries(
         Object.entries({ ...spec.options, help: { type: "boolean" } as const }).map(([key, o]) => [key, { type: o.type }]),
       );
-      flags = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Flags;
+      const parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: spec.argument !== undefined });
+      flags = parsed.values as Flags;
+      if (spec.argument && !flags.help) flags[spec.argument.name] = argumentOf(spec.argument, parsed.positionals);
     } catch (error) {
       throw new CarpError("usage", `${messageOf(error)}; run carp-service-status ${name} --help`);
     }

@@ -134,6 +134,15 @@ test("sysctl rejects an unknown oid on read and write", async () => {
   expect(existsSync(join(dir, "demotion"))).toBe(false);
 });
 
+test("sysctl reads any other oid from oid.NAME beside it, and never writes one", async () => {
+  const dir = await makeFakeDir();
+  await writeFile(join(dir, "oid.net.inet.carp.preempt"), "1\n");
+  expect(sysctl(dir, "-n", "net.inet.carp.preempt")).toEqual({ exitCode: 0, stdout: "1\n", stderr: "" });
+  expect(sysctl(dir, "net.inet.carp.preempt")).toEqual({ exitCode: 0, stdout: "net.inet.carp.preempt: 1\n", stderr: "" });
+  expect(sysctl(dir, "net.inet.carp.preempt=0")).toMatchObject({ exitCode: 1, stderr: "sysctl: unknown oid 'net.inet.carp.preempt'\n" });
+  expect(await readFile(join(dir, "oid.net.inet.carp.preempt"), "utf8")).toBe("1\n");
+});
+
 test("sysctl treats the demotion oid as unknown when sysctl.no-carp exists", async () => {
   const dir = await makeFakeDir();
   await writeFile(join(dir, "sysctl.no-carp"), "");

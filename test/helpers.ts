@@ -51,6 +51,8 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
     hookTimeoutMs: 5000,
     killGraceMs: 300,
     logLevel: "warn",
+    // Tests read the daemon's and check's logs as pino JSON lines (spawnDaemon().logs()).
+    logFormat: "json",
   };
   const configFile = join(dir, "carp_service_status.toml");
   const sandbox: Sandbox = {
@@ -145,8 +147,8 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
 }
 
 /** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
-export async function spawnDaemon(sandbox: Sandbox, options: { waitForSocket?: boolean } = {}): Promise<DaemonProcess> {
-  const proc = Bun.spawn([process.execPath, CLI, "daemon", "--config", sandbox.configFile], {
+export async function spawnDaemon(sandbox: Sandbox, options: { waitForSocket?: boolean; args?: string[] } = {}): Promise<DaemonProcess> {
+  const proc = Bun.spawn([process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -3,22 +3,32 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { listenSocket, type SocketServer } from "../src/daemon/socket-server.ts";
 import { NODE_PATHS, type NodePaths } from "../src/install/layout.ts";
-import { fillTemplate, isShim, renderConfigdActions, renderRcScript, renderShim, SHIM_MARKER } from "../src/install/templates.ts";
-import { makeSandbox, type Sandbox } from "./helpers.ts";
+import {
+  fillTemplate,
+  isShim,
+  renderConfigdActions,
+  renderRcScript,
+  renderShim,
+  renderSyshook,
+  SHIM_MARKER,
+} from "../src/install/templates.ts";
+import { waitFor } from "./helpers.ts";
 
 const SHELLCHECK = Bun.which("shellcheck");
 const PYTHON = Bun.which("python3");
+// OpenBSD netcat, as in FreeBSD's base system (Debian: netcat-openbsd; .ci/run installs it).
+const NC = Bun.which("nc");
+/** Enough of an evaluation for the socket server to send. */
+const EVALUATION = { action: "none", services: [], demotionAfter: 0 };
 
 let dir: string;
-let sandbox: Sandbox | undefined;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "carp-files-"));
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
-  sandbox?.cleanup();
-  sandbox = undefined;
 });
 
 function write(name: string, text: string, mode = 0o755): string {
@@ -64,8 +74,10 @@ describe("templates", () => {
     expect(renderRcScript()).toContain('program="/usr/local/bin/carp-service-status"');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the rc.d script
     expect(renderRcScript()).toContain(': "${carp_service_status_config:=/usr/local/etc/carp_service_status.toml}"');
-    expect(renderShim()).toContain("errors=$(/usr/local/bin/carp-service-status trigger 2>&1 >/dev/null)");
-    expect(renderConfigdActions()).toContain("command:/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]");
+    expect(renderShim()).toContain("| /usr/bin/nc -U -w 300 /var/run/carp_service_status.sock 2>/dev/null)");
+    expect(renderShim()).toContain("\n/usr/local/bin/carp-service-status configd evaluate >/dev/null\n");
+    expect(renderConfigdActions()).toContain("command:/usr/local/bin/carp-service-status configd evaluate\n");
+    expect(renderSyshook()).toContain("| /usr/bin/nc -U -w 5 /var/run/carp_service_status.sock; } >/dev/null 2>&1 ||");
   });
 });
 
@@ -129,7 +141,7 @@ describe("rc.d script", () => {
     const { binary, stdout, exitCode } = await runRc("start", { carp_service_status_config: join(dir, "missing.toml") });
     expect(exitCode).toBe(0);
     expect(stdout).toBe(
-      `start: /usr/sbin/daemon -c -f -r -P /var/run/carp_service_status.pid -S -T carp_service_status -t carp_service_status ${binary} daemon \n`,
+      `start: /usr/sbin/daemon -c -f -r -P /var/run/carp_service_status.pid -S -T carp-service-status -t carp_service_status ${binary} daemon --syslog \n`,
     );
     expect(calls()).toEqual(["config"]);
   });
@@ -137,7 +149,7 @@ describe("rc.d script", () => {
   test("passes --config when the config file exists, and validates it first", async () => {
     const config = write("c.toml", "", 0o644);
     const { binary, stdout } = await runRc("start", { carp_service_status_config: config });
-    expect(stdout).toEndWith(`${binary} daemon --config ${config}\n`);
+    expect(stdout).toEndWith(`${binary} daemon --syslog --config ${config}\n`);
     expect(calls()).toEqual([`config --config ${config}`]);
   });
 
@@ -183,14 +195,11 @@ describe("configd actions", () => {
     return result;
   }
 
-  test("has evaluate (trigger) and status (status --json), both script_output with a message", () => {
+  test("has evaluate and status, both `configd ACTION` of type script_output with a message", () => {
     const actions = sections(renderConfigdActions());
     expect(Object.keys(actions)).toEqual(["evaluate", "status"]);
-    expect(actions.evaluate).toMatchObject({
-      command: "/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]",
-      type: "script_output",
-    });
-    expect(actions.status).toMatchObject({ command: "/usr/local/bin/carp-service-status status --json", type: "script_output" });
+    expect(actions.evaluate).toMatchObject({ command: "/usr/local/bin/carp-service-status configd evaluate", type: "script_output" });
+    expect(actions.status).toMatchObject({ command: "/usr/local/bin/carp-service-status configd status", type: "script_output" });
     expect(actions.evaluate!.message).toBeTruthy();
     expect(actions.status!.message).toBeTruthy();
   });
@@ -200,31 +209,39 @@ describe("configd actions", () => {
     const code = `import configparser, json, sys\nc = configparser.ConfigParser()\nc.read(sys.argv[1])\nprint(json.dumps({s: dict(c.items(s)) for s in c.sections()}))`;
     const { stdout, exitCode } = await sh([PYTHON!, "-c", code, file]);
     expect(exitCode).toBe(0);
-    expect(JSON.parse(stdout).evaluate.command).toBe("/usr/local/bin/carp-service-status trigger || [ $? -eq 1 ]");
-  });
-
-  test("evaluate keeps the output for a failed service (1) and is an error only for 2 and 3", async () => {
-    const binary = fakeBinary();
-    const command = sections(renderConfigdActions(paths({ binary }))).evaluate!.command!;
-    for (const [status, expected] of [
-      ["0", 0],
-      ["1", 0],
-      ["2", 1],
-      ["3", 1],
-    ] as const) {
-      const { stdout, exitCode } = await sh(["/bin/sh", "-c", command], { FAKE_EXIT: status });
-      expect({ status, exitCode, stdout }).toEqual({ status, exitCode: expected, stdout: "table of results\n" });
-    }
-    expect(calls()).toEqual(["trigger", "trigger", "trigger", "trigger"]);
+    expect(JSON.parse(stdout).evaluate.command).toBe("/usr/local/bin/carp-service-status configd evaluate");
   });
 });
 
+/** A stand-in daemon on a real socket (the socket server's own code) whose evaluate answers as told. */
+async function standInDaemon(path: string, evaluate: () => Promise<unknown>) {
+  const requests: string[] = [];
+  const server = await listenSocket(path, {
+    handlers: {
+      evaluate: async () => {
+        requests.push("evaluate");
+        return (await evaluate()) as never;
+      },
+      status: () => ({}) as never,
+      metrics: () => "",
+    },
+  });
+  servers.push(server);
+  return requests;
+}
+
+const servers: SocketServer[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
 describe("shim", () => {
-  async function runShim(exit: string) {
-    sandbox = makeSandbox();
+  async function runShim(options: { daemon?: () => Promise<unknown> } = {}) {
+    const socket = join(dir, "sock");
+    const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
     const binary = fakeBinary();
-    const shim = write("carp_service_status", renderShim(paths({ binary, logger: join(sandbox.dir, "bin", "logger") })));
-    return sh(["/bin/sh", shim], { FAKE_EXIT: exit });
+    const shim = write("carp_service_status", renderShim(paths({ binary, nc: NC!, socket })));
+    return { requests, ...(await sh(["/bin/sh", shim])) };
   }
 
   test("is valid sh and recognisable as ours", async () => {
@@ -242,21 +259,81 @@ describe("shim", () => {
     expect(exitCode).toBe(0);
   });
 
-  for (const exit of ["0", "1"]) {
-    test(`triggers the daemon, prints nothing and exits 0 when trigger exits ${exit}`, async () => {
-      const { stdout, stderr, exitCode } = await runShim(exit);
-      expect({ stdout, stderr, exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
-      expect(calls()).toEqual(["trigger"]);
-      expect(sandbox!.syslog()).toEqual([]);
+  test.skipIf(!NC)("asks a running daemon through nc, starts no executable, prints nothing and exits 0", async () => {
+    const result = await runShim({ daemon: async () => EVALUATION });
+    expect(result).toEqual({ requests: ["evaluate"], stdout: "", stderr: "", exitCode: 0 });
+    expect(calls()).toEqual([]);
+  });
+
+  test.skipIf(!NC)("with no daemon to answer, falls back to the executable's configd evaluate, and exits 0", async () => {
+    const result = await runShim();
+    // The stand-in prints a line on each stream: stdout is discarded, stderr (a crash: configd
+    // evaluate writes none) passed on.
+    expect(result).toEqual({ requests: [], stdout: "", stderr: "carp-service-status: boom\n", exitCode: 0 });
+    expect(calls()).toEqual(["configd evaluate"]);
+  });
+
+  for (const [what, error] of [
+    ["is shutting down (503)", Object.assign(new Error("stopping"), { name: "AbortError" })],
+    ["cannot evaluate (500)", new Error("sysctl failed")],
+  ] as const) {
+    test.skipIf(!NC)(`falls back to the executable when the daemon ${what}`, async () => {
+      const result = await runShim({
+        daemon: async () => {
+          throw error;
+        },
+      });
+      expect(result).toEqual({ requests: ["evaluate"], stdout: "", stderr: "carp-service-status: boom\n", exitCode: 0 });
+      expect(calls()).toEqual(["configd evaluate"]);
     });
   }
+});
 
-  test("still exits 0 when the evaluation fails, and logs the tool's error to syslog", async () => {
-    const { stdout, exitCode } = await runShim("3");
+describe("CARP event hook", () => {
+  async function runSyshook(options: { daemon?: () => Promise<unknown> } = {}) {
+    const socket = join(dir, "sock");
+    const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
+    const binary = fakeBinary();
+    const hook = write("50-carp-service-status", renderSyshook(paths({ binary, nc: NC!, socket })));
+    const started = performance.now();
+    // As rc.syshook runs it: SCRIPT VHID@IF TYPE.
+    const result = await sh([hook, "1@vtnet0", "MASTER"]);
+    return { requests, ms: performance.now() - started, ...result };
+  }
+
+  test("is valid sh", async () => {
+    const hook = write("50-carp-service-status", renderSyshook());
+    expect((await sh(["/bin/sh", "-n", hook])).exitCode).toBe(0);
+  });
+
+  test.skipIf(!SHELLCHECK)("passes shellcheck", async () => {
+    const hook = write("50-carp-service-status", renderSyshook());
+    const { stdout, exitCode } = await sh([SHELLCHECK!, "-s", "sh", hook]);
     expect(stdout).toBe("");
     expect(exitCode).toBe(0);
-    expect(sandbox!.syslog()).toEqual([
-      "carp-service-status daemon.err: carp_service_status shim: evaluation failed (exit status 3): carp-service-status: boom",
-    ]);
+  });
+
+  test.skipIf(!NC)("asks the daemon to evaluate and returns at once, while the evaluation takes a second", async () => {
+    const { promise: answered, resolve } = Promise.withResolvers<void>();
+    const result = await runSyshook({
+      daemon: async () => {
+        await Bun.sleep(1000);
+        resolve();
+        return EVALUATION;
+      },
+    });
+    expect({ stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+    expect(result.ms).toBeLessThan(500);
+    await waitFor(() => result.requests.length === 1, "the daemon to be asked");
+    await answered;
+    expect(calls()).toEqual([]);
+  });
+
+  test.skipIf(!NC)("with no daemon, the executable evaluates here, in the background", async () => {
+    const result = await runSyshook();
+    expect(result.exitCode).toBe(0);
+    expect(result.ms).toBeLessThan(500);
+    await waitFor(() => calls().length === 1, "the executable to be run");
+    expect(calls()).toEqual(["configd evaluate"]);
   });
 });

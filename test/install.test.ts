@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
 import type { FileState } from "../src/install/file-ops.ts";
 import { type DesiredFile, type InstallObservation, type InstallOptions, install, planInstall } from "../src/install/install.ts";
 import { LAYOUT } from "../src/install/layout.ts";
-import { isShim, renderShim } from "../src/install/templates.ts";
+import { isShim, renderShim, renderSyshook } from "../src/install/templates.ts";
 import { uninstall } from "../src/install/uninstall.ts";
 import { REPO, runCli } from "./helpers.ts";
 import { listTree } from "./tree-listing.ts";
@@ -88,6 +88,9 @@ describe("install", () => {
       "f 0644 usr/local/etc/carp_service_status.toml.sample",
       "d 0755 usr/local/etc/rc.d",
       "f 0755 usr/local/etc/rc.d/carp_service_status",
+      "d 0755 usr/local/etc/rc.syshook.d",
+      "d 0755 usr/local/etc/rc.syshook.d/carp",
+      "f 0755 usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
       "d 0755 usr/local/opnsense",
       "d 0755 usr/local/opnsense/service",
       "d 0755 usr/local/opnsense/service/conf",
@@ -110,12 +113,39 @@ describe("install", () => {
     const t = setup();
     t.install();
     const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
-    expect(Object.keys(manifest.files).sort()).toEqual([LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig].sort());
+    expect(Object.keys(manifest.files).sort()).toEqual(
+      [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig, LAYOUT.syshook].sort(),
+    );
     const sha = new Bun.CryptoHasher("sha256").update(readFileSync(t.executable)).digest("hex");
     expect(manifest.files[LAYOUT.binary]).toEqual({ sha256: sha, mode: 0o755 });
     expect(manifest.directories).toContain("usr");
     expect(manifest.directories).toContain(LAYOUT.dataDir);
     expect(manifest.stock).toBeNull();
+  });
+
+  test("installs the CARP event hook where OPNsense runs it, tracked like every other file", () => {
+    const t = setup();
+    t.install();
+    expect(t.read(LAYOUT.syshook).toString()).toBe(renderSyshook());
+    expect(modeOf(t.root, LAYOUT.syshook)).toBe("755");
+    expect(LAYOUT.syshook).toStartWith("usr/local/etc/rc.syshook.d/carp/");
+    const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
+    expect(manifest.files[LAYOUT.syshook]).toEqual({
+      sha256: new Bun.CryptoHasher("sha256").update(renderSyshook()).digest("hex"),
+      mode: 0o755,
+    });
+    expect(manifest.directories).toEqual(expect.arrayContaining(["usr/local/etc/rc.syshook.d", "usr/local/etc/rc.syshook.d/carp"]));
+    expect(t.lines).toContain(`Installed "${join(t.root, LAYOUT.syshook)}" (mode 0755)`);
+  });
+
+  test("uninstall removes the CARP event hook, and leaves OPNsense's own carp hooks and directory", () => {
+    const t = setup();
+    put(t.root, "usr/local/etc/rc.syshook.d/carp/20-openvpn", "#!/usr/local/bin/php\n", 0o755);
+    const before = listTree(t.root);
+    t.install();
+    t.uninstall();
+    expect(t.lines).toContain(`Removed "${join(t.root, LAYOUT.syshook)}"`);
+    expect(listTree(t.root)).toEqual(before);
   });
 
   test("a second install changes nothing and says so", () => {

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { acquireLock } from "../src/engine/lock.ts";
 import { ensurePrivateDir } from "../src/system/private-dir.ts";
-import { createSimulatedSysctl, createSimulatedSyslog } from "../src/system/simulation.ts";
+import { createSimulatedOidReader, createSimulatedSysctl, createSimulatedSyslog } from "../src/system/simulation.ts";
 
 const NOBODY = 65534;
 const BIT = 1048576;
@@ -179,6 +179,19 @@ describe("the simulated sysctl and syslog", () => {
     await sysctl.add(BIT);
     expect(await sysctl.read()).toBe(BIT);
     expect(modeOf(elsewhere)).toBe(0o755);
+  });
+});
+
+describe("the simulated kernel's other oids", () => {
+  test("preempt is on unless a file beside the state file says otherwise; others are unknown", async () => {
+    const { dir } = setup();
+    const oids = createSimulatedOidReader(join(dir, "demotion"), { privateDir: dir });
+    expect(await oids.readOid("net.inet.carp.preempt")).toBe("1");
+    writeFileSync(join(dir, "net.inet.carp.preempt"), "0\n");
+    expect(await oids.readOid("net.inet.carp.preempt")).toBe("0");
+    expect((await refusal(() => oids.readOid("net.inet.carp.nope"))).message).toBe(
+      "sysctl -n net.inet.carp.nope failed: sysctl: unknown oid 'net.inet.carp.nope' (simulated)",
+    );
   });
 });
 

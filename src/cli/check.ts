@@ -1,17 +1,41 @@
 /** `check`: one evaluation, here and now. */
 
-import { loadConfig } from "../config/config.ts";
+import { loadConfigLazily } from "../config/built-in.ts";
 import { evaluate } from "../engine/evaluate.ts";
+import type { Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
-import { createLog } from "../system/log.ts";
+import { createLog, flushLog } from "../system/log.ts";
+import { createSyslogWriter } from "../system/log-syslog.ts";
 import type { Flags } from "./flags.ts";
 import { exitCodeOfEvaluation, printEvaluation } from "./report.ts";
 
+export interface EvaluateHereOptions {
+  /** `--config FILE`; without it the default file when it exists, else the built-in defaults (no zod). */
+  configFile?: string;
+  dryRun?: boolean;
+  /** Log to syslog (ident carp-service-status) instead of stderr: for configd, which logs stderr as errors. */
+  syslog?: boolean;
+  /** Said at info level before evaluating, e.g. why this evaluation runs here and not in the daemon. */
+  notes?: string[];
+}
+
+/** One evaluation in this process, with the config's sysctl and logger; its log lines are delivered before it returns. */
+export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<Evaluation> {
+  const { config, notices } = await loadConfigLazily({ file: options.configFile });
+  const log = createLog(config.logLevel, {
+    format: config.logFormat,
+    syslog: options.syslog ? createSyslogWriter(config) : undefined,
+  });
+  try {
+    for (const note of [...notices, ...(options.notes ?? [])]) log.info(note);
+    return await evaluate(config, { ...createEffects(config), log }, { dryRun: options.dryRun === true });
+  } finally {
+    await flushLog(log);
+  }
+}
+
 export async function run(flags: Flags): Promise<number> {
-  const { config, notices } = loadConfig({ file: flags.config as string | undefined });
-  const log = createLog(config.logLevel);
-  for (const notice of notices) log.info(notice);
-  const evaluation = await evaluate(config, { ...createEffects(config), log }, { dryRun: flags["dry-run"] === true });
+  const evaluation = await evaluateHere({ configFile: flags.config as string | undefined, dryRun: flags["dry-run"] === true });
   printEvaluation(evaluation, flags.json === true);
   return exitCodeOfEvaluation(evaluation);
 }

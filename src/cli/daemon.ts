@@ -3,13 +3,17 @@
 import { EXIT } from "../common/errors.ts";
 import { loadConfig } from "../config/config.ts";
 import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
-import { createLog } from "../system/log.ts";
+import { createLog, flushLog } from "../system/log.ts";
+import { createSyslogWriter } from "../system/log-syslog.ts";
 import type { Flags } from "./flags.ts";
 
 export async function run(flags: Flags): Promise<number> {
   const configFile = flags.config as string | undefined;
   const loaded = loadConfig({ file: configFile });
-  const log = createLog(loaded.config.logLevel);
+  // Under rc.d (--syslog) the lines go to syslog with our ident and their own priorities, so that
+  // daemon(8) -S, which would give every stderr line one priority, passes on only a crash.
+  const syslog = flags.syslog === true ? createSyslogWriter(loaded.config) : undefined;
+  const log = createLog(loaded.config.logLevel, { format: loaded.config.logFormat, syslog });
   for (const notice of loaded.notices) log.info(notice);
 
   // Listen for signals before anything starts, so a stop during start-up is not lost.
@@ -36,6 +40,7 @@ export async function run(flags: Flags): Promise<number> {
   log.info({ signal }, "stopping");
   await daemon.stop();
   log.info("stopped");
+  await flushLog(log);
   // Timers of aborted work may linger; nothing is left to do.
   process.exit(EXIT.ok);
 }

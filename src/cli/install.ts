@@ -1,8 +1,11 @@
 /** `install` and `uninstall`: flag handling around install.ts. */
-import { resolve } from "node:path";
 import { CarpError, EXIT } from "../common/errors.ts";
-import { install } from "../install/install.ts";
+import { runDoctor } from "../doctor/doctor.ts";
+import { WOULD_DEMOTE } from "../doctor/dry-run-check.ts";
+import { formatFindings } from "../doctor/format.ts";
+import { type InstallOptions, type InstallResult, install, type Reporter } from "../install/install.ts";
 import { uninstall } from "../install/uninstall.ts";
+import { rootOf } from "./doctor.ts";
 import type { Flags } from "./flags.ts";
 
 /**
@@ -16,17 +19,37 @@ export function compiledExecutable(main: string = Bun.main, execPath: string = p
   return COMPILED_PREFIXES.some((prefix) => main.startsWith(prefix)) ? execPath : null;
 }
 
-function rootOf(flags: Flags): string {
-  const root = flags.root;
-  if (root === "") throw new CarpError("usage", "--root needs a directory");
-  return resolve(typeof root === "string" ? root : "/");
-}
-
 // A real install touches /usr/local; only FreeBSD (OPNsense) has the rc.d and configd it feeds.
 function checkTarget(root: string, platform: string): void {
   if (root === "/" && platform !== "freebsd") {
     throw new CarpError("usage", `install and uninstall target OPNsense/FreeBSD, not ${platform}; pass --root DIR to use a scratch tree`);
   }
+}
+
+export interface InstallCommandOptions extends InstallOptions {
+  /** Install even when the dry run says starting the daemon now would demote this node. */
+  force: boolean;
+}
+
+/**
+ * Runs doctor first, with nothing written yet, then installs. Refuses (CarpError "usage", nothing
+ * written) when starting the daemon now would demote this node, unless options.force: a hook that
+ * script security refuses, or one that fails, would fail a healthy cluster over.
+ */
+export async function installWithPreflight(options: InstallCommandOptions, report: Reporter): Promise<InstallResult> {
+  report("Pre-flight checks (carp-service-status doctor):");
+  const findings = await runDoctor({ root: options.root });
+  report(formatFindings(findings));
+  report("");
+  const demote = findings.find((f) => f.detail.startsWith(WOULD_DEMOTE));
+  if (demote && !options.force) {
+    throw new CarpError(
+      "usage",
+      `Not installing: ${demote.detail}. Fix that first (see "dry run" above), or pass --force to install anyway`,
+    );
+  }
+  if (demote) report("--force: installing although starting the daemon now would demote this node");
+  return install(options, report);
 }
 
 export async function run(flags: Flags): Promise<number> {
@@ -37,7 +60,8 @@ export async function run(flags: Flags): Promise<number> {
   const root = rootOf(flags);
   checkTarget(root, process.platform);
   const replaceStock = flags["replace-stock"] === true;
-  const result = install({ root, executable, replaceStock }, (line) => console.log(line));
+  const options = { root, executable, replaceStock, force: flags.force === true };
+  const result = await installWithPreflight(options, (line) => console.log(line));
   console.log(
     result.changes === 0 ? `Nothing changed: already installed under "${root}"` : `Done: ${result.changes} changes under "${root}"`,
   );
@@ -48,6 +72,7 @@ export async function run(flags: Flags): Promise<number> {
         "  sysrc -f /etc/rc.conf.d/carp_service_status carp_service_status_enable=YES",
         `  service carp_service_status ${result.executableChanged ? "restart" : "start"}`,
         "  service configd restart    # loads the configctl carp_service_status actions",
+        "  carp-service-status doctor # everything in place?",
       ].join("\n"),
     );
   }

@@ -8,10 +8,12 @@ import { isAbsolute } from "node:path";
 import { Cron } from "croner";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
 import { findGid, GROUP_FILE } from "./group.ts";
+import { describeSimulation } from "./notices.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_FORMATS = ["text", "json"] as const;
 
 const SCHEDULE_EXAMPLE = "*/10 * * * * *";
 /** Where OPNsense's node_exporter plugin reads `*.prom` files. */
@@ -62,6 +64,14 @@ function toolPath(example: string) {
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 /** A count of consecutive runs (fall, rise). */
 const runs = z.number().int().min(1).max(1000);
+
+/** Why a `hookEnv` entry cannot be passed to a hook, or null: a portable name, and no NUL in the value (exec would cut it). */
+function hookEnvProblem(name: string, value: string): string | null {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    return `"${name}" is not an environment variable name; use letters, digits and _, not starting with a digit`;
+  }
+  return value.includes("\0") ? `the value of "${name}" contains a NUL character` : null;
+}
 
 /** Where the schema looks things up on this machine; tests point it at their own files. */
 export interface SchemaOptions {
@@ -144,13 +154,31 @@ export function configSchema(platform: string = process.platform, options: Schem
     notifyTimeoutMs: ms(100, 3_600_000)
       .default(10_000)
       .describe("a notify script running longer is killed with its process group (after killGraceMs) and logged"),
+    hookEnv: z
+      .record(z.string(), z.string())
+      .superRefine((env, ctx) => {
+        for (const [name, value] of Object.entries(env)) {
+          const problem = hookEnvProblem(name, value);
+          if (problem) ctx.addIssue({ code: "custom", message: problem, path: [name] });
+        }
+      })
+      .default({})
+      .describe(
+        'extra environment variables for hooks, set over their PATH and HOME, e.g. { REQUESTS_CA_BUNDLE = "/usr/local/etc/ssl/cert.pem" }',
+      ),
     simulationFile: absolutePath(`${SIMULATION_DIR}/demotion`)
       .default(`${SIMULATION_DIR}/demotion`)
       .describe('state of the simulated sysctl (sysctl = "simulated")'),
     simulationLog: absolutePath(`${SIMULATION_DIR}/messages`)
       .default(`${SIMULATION_DIR}/messages`)
       .describe('syslog lines of the simulated logger (logger = "simulated")'),
-    logLevel: z.enum(LOG_LEVELS).default("info").describe("operational log level (pino JSON on stderr)"),
+    logFormat: z
+      .enum(LOG_FORMATS)
+      .default("text")
+      .describe(
+        'operational logs: "text" (a readable line on a terminal, key=value lines in syslog and pipes) or "json" (pino lines, for log shippers)',
+      ),
+    logLevel: z.enum(LOG_LEVELS).default("info").describe("operational log level"),
     // Tables last: in TOML every key after a [table] header belongs to that table.
     hooks: z
       .record(
@@ -215,13 +243,4 @@ function readToml(file: string): unknown {
   } catch (error) {
     throw new CarpError("config", `Cannot parse config "${file}" as TOML: ${messageOf(error)}`, { cause: error });
   }
-}
-
-function describeSimulation(config: Config, platform: string): string[] {
-  const simulated: string[] = [];
-  if (config.sysctl === SIMULATED) simulated.push(`net.inet.carp.demotion is simulated in "${config.simulationFile}"`);
-  if (config.logger === SIMULATED) simulated.push(`syslog is simulated in "${config.simulationLog}"`);
-  if (simulated.length === 0) return [];
-  const why = hasCarp(platform) ? "Simulation selected in the config" : `No CARP on this machine (${platform})`;
-  return [`${why}: ${simulated.join(", ")}; hooks from "${config.hooksDir}"`];
 }

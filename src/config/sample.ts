@@ -11,12 +11,12 @@ import { DEFAULT_CONFIG_FILE } from "./defaults.ts";
  */
 const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel", metricsFile: METRICS_FILE_EXAMPLE, notifyDir: NOTIFY_DIR_EXAMPLE };
 
-/** A value in TOML syntax; JSON's string escapes are valid in TOML basic strings. */
+/** A value in TOML syntax; JSON's string escapes are valid in TOML basic strings. A table is inline: `{ A = "1" }`. */
 export function formatTomlValue(value: unknown, key: string): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const entries = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} = ${formatTomlValue(v, `${key}.${k}`)}`);
+    const entries = Object.entries(value).map(([name, item]) => `${JSON.stringify(name)} = ${formatTomlValue(item, `${key}.${name}`)}`);
     return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;
   }
   throw new TypeError(`No TOML rendering for the value of "${key}" (${typeof value})`);

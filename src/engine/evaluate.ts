@@ -10,6 +10,7 @@ import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
+import { describeChange } from "./change-line.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import { NO_HISTORY, observe, type Raw } from "./flap.ts";
@@ -117,7 +118,7 @@ async function runHooks(
             timeoutMs: hookSettings(config, hook.name)?.timeoutMs ?? config.hookTimeoutMs,
             killGraceMs: config.killGraceMs,
             outputLimitBytes: config.outputLimitBytes,
-            env: HOOK_ENV,
+            env: { ...HOOK_ENV, ...config.hookEnv },
             signal: runSignal,
           }),
         );
@@ -220,13 +221,15 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       // Read back rather than trust the write report: the value is what the kernel advertises.
       demotionAfter = await deps.sysctl.read(phase);
       action = decision.action === "demote" ? "demoted" : "promoted";
-      deps.log.warn({ demotionBefore, demotionAfter, failed: failed.map(escapeControl) }, decision.message);
       try {
         await deps.syslog.warning(decision.message, phase);
       } catch (error) {
         warnings.push(`The demotion changed but the syslog line was not sent: ${messageOf(error)}`);
         deps.log.error({ err: messageOf(error) }, "syslog line not sent");
       }
+      // After the stock line, and saying what it does not: which hooks, and how they failed.
+      const change = describeChange(action, { demotionBefore, demotionAfter, services });
+      deps.log.warn(change.fields, change.message);
     }
     if (!dryRun) {
       const notKept = writeHistory(config.stateFile, { ...flap.history, bitSet: isDemoted(demotionAfter) });

@@ -6,21 +6,37 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { z } from "zod";
 import { messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "../system/atomic-file.ts";
 import { ensurePrivateDir, readNoFollow } from "../system/private-dir.ts";
-import { type FlapHistory, NO_HISTORY } from "./flap.ts";
+import { type FlapHistory, type HookHistory, NO_HISTORY } from "./flap.ts";
 
 const STATE_VERSION = 1;
 
-const stateSchema = z.strictObject({
-  version: z.literal(STATE_VERSION),
-  hooks: z.record(z.string(), z.strictObject({ state: z.enum(["pass", "fail"]), streak: z.number().int().min(0) })),
-  passingSince: z.number().int().nullable(),
-  bitSet: z.boolean().nullable(),
-});
+function isHookHistory(value: unknown): value is HookHistory {
+  if (typeof value !== "object" || value === null) return false;
+  const { state, streak } = value as Record<string, unknown>;
+  return (state === "pass" || state === "fail") && Number.isSafeInteger(streak) && (streak as number) >= 0;
+}
+
+/**
+ * The history in a parsed state file, or null when it is not one of this version. Checked by hand:
+ * `check`, the cold path at boot, loads no schema library for it.
+ */
+function historyOf(parsed: unknown): FlapHistory | null {
+  if (typeof parsed !== "object" || parsed === null) return null;
+  const { version, hooks, passingSince, bitSet } = parsed as Record<string, unknown>;
+  if (version !== STATE_VERSION || typeof hooks !== "object" || hooks === null || Array.isArray(hooks)) return null;
+  if (!Object.values(hooks).every(isHookHistory)) return null;
+  if (passingSince !== null && !Number.isSafeInteger(passingSince)) return null;
+  if (bitSet !== null && typeof bitSet !== "boolean") return null;
+  return {
+    hooks: { ...(hooks as Record<string, HookHistory>) },
+    passingSince: passingSince as number | null,
+    bitSet: bitSet as boolean | null,
+  };
+}
 
 function prepareDirectory(file: string, privateDir: string): void {
   const dir = dirname(file);
@@ -38,17 +54,16 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { history: NO_HISTORY, warning: null };
     return { history: NO_HISTORY, warning: `Cannot read the state file "${file}" (${messageOf(error)}): starting without flap history` };
   }
-  let parsed: ReturnType<typeof stateSchema.safeParse>;
+  let history: FlapHistory | null;
   try {
-    parsed = stateSchema.safeParse(JSON.parse(text));
+    history = historyOf(JSON.parse(text));
   } catch {
     return { history: NO_HISTORY, warning: `The state file "${file}" is not JSON: starting without flap history` };
   }
-  if (!parsed.success) {
+  if (history === null) {
     return { history: NO_HISTORY, warning: `The state file "${file}" is not a state of this version: starting without flap history` };
   }
-  const { hooks, passingSince, bitSet } = parsed.data;
-  return { history: { hooks, passingSince, bitSet }, warning: null };
+  return { history, warning: null };
 }
 
 /** Replaces `file` with the history, atomically; a failure is returned as a warning, not thrown. */

@@ -33,7 +33,7 @@ import {
   TRACKED_FILES,
   type TrackedFile,
 } from "./manifest.ts";
-import { renderConfigdActions, renderRcScript, renderShim } from "./templates.ts";
+import { renderConfigdActions, renderRcScript, renderShim, renderSyshook } from "./templates.ts";
 
 export type { Reporter };
 
@@ -104,6 +104,7 @@ export function desiredFiles(executable: string): DesiredFile[] {
     text(LAYOUT.rcScript, renderRcScript(), MODES.rcScript),
     text(LAYOUT.configdActions, renderConfigdActions(), MODES.configdActions),
     text(LAYOUT.sampleConfig, renderSampleConfig("freebsd"), MODES.sampleConfig),
+    text(LAYOUT.syshook, renderSyshook(), MODES.syshook),
   ];
 }
 

@@ -1,5 +1,5 @@
 /** Where install puts each file on an OPNsense/FreeBSD node, with which mode (templates.ts has the texts). */
-import { DEFAULT_CONFIG_FILE } from "../config/defaults.ts";
+import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS } from "../config/defaults.ts";
 
 /** Paths relative to the install root; on the node the root is "/". */
 export const LAYOUT = {
@@ -10,6 +10,8 @@ export const LAYOUT = {
   /** DEFAULT_CONFIG_FILE without its leading slash (a test holds them together). */
   config: "usr/local/etc/carp_service_status.toml",
   stockScript: "usr/local/sbin/carp_service_status",
+  /** Run by OPNsense on every CARP state change; 50- as plugins name theirs, after core's 20- scripts. */
+  syshook: "usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
   /** Owned by install: the manifest and the kept stock script live here. */
   dataDir: "usr/local/share/carp-service-status",
   manifest: "usr/local/share/carp-service-status/install.json",
@@ -22,6 +24,7 @@ export const MODES = {
   rcScript: 0o755,
   configdActions: 0o644,
   sampleConfig: 0o644,
+  syshook: 0o755,
   shim: 0o755,
   manifest: 0o644,
   directory: 0o755,
@@ -33,6 +36,10 @@ export interface NodePaths {
   config: string;
   keptStock: string;
   logger: string;
+  /** nc(1): OpenBSD netcat, in FreeBSD's base system. */
+  nc: string;
+  /** The daemon's socket at its default path (the shim and the CARP event hook read no config). */
+  socket: string;
 }
 
 /** The node's paths for the standard layout. */
@@ -41,4 +48,6 @@ export const NODE_PATHS: NodePaths = {
   config: DEFAULT_CONFIG_FILE,
   keptStock: `/${LAYOUT.keptStock}`,
   logger: "/usr/bin/logger",
+  nc: "/usr/bin/nc",
+  socket: FREEBSD_PATHS.socket,
 };

@@ -12,7 +12,7 @@ import { at, fsFailure } from "./file-ops.ts";
 import { LAYOUT } from "./layout.ts";
 
 /** The files install tracks by hash (the shim and the kept stock copy are recorded under `stock`). */
-export const TRACKED_FILES = [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig] as const;
+export const TRACKED_FILES = [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig, LAYOUT.syshook] as const;
 export type TrackedFile = (typeof TRACKED_FILES)[number];
 
 /** The directories above a layout path, deepest first. */

@@ -1,9 +1,10 @@
 /**
- * The texts install writes: the rc.d script, the configd actions and the shim that stands in for
- * the stock carp_service_status. They are shell and ini, kept readable as templates with %%NAME%%
- * placeholders (as FreeBSD ports do with SUB_LIST) instead of escaping every `${...}` in a JS
- * template literal.
+ * The texts install writes: the rc.d script, the configd actions, the CARP event hook and the
+ * shim that stands in for the stock carp_service_status. They are shell and ini, kept readable as
+ * templates with %%NAME%% placeholders (as FreeBSD ports do with SUB_LIST) instead of escaping
+ * every `${...}` in a JS template literal.
  */
+import { EVALUATE_TIMEOUT_MS } from "../protocol/wire.ts";
 import { NODE_PATHS, type NodePaths } from "./layout.ts";
 
 /** A line only our shim contains: how install and uninstall tell it from the stock script. */
@@ -53,12 +54,13 @@ fi
 
 # daemon(8) supervises the tool: -r restarts it if it ever exits; -P records the supervisor's
 # pid, so "stop" signals the supervisor, which stops the child instead of restarting it (with -p
-# it would restart it); -S -T send the tool's output (pino JSON logs) to syslog; -c -f detach it
-# from the caller's directory and terminal. rc.subr matches the supervisor as "daemon:".
+# it would restart it); -c -f detach it from the caller's directory and terminal. The tool logs to
+# syslog itself (--syslog: a priority per line), so -S -T only pass on what a crash prints.
+# rc.subr matches the supervisor as "daemon:".
 pidfile="/var/run/\${name}.pid"
 procname="/usr/sbin/daemon"
 command="/usr/sbin/daemon"
-command_args="-c -f -r -P \${pidfile} -S -T \${name} -t \${name} \${program} daemon \${config_args}"
+command_args="-c -f -r -P \${pidfile} -S -T carp-service-status -t \${name} \${program} daemon --syslog \${config_args}"
 
 extra_commands="reload"
 start_precmd="carp_service_status_prestart"
@@ -114,24 +116,27 @@ export function renderRcScript(paths: NodePaths = NODE_PATHS): string {
   return fillTemplate(RC_SCRIPT, { BINARY: paths.binary, CONFIG: paths.config });
 }
 
-// configd runs commands through a shell and answers "Execute error" (dropping the output) for any
-// non-zero exit status, so "evaluate" turns status 1 (a service failed: a normal result) into 0.
+// configd logs a script_output action's stderr as an error and answers "Execute error" for a
+// non-zero exit status: `configd ACTION` writes nothing to stderr and exits 0 in every expected
+// state (see src/cli/configd.ts).
 const CONFIGD_ACTIONS = `# configd actions of carp-service-status, installed by "carp-service-status install".
 # configd reads this directory when it starts: run "service configd restart" after installing.
 #
 #   configctl carp_service_status evaluate   evaluate now (through the daemon) and print the table
 #   configctl carp_service_status status     the daemon's status as JSON
 #
-# configd answers "Execute error" for a non-zero exit status, so evaluate maps status 1 (a service
-# failed, a normal result) to 0; real errors (2 usage/config, 3 system) stay errors.
+# Both print their answer and exit 0 whether services pass or fail and whether the daemon runs;
+# a failure to evaluate is printed and logged to syslog (ident carp-service-status).
 
 [evaluate]
-command:%%BINARY%% trigger || [ $? -eq 1 ]
+command:%%BINARY%% configd evaluate
+parameters:
 type:script_output
 message:carp-service-status evaluating the CARP service checks
 
 [status]
-command:%%BINARY%% status --json
+command:%%BINARY%% configd status
+parameters:
 type:script_output
 message:carp-service-status reading the daemon status
 `;
@@ -141,9 +146,11 @@ export function renderConfigdActions(paths: NodePaths = NODE_PATHS): string {
   return fillTemplate(CONFIGD_ACTIONS, { BINARY: paths.binary });
 }
 
-// The table goes to /dev/null: the stock script prints nothing, and every demotion or promotion is
-// already in syslog (the evaluation logs it itself). What would otherwise be lost is a failure to
-// evaluate at all, so that, and only that, is logged here with the tool's last line of stderr.
+/** One request line for nc(1): the daemon answers and closes; printf turns the escapes into CR LF. */
+const EVALUATE_REQUEST = "POST /evaluate HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n";
+
+// Output is discarded, as the stock script's is: demotions and promotions are in syslog already,
+// and so is a failure to evaluate (the executable logs it).
 const SHIM = `#!/bin/sh
 %%MARKER%%
 #
@@ -152,23 +159,70 @@ const SHIM = `#!/bin/sh
 # for "carp-service-status uninstall" to put back.
 #
 # Callers (configctl interface update carp service_status, the boot hook 90-carp, plugins) work
-# unchanged: this asks the daemon to evaluate now, or evaluates here when no daemon answers, and
-# exits 0 as the stock script does. Its output is discarded like the stock script's; demotions and
-# promotions are logged to syslog by the evaluation, and a failure to evaluate (exit status 2 or
-# more: bad config, sysctl failure, lock timeout) is logged here.
+# unchanged: like the stock script this evaluates the service checks, prints nothing and exits 0.
+#
+# Warm path, without starting the executable: nc(1) asks the daemon on its socket to evaluate now
+# and waits for its answer. Anything but "200 OK" (no socket yet, as at boot; a daemon shutting
+# down, or one that could not evaluate) falls back to the executable, which asks again or
+# evaluates here, and logs a failure to syslog.
 
-errors=$(%%BINARY%% trigger 2>&1 >/dev/null)
-status=$?
-if [ "$status" -ge 2 ]; then
-	%%LOGGER%% -t carp-service-status -p daemon.err \\
-	    "carp_service_status shim: evaluation failed (exit status $status): $(printf '%s\\n' "$errors" | /usr/bin/tail -n 1)"
+if [ -S %%SOCKET%% ]; then
+	reply=$(printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
+	case $reply in
+	"HTTP/1.1 200 "*) exit 0 ;;
+	esac
 fi
+%%BINARY%% configd evaluate >/dev/null
 exit 0
 `;
 
 /** The POSIX sh shim installed in place of the stock /usr/local/sbin/carp_service_status. */
 export function renderShim(paths: NodePaths = NODE_PATHS): string {
-  return fillTemplate(SHIM, { MARKER: SHIM_MARKER, BINARY: paths.binary, KEPT: paths.keptStock, LOGGER: paths.logger });
+  return fillTemplate(SHIM, {
+    MARKER: SHIM_MARKER,
+    BINARY: paths.binary,
+    KEPT: paths.keptStock,
+    NC: paths.nc,
+    SOCKET: paths.socket,
+    REQUEST: EVALUATE_REQUEST,
+    // As long as `trigger` waits: hooks time out long before.
+    WAIT_S: String(EVALUATE_TIMEOUT_MS / 1000),
+  });
+}
+
+/** How long the CARP event hook's request may take in the background: it only needs to be delivered. */
+const SYSHOOK_WAIT_S = 5;
+
+// rc.syshook runs the scripts of a level one after another and reports a non-zero exit status as
+// an error, so this one puts its work in the background and returns 0 at once.
+const SYSHOOK = `#!/bin/sh
+# carp-service-status: CARP event hook, installed by "carp-service-status install".
+#
+# devd runs "configctl interface carp VHID@IF TYPE" on every CARP state change (MASTER, BACKUP,
+# INIT), leaving maintenance mode included; OPNsense then runs each script in this directory in
+# name order as SCRIPT VHID@IF TYPE. This one asks the daemon to evaluate at once, so a demotion
+# reset by leaving maintenance mode is put right now, not at the next scheduled run. It never
+# waits: the request goes out in the background (nc gives up after %%WAIT_S%% s; the daemon
+# evaluates either way) and the script returns at once, so the scripts after it and the event
+# chain never wait on the service checks. With no daemon to ask, the executable evaluates here,
+# in the background too, bounded by its own timeouts.
+
+(
+	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 ||
+		%%BINARY%% configd evaluate >/dev/null 2>&1
+) </dev/null >/dev/null 2>&1 &
+exit 0
+`;
+
+/** The rc.syshook.d/carp script: a CARP state change triggers an evaluation, without waiting for it. */
+export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
+  return fillTemplate(SYSHOOK, {
+    BINARY: paths.binary,
+    NC: paths.nc,
+    SOCKET: paths.socket,
+    REQUEST: EVALUATE_REQUEST,
+    WAIT_S: String(SYSHOOK_WAIT_S),
+  });
 }
 
 /** True when a file's text is our shim (any version), not the stock script or a firmware update's. */

@@ -30,6 +30,16 @@ export class DaemonIncompatible extends DaemonUnreachable {
   override readonly name = "DaemonIncompatible";
 }
 
+/**
+ * The daemon answered with an error: it could not evaluate (and logged why itself), or refused the
+ * request. A CarpError("system"), like any other failure to get an answer.
+ */
+export class DaemonFailed extends CarpError {
+  constructor(message: string) {
+    super("system", message);
+  }
+}
+
 /** The socket path from the config file (`--config`, else the default file when it exists), or false. */
 export function findSocket(configFile?: string): string | false {
   const file = configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
@@ -84,7 +94,7 @@ export async function callDaemon<R extends RouteName>(
   }
   if (!response.ok || isErrorReply(body)) {
     const message = isErrorReply(body) ? body.error.message : `status ${response.status}`;
-    throw new CarpError("system", `The daemon could not ${route}: ${message}`);
+    throw new DaemonFailed(`The daemon could not ${route}: ${message}`);
   }
   const theirs = response.headers.get(PROTOCOL_HEADER);
   if (protocolMajor(theirs) !== protocolMajor(PROTOCOL_VERSION)) {

@@ -100,7 +100,14 @@ export async function superviseProcess(proc: Spawned, options: RunProcessOptions
   }
 
   const allRead = Promise.all(streams.map((s) => s.done));
-  await Promise.race([allRead, Bun.sleep(DRAIN_MS)]);
+  // A timer we clear, not Bun.sleep: a pending sleep keeps a short-lived process (check, the shim's
+  // fallback) alive for the whole DRAIN_MS after its last hook, which was most of a cold run.
+  let drainTimer: Timer | undefined;
+  const drained = new Promise((resolve) => {
+    drainTimer = setTimeout(resolve, DRAIN_MS);
+  });
+  await Promise.race([allRead, drained]);
+  clearTimeout(drainTimer);
   for (const stream of streams) stream.cancel();
   await allRead;
 

@@ -4,13 +4,13 @@
  * "simulated" for `sysctl` or `logger`. Their directory, SIMULATION_DIR by default, is private
  * (see private-dir.ts) and none of their files is opened through a symbolic link.
  */
-import { closeSync, constants, mkdirSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, constants, mkdirSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "./atomic-file.ts";
 import { ensurePrivateDir, openNoFollow, readNoFollow } from "./private-dir.ts";
-import { type DemotionSysctl, parseDemotion } from "./sysctl.ts";
+import { type DemotionSysctl, type OidReader, parseDemotion } from "./sysctl.ts";
 import type { Syslog } from "./syslog.ts";
 
 export interface SimulationOptions {
@@ -75,18 +75,63 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
   };
 }
 
-/** A simulated syslog: one line per message, in syslog's shape, appended to a file. */
+/** What the simulated kernel answers for oids other than the demotion: a node that preempts. */
+const SIMULATED_OIDS: Record<string, string> = { "net.inet.carp.preempt": "1" };
+
+/**
+ * Other oids of the simulated kernel, read-only: a file named after the oid beside the state file
+ * holds its value (so a test or a person can set one), else SIMULATED_OIDS; any other is unknown.
+ */
+export function createSimulatedOidReader(stateFile: string, options: SimulationOptions = {}): OidReader {
+  return {
+    async readOid(oid) {
+      const file = join(dirname(stateFile), oid);
+      try {
+        ensureDirOf(file, { ...options, forWrite: false });
+        const fd = openNoFollow(file, constants.O_RDONLY);
+        try {
+          return readFileSync(fd, "utf8").trim();
+        } finally {
+          closeSync(fd);
+        }
+      } catch (error) {
+        if (error instanceof CarpError) throw error;
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+          throw new CarpError("system", `Cannot read simulated oid "${file}": ${messageOf(error)}`);
+        }
+      }
+      const value = SIMULATED_OIDS[oid];
+      if (value === undefined) throw new CarpError("system", `sysctl -n ${oid} failed: sysctl: unknown oid '${oid}' (simulated)`);
+      return value;
+    },
+  };
+}
+
+/** One syslog record as the simulation keeps it. */
+export interface SimulatedRecord {
+  ident: string;
+  /** A priority of facility daemon, as logger(1) -p names it: "warning", "info". */
+  priority: string;
+  message: string;
+}
+
+/** Appends one record to the simulated syslog, in syslog's shape: `TIME IDENT[daemon.PRIORITY]: MESSAGE`. */
+export function appendSimulatedSyslog(logFile: string, record: SimulatedRecord, options: SimulationOptions = {}): void {
+  try {
+    ensureDirOf(logFile, { ...options, forWrite: true });
+    const line = `${new Date().toISOString()} ${record.ident}[daemon.${record.priority}]: ${record.message}\n`;
+    writeNoFollow(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, line);
+  } catch (error) {
+    if (error instanceof CarpError) throw error;
+    throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${messageOf(error)}`);
+  }
+}
+
+/** A simulated syslog for the stock lines (ident carp, daemon.warning), appended to a file. */
 export function createSimulatedSyslog(logFile: string, options: SimulationOptions = {}): Syslog {
   return {
     async warning(message) {
-      try {
-        ensureDirOf(logFile, { ...options, forWrite: true });
-        const line = `${new Date().toISOString()} carp[daemon.warning]: ${message}\n`;
-        writeNoFollow(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, line);
-      } catch (error) {
-        if (error instanceof CarpError) throw error;
-        throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${messageOf(error)}`);
-      }
+      appendSimulatedSyslog(logFile, { ident: "carp", priority: "warning", message }, options);
     },
   };
 }

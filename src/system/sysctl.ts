@@ -59,3 +59,21 @@ export function createSysctl(executable: string, { timeoutMs }: { timeoutMs?: nu
     },
   };
 }
+
+/** Reads any oid's value as text: doctor's look at net.inet.carp.preempt. */
+export interface OidReader {
+  readOid(oid: string, options?: ToolOptions): Promise<string>;
+}
+
+/** `sysctl -n OID` with the real sysctl(8). */
+export function createOidReader(executable: string, { timeoutMs }: { timeoutMs?: number } = {}): OidReader {
+  return {
+    async readOid(oid, options = {}) {
+      const result = await runCommand([executable, "-n", oid], { what: "sysctl", signal: options.signal, timeoutMs });
+      if (result.exitCode !== 0) {
+        throw new CarpError("system", `sysctl -n ${oid} failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
+      }
+      return result.stdout.trim();
+    },
+  };
+}

@@ -76,14 +76,25 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(stdout).toContain(`demotion 0 -> ${BIT}: demoted`);
     expect(sandbox.demotion()).toBe(BIT);
     expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: svc)"]);
-    // pino's synchronous destination works inside the executable (its transports would not).
+    // pino's synchronous destination works inside the executable (its transports would not);
+    // the sandbox asks for JSON lines.
     const logs = stderr
       .split("\n")
       .filter(Boolean)
       .map((line) => JSON.parse(line));
     expect(logs).toContainEqual(
-      expect.objectContaining({ level: 40, msg: "carp demoted by 1048576 due to service disruption (services: svc)" }),
+      expect.objectContaining({ level: 40, msg: "demoted this node: svc (exit 1: service down)", failed: ["svc"] }),
     );
+  });
+
+  test("ignores a bunfig.toml in the directory it is started in: a planted preload never runs as root", async () => {
+    const elsewhere = scratch("carp-elsewhere-");
+    writeFileSync(join(elsewhere, "bunfig.toml"), 'preload = ["./planted.ts"]\n');
+    writeFileSync(join(elsewhere, "planted.ts"), 'console.log("planted code ran");\n');
+    writeFileSync(join(elsewhere, ".env"), "CARP_PLANTED=1\n");
+    const { stdout, exitCode } = await exec([LINUX, "--version"], elsewhere);
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe(`${JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "package.json"), "utf8")).version}\n`);
   });
 
   test("runs on built-in defaults: the repository's hooks directory is just missing, a warning", async () => {

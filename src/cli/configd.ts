@@ -1,0 +1,98 @@
+/**
+ * `configd evaluate|status`: what the configd actions run (actions_carp_service_status.conf), and
+ * what the shim falls back to. configd logs any stderr output of a `script_output` action as an
+ * error, and answers "Execute error" (logging a Python traceback) for a non-zero exit status. So
+ * nothing here writes to stderr, and every state this tool expects exits 0: the daemon up or
+ * down, services passing or failing, no daemon to ask for its status. Notes go to syslog at info
+ * level; a real failure (sysctl, lock, config) is one syslog line at err, with ident
+ * carp-service-status, and stdout says so in words configctl passes on.
+ */
+import { EXIT, messageOf } from "../common/errors.ts";
+import { builtInConfig, loadConfigLazily } from "../config/built-in.ts";
+import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { EVALUATE_TIMEOUT_MS, STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
+import { createSyslogWriter, LOG_IDENT } from "../system/log-syslog.ts";
+import { evaluateHere } from "./check.ts";
+import type { Flags } from "./flags.ts";
+import { formatEvaluation } from "./report.ts";
+
+/** The reply of `configd status` when no daemon answers, or none can be asked. */
+export interface NoDaemonStatus {
+  daemonRunning: boolean | null;
+  socket: string | false | null;
+  message: string;
+}
+
+/** A multi-line message (a config error lists every bad key) as one syslog record. */
+export function oneLine(message: string): string {
+  return message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join(" ");
+}
+
+/**
+ * Logs a failure as one syslog line at err, with the config's logger (or, when the config is what
+ * failed, the platform's default one), and returns the text configctl shows for it.
+ */
+async function reportFailure(what: string, error: unknown, configFile: string | undefined): Promise<string> {
+  const message = `${what} failed: ${oneLine(messageOf(error))}`;
+  let target: { logger: string; simulationLog: string };
+  try {
+    target = (await loadConfigLazily({ file: configFile })).config;
+  } catch {
+    target = builtInConfig();
+  }
+  const syslog = createSyslogWriter(target);
+  syslog.send("err", message);
+  await syslog.flush();
+  return `${LOG_IDENT}: ${message} (logged to syslog)`;
+}
+
+/** The daemon's evaluation, or one here when no daemon answers: the table, whatever the services say. */
+export async function evaluateForConfigd(configFile: string | undefined): Promise<string> {
+  let unreachable: DaemonUnreachable;
+  try {
+    const socket = findSocket(configFile);
+    if (socket === false) throw new DaemonUnreachable("The config sets no socket");
+    return formatEvaluation(await callDaemon(socket, "evaluate", { timeoutMs: EVALUATE_TIMEOUT_MS }));
+  } catch (error) {
+    // The daemon logged its own failure already: one line in syslog is enough.
+    if (error instanceof DaemonFailed) return `${LOG_IDENT}: ${oneLine(error.message)}`;
+    if (!(error instanceof DaemonUnreachable)) return reportFailure("evaluation", error, configFile);
+    unreachable = error;
+  }
+  try {
+    const evaluation = await evaluateHere({ configFile, syslog: true, notes: [`${unreachable.message}: evaluating here`] });
+    return formatEvaluation(evaluation);
+  } catch (error) {
+    return reportFailure("evaluation", error, configFile);
+  }
+}
+
+/** The daemon's status as JSON, or a JSON object saying why there is none. */
+export async function statusForConfigd(configFile: string | undefined): Promise<string> {
+  const json = (value: unknown) => JSON.stringify(value, null, 2);
+  let socket: string | false | null = null;
+  try {
+    socket = findSocket(configFile);
+    if (socket === false) {
+      return json({ daemonRunning: false, socket, message: "The config sets no socket, so there is no daemon to ask" });
+    }
+    return json(await callDaemon(socket, "status", { timeoutMs: STATUS_TIMEOUT_MS }));
+  } catch (error) {
+    if (error instanceof DaemonIncompatible) return json({ daemonRunning: true, socket, message: error.message } satisfies NoDaemonStatus);
+    if (error instanceof DaemonUnreachable) {
+      const message = `${error.message}; start it with: service carp_service_status start`;
+      return json({ daemonRunning: false, socket, message } satisfies NoDaemonStatus);
+    }
+    return json({ daemonRunning: null, socket, message: await reportFailure("status", error, configFile) } satisfies NoDaemonStatus);
+  }
+}
+
+export async function run(flags: Flags): Promise<number> {
+  const configFile = flags.config as string | undefined;
+  console.log(flags.action === "status" ? await statusForConfigd(configFile) : await evaluateForConfigd(configFile));
+  return EXIT.ok;
+}

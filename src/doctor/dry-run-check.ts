@@ -1,0 +1,58 @@
+/**
+ * doctor's dry run: one evaluation as the daemon would start it (as root, script security as
+ * configured), writing and logging nothing, and what it would do to this node, in words.
+ */
+import { messageOf } from "../common/errors.ts";
+import type { Config } from "../config/config.ts";
+import { describeFailure } from "../engine/change-line.ts";
+import { evaluate } from "../engine/evaluate.ts";
+import type { Evaluation } from "../protocol/wire.ts";
+import { createEffects } from "../system/effects.ts";
+import { createLog } from "../system/log.ts";
+import { type Finding, finding } from "./finding.ts";
+
+const CHECK = "dry run";
+
+/** How the dry run's finding starts when starting the daemon now would demote this node (install refuses then). */
+export const WOULD_DEMOTE = "starting now would DEMOTE this node";
+
+function checks(n: number): string {
+  return n === 1 ? "the 1 check passes" : `all ${n} checks pass`;
+}
+
+/** What starting now would do, and why. A demotion is a problem: installing would fail the cluster over. Pure. */
+export function dryRunFinding(evaluation: Evaluation): Finding {
+  const failed = evaluation.services.filter((s) => s.status === "fail").map(describeFailure);
+  const ran = evaluation.services.filter((s) => s.status !== "skipped").length;
+  switch (evaluation.decision) {
+    case "demote":
+      return finding(CHECK, "problem", `${WOULD_DEMOTE} because: ${failed.join(", ")}`, "fix the hooks named, then run doctor again");
+    case "promote":
+      return finding(CHECK, "info", `starting now would PROMOTE this node: ${checks(ran)} and our 2^20 is set`);
+    case "none":
+      if (failed.length > 0) {
+        return finding(CHECK, "warn", `this node is demoted and stays so because: ${failed.join(", ")}`, "fix the hooks named");
+      }
+      if (evaluation.promotionHeld) {
+        const seconds = Math.ceil(evaluation.promotionHeld.remainingMs / 1000);
+        return finding(
+          CHECK,
+          "info",
+          `starting now holds this node demoted ${seconds} s more (promoteDelayMs), then promotes it: ${checks(ran)}`,
+        );
+      }
+      return finding(CHECK, "ok", `starting now changes nothing: ${checks(ran)}`);
+  }
+}
+
+/** Runs the hooks once, decides, and writes nothing. */
+export async function checkDryRun(config: Config): Promise<Finding> {
+  try {
+    // As root, as the daemon runs: script security applies even when doctor runs as another user.
+    const deps = { ...createEffects(config), log: createLog("silent"), isRoot: true };
+    // A fresh start, as the daemon's first run: each hook's state is what it shows now.
+    return dryRunFinding(await evaluate(config, deps, { dryRun: true, freshStart: true }));
+  } catch (error) {
+    return finding(CHECK, "problem", `cannot evaluate: ${messageOf(error)}`);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The daemon's own log line for a demotion or a promotion. The stock syslog line (decide.ts) says
+ * only that it happened; this one says why: which hooks failed, how, and the first line they
+ * printed, or which checks now pass. Pure, for a table-driven test.
+ */
+import { escapeControl } from "../common/escape.ts";
+import type { ServiceResult } from "../protocol/wire.ts";
+
+/** Characters of a hook's first output line kept in the line. */
+const FIRST_LINE_CHARS = 120;
+
+/** A hook's first non-empty output line, trimmed and cut. */
+export function firstOutputLine(output: string): string {
+  const line =
+    output
+      .split("\n")
+      .find((candidate) => candidate.trim() !== "")
+      ?.trim() ?? "";
+  return line.length > FIRST_LINE_CHARS ? `${line.slice(0, FIRST_LINE_CHARS - 1)}…` : line;
+}
+
+/** One failed hook as a person reads it: `name (exit 2: no Full neighbour)`. */
+export function describeFailure(service: ServiceResult): string {
+  const how =
+    service.reason ?? (service.signal ? `killed by ${service.signal}` : `exit ${service.exitCode === null ? "?" : service.exitCode}`);
+  const first = firstOutputLine(service.output);
+  return escapeControl(`${service.name} (${how}${first && !service.reason?.includes(first) ? `: ${first}` : ""})`);
+}
+
+/** The message and fields of the daemon's line for a change of the demotion. */
+export function describeChange(
+  action: "demoted" | "promoted",
+  evaluation: { demotionBefore: number; demotionAfter: number; services: readonly ServiceResult[] },
+): { message: string; fields: Record<string, unknown> } {
+  const { demotionBefore, demotionAfter, services } = evaluation;
+  if (action === "demoted") {
+    const failed = services.filter((service) => service.status === "fail");
+    return {
+      message: `demoted this node: ${failed.map(describeFailure).join(", ")}`,
+      fields: { demotionBefore, demotionAfter, failed: failed.map((service) => escapeControl(service.name)) },
+    };
+  }
+  const passing = services.filter((service) => service.status === "pass").map((service) => escapeControl(service.name));
+  const which = passing.length === 0 ? "no hooks to run" : `${passing.length} passing: ${passing.join(", ")}`;
+  return { message: `promoted this node: every check passes (${which})`, fields: { demotionBefore, demotionAfter } };
+}

@@ -1,0 +1,56 @@
+/**
+ * Our own log lines sent to syslog, with our ident (`carp-service-status`) and the priority of
+ * each line's level, so that OPNsense's log view shows them as what they are (the stock lines keep
+ * the ident `carp`, syslog.ts). Through logger(1), as Bun has no Unix datagram sockets; one call
+ * at a time, in order. A line that cannot be sent goes to stderr instead of vanishing: under rc.d,
+ * daemon(8) passes stderr to syslog too.
+ */
+import { writeSync } from "node:fs";
+import { CarpError, messageOf } from "../common/errors.ts";
+import { SIMULATED } from "../config/defaults.ts";
+import type { SyslogPriority } from "./log-format.ts";
+import { runCommand } from "./run-tool.ts";
+import { appendSimulatedSyslog } from "./simulation.ts";
+
+/** The ident of every line we log ourselves (the stock lines use `carp`). */
+export const LOG_IDENT = "carp-service-status";
+
+export interface SyslogWriter {
+  /** Queues one record; records go out in the order sent. */
+  send(priority: SyslogPriority, message: string): void;
+  /** Settles once every record queued so far was delivered (or written to stderr as lost). */
+  flush(): Promise<void>;
+}
+
+/** Where the records go: logger(1), or the simulated syslog file ("simulated"), as the config says. */
+export interface SyslogTarget {
+  logger: string;
+  simulationLog: string;
+}
+
+async function sendWithLogger(logger: string, priority: SyslogPriority, message: string): Promise<void> {
+  const result = await runCommand([logger, "-t", LOG_IDENT, "-p", `daemon.${priority}`, "--", message], { what: "logger" });
+  if (result.exitCode !== 0) {
+    throw new CarpError("system", `logger failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
+  }
+}
+
+/** A writer for the config's logger (or its simulation). */
+export function createSyslogWriter(target: SyslogTarget): SyslogWriter {
+  const deliver =
+    target.logger === SIMULATED
+      ? async (priority: SyslogPriority, message: string) =>
+          appendSimulatedSyslog(target.simulationLog, { ident: LOG_IDENT, priority, message })
+      : (priority: SyslogPriority, message: string) => sendWithLogger(target.logger, priority, message);
+  let queue: Promise<void> = Promise.resolve();
+  return {
+    send(priority, message) {
+      queue = queue
+        .then(() => deliver(priority, message))
+        .catch((error) => {
+          writeSync(2, `${LOG_IDENT}: cannot log to syslog (${messageOf(error)}): ${message}\n`);
+        });
+    },
+    flush: () => queue,
+  };
+}

@@ -1,0 +1,46 @@
+/** The configuration without zod (no config file): the schema's own defaults, not a copy that can drift. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CarpError } from "../src/common/errors.ts";
+import { builtInConfig, loadConfigLazily } from "../src/config/built-in.ts";
+import { parseConfig } from "../src/config/config.ts";
+import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
+
+describe("the built-in configuration", () => {
+  for (const platform of ["freebsd", "linux"]) {
+    test(`equals what the schema makes of an empty file on ${platform}`, () => {
+      expect(builtInConfig(platform)).toEqual(parseConfig({}, { platform }));
+    });
+  }
+
+  test("is a fresh object every time: changing one changes no other", () => {
+    const one = builtInConfig("freebsd");
+    one.hookEnv.X = "1";
+    expect(builtInConfig("freebsd").hookEnv).toEqual({});
+  });
+
+  test.skipIf(existsSync(DEFAULT_CONFIG_FILE))("is what loads when there is no config file, with the simulation's notice", async () => {
+    const loaded = await loadConfigLazily({ platform: "linux" });
+    expect(loaded.config).toEqual(builtInConfig("linux"));
+    expect(loaded.file).toBeNull();
+    expect(loaded.notices).toHaveLength(1);
+    expect(loaded.notices[0]).toStartWith("No CARP on this machine (linux)");
+  });
+
+  test("a config file is read and validated by the schema", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carp-config-"));
+    try {
+      const file = join(dir, "c.toml");
+      writeFileSync(file, "concurrency = 2\n");
+      expect((await loadConfigLazily({ file, platform: "freebsd" })).config.concurrency).toBe(2);
+      writeFileSync(file, "concurrency = 0\n");
+      const error = await loadConfigLazily({ file, platform: "freebsd" }).catch((e) => e);
+      expect(error).toBeInstanceOf(CarpError);
+      expect((error as CarpError).code).toBe("config");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { describeChange, describeFailure, firstOutputLine } from "../src/engine/change-line.ts";
+import type { ServiceResult } from "../src/protocol/wire.ts";
+
+function service(name: string, fields: Partial<ServiceResult> = {}): ServiceResult {
+  return {
+    name,
+    status: "fail",
+    exitCode: 1,
+    signal: null,
+    timedOut: false,
+    durationMs: 3,
+    output: "",
+    outputDroppedBytes: 0,
+    reason: null,
+    warnings: [],
+    ...fields,
+  };
+}
+
+describe("the daemon's own line for a change of the demotion", () => {
+  test("a failed hook: its exit status and the first line it printed", () => {
+    expect(describeFailure(service("frr_ospf", { exitCode: 2, output: "\n  no Full neighbour on em0  \nmore\n" }))).toBe(
+      "frr_ospf (exit 2: no Full neighbour on em0)",
+    );
+  });
+
+  test("a hook that failed without an exit status: the reason, and the output only when it says more", () => {
+    expect(describeFailure(service("slow", { exitCode: null, timedOut: true, reason: "timed out after 10000 ms" }))).toBe(
+      "slow (timed out after 10000 ms)",
+    );
+    expect(describeFailure(service("killed", { exitCode: null, signal: "SIGKILL", output: "bye" }))).toBe(
+      "killed (killed by SIGKILL: bye)",
+    );
+  });
+
+  test("names and output are escaped: one syslog record per line", () => {
+    expect(describeFailure(service("a\nb", { output: "\x1b[31mred" }))).toBe("a\\nb (exit 1: \\x1b[31mred)");
+  });
+
+  test("the first output line is cut at 120 characters", () => {
+    expect(firstOutputLine("x".repeat(200))).toBe(`${"x".repeat(119)}…`);
+  });
+
+  test("a demotion names every failed hook, how it failed, and carries the values as fields", () => {
+    const services = [service("a", { output: "down" }), service("b", { status: "pass", exitCode: 0 }), service("c", { exitCode: 3 })];
+    expect(describeChange("demoted", { demotionBefore: 240, demotionAfter: 240 + 1048576, services })).toEqual({
+      message: "demoted this node: a (exit 1: down), c (exit 3)",
+      fields: { demotionBefore: 240, demotionAfter: 1048816, failed: ["a", "c"] },
+    });
+  });
+
+  test("a promotion names the checks that now pass, which the stock line does not", () => {
+    const services = [service("a", { status: "pass", exitCode: 0 }), service("dir", { status: "skipped", exitCode: null })];
+    expect(describeChange("promoted", { demotionBefore: 1048576, demotionAfter: 0, services }).message).toBe(
+      "promoted this node: every check passes (1 passing: a)",
+    );
+    expect(describeChange("promoted", { demotionBefore: 1048576, demotionAfter: 0, services: [] }).message).toBe(
+      "promoted this node: every check passes (no hooks to run)",
+    );
+  });
+});

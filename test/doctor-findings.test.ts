@@ -1,0 +1,210 @@
+/** doctor's findings as pure functions of what was read, and how they are judged and shown. */
+import { describe, expect, test } from "bun:test";
+import { configFinding } from "../src/doctor/config-check.ts";
+import { daemonFinding } from "../src/doctor/daemon-checks.ts";
+import { dryRunFinding } from "../src/doctor/dry-run-check.ts";
+import { doctorExitCode, type Finding, finding, summarize } from "../src/doctor/finding.ts";
+import { formatFindings } from "../src/doctor/format.ts";
+import { fixOf, hooksFindings } from "../src/doctor/hooks-check.ts";
+import { demotionFinding, preemptFinding, sysctlFinding } from "../src/doctor/system-checks.ts";
+import { DaemonIncompatible, DaemonUnreachable } from "../src/protocol/client.ts";
+import type { DaemonStatus, Evaluation, ServiceResult } from "../src/protocol/wire.ts";
+
+const BIT = 1048576;
+
+function service(name: string, status: ServiceResult["status"], fields: Partial<ServiceResult> = {}): ServiceResult {
+  return {
+    name,
+    status,
+    exitCode: status === "pass" ? 0 : 1,
+    signal: null,
+    timedOut: false,
+    durationMs: 1,
+    output: "",
+    outputDroppedBytes: 0,
+    reason: null,
+    warnings: [],
+    ...fields,
+  };
+}
+
+function evaluation(decision: Evaluation["decision"], services: ServiceResult[]): Evaluation {
+  return {
+    action: "none",
+    decision,
+    dryRun: true,
+    failed: services.filter((s) => s.status === "fail").map((s) => s.name),
+    demotionBefore: 0,
+    demotionAfter: 0,
+    demoted: false,
+    message: null,
+    services,
+    anomalies: [],
+    warnings: [],
+    hooksDir: "/h",
+    startedAt: "",
+    durationMs: 1,
+  };
+}
+
+describe("dry run", () => {
+  test("a failing or refused hook: starting now would DEMOTE this node, a problem, with the reasons", () => {
+    const refused = 'refused by script security: "/h/b" is group-writable with group 5 (mode 0775); fix: chmod g-w "/h/b"';
+    const f = dryRunFinding(
+      evaluation("demote", [service("a", "fail", { output: "down\n" }), service("b", "fail", { exitCode: null, reason: refused })]),
+    );
+    expect(f.status).toBe("problem");
+    expect(f.detail).toBe(`starting now would DEMOTE this node because: a (exit 1: down), b (${refused})`);
+  });
+
+  test("all passing: nothing changes; our bit set: it would promote", () => {
+    expect(dryRunFinding(evaluation("none", [service("a", "pass")]))).toMatchObject({
+      status: "ok",
+      detail: "starting now changes nothing: the 1 check passes",
+    });
+    expect(dryRunFinding(evaluation("promote", [service("a", "pass"), service("b", "pass")]))).toMatchObject({
+      status: "info",
+      detail: "starting now would PROMOTE this node: all 2 checks pass and our 2^20 is set",
+    });
+  });
+
+  test("our bit set, all passing, a hold-down: it would stay demoted that long, then promote", () => {
+    const held = { ...evaluation("none", [service("a", "pass")]), promotionHeld: { passingSince: "x", until: "y", remainingMs: 59_001 } };
+    expect(dryRunFinding(held)).toMatchObject({
+      status: "info",
+      detail: "starting now holds this node demoted 60 s more (promoteDelayMs), then promotes it: the 1 check passes",
+    });
+  });
+
+  test("already demoted and still failing: a warning, not a new demotion", () => {
+    expect(dryRunFinding(evaluation("none", [service("a", "fail")]))).toMatchObject({
+      status: "warn",
+      detail: "this node is demoted and stays so because: a (exit 1)",
+    });
+  });
+});
+
+describe("kernel", () => {
+  test("preempt 0 warns that demotion will not move mastership, with the GUI setting", () => {
+    const f = preemptFinding("0\n");
+    expect(f.status).toBe("warn");
+    expect(f.detail).toContain("net.inet.carp.preempt = 0: demotion will not move mastership");
+    expect(f.fix).toContain('"Disable preempt"');
+    expect(preemptFinding("1")).toMatchObject({ status: "ok" });
+    expect(preemptFinding(new Error("unknown oid"))).toMatchObject({
+      status: "warn",
+      detail: "cannot read net.inet.carp.preempt: unknown oid",
+    });
+  });
+
+  test("the demotion decoded: our bit, the kernel's 240s, and the fix of a value that cannot be right", () => {
+    expect(demotionFinding(0)).toMatchObject({ status: "ok", detail: "0: nothing demotes this node" });
+    expect(demotionFinding(BIT + 480)).toMatchObject({ status: "info" });
+    expect(demotionFinding(BIT + 480).detail).toContain("our bit (2^20: a service check failed) + 480 = 2 x 240 from the kernel");
+    expect(demotionFinding(2 * BIT)).toMatchObject({ status: "warn", fix: expect.stringContaining(`net.inet.carp.demotion=-${2 * BIT}`) });
+  });
+
+  test("an unreadable demotion oid is a problem saying how to fix it", () => {
+    expect(sysctlFinding(new Error("sysctl: unknown oid"))).toMatchObject({
+      status: "problem",
+      fix: expect.stringContaining("kldload carp"),
+    });
+    expect(sysctlFinding(240)).toEqual(finding("sysctl", "ok", "net.inet.carp.demotion = 240"));
+  });
+});
+
+describe("hooks", () => {
+  test("the exact fix is taken from script security's reason", () => {
+    expect(fixOf('"/h/x" is writable by others (mode 0777); fix: chmod o-w "/h/x"')).toBe('chmod o-w "/h/x"');
+    expect(fixOf('"/h" is owned by uid 1000, not root; fix: chown root "/h"')).toBe('chown root "/h"');
+    expect(fixOf('cannot check "/h/x": EACCES')).toBeNull();
+  });
+
+  test("hooks refused for the same reason share one line; a missing directory is a warning", () => {
+    const reason = 'refused by script security: "/h" is writable by others (mode 0777); fix: chmod o-w "/h"';
+    const findings = hooksFindings(
+      {
+        hooks: [],
+        notRun: [
+          { name: "a", status: "fail", reason },
+          { name: "b", status: "fail", reason },
+          { name: "dir", status: "skipped", reason: "directory" },
+        ],
+        warnings: [],
+      },
+      { hooksDir: "/h", scriptSecurity: true },
+    );
+    expect(findings).toEqual([finding("hooks", "problem", `a, b: ${reason}`, 'chmod o-w "/h"')]);
+    const missing = hooksFindings(
+      { hooks: [], notRun: [], warnings: ['Hooks directory "/h" does not exist'] },
+      { hooksDir: "/h", scriptSecurity: true },
+    );
+    expect(missing).toEqual([finding("hooks", "warn", 'Hooks directory "/h" does not exist')]);
+  });
+
+  test("script security turned off is a warning", () => {
+    const findings = hooksFindings({ hooks: [], notRun: [], warnings: [] }, { hooksDir: "/h", scriptSecurity: false });
+    expect(findings).toEqual([
+      finding("hooks", "warn", "scriptSecurity = false: hooks that anyone can change run as root", "set scriptSecurity = true"),
+    ]);
+  });
+});
+
+describe("daemon", () => {
+  const status = { version: "0.1.0", pid: 42, uptimeMs: 61_000 } as DaemonStatus;
+
+  test("running this executable's version: ok; another version: restart it", () => {
+    expect(daemonFinding(status, "0.1.0")).toEqual(finding("daemon", "ok", "running (pid 42, version 0.1.0, up 61 s)"));
+    expect(daemonFinding(status, "0.2.0")).toMatchObject({ status: "warn", fix: "service carp_service_status restart" });
+  });
+
+  test("not running, or speaking another protocol: a warning with the command", () => {
+    expect(daemonFinding(new DaemonUnreachable('No daemon answers at "/s" (ENOENT)'))).toMatchObject({
+      status: "warn",
+      fix: "service carp_service_status start",
+    });
+    expect(daemonFinding(new DaemonIncompatible("speaks protocol 0"))).toMatchObject({
+      status: "warn",
+      fix: "service carp_service_status restart",
+    });
+  });
+});
+
+test("an invalid config is a problem that names the file", () => {
+  const f = configFinding({ ok: false, file: "/c.toml", error: 'Invalid config "/c.toml":\n✖ bad' });
+  expect(f).toMatchObject({ status: "problem", fix: 'fix the keys named, then: carp-service-status config --config "/c.toml"' });
+});
+
+describe("judging and showing the findings", () => {
+  const ok = finding("a", "ok", "fine");
+  const info = finding("b", "info", "so");
+  const warn = finding("c", "warn", "hm", "do this");
+  const problem = finding("d", "problem", "bad", "do that");
+  const skipped = finding("e", "skipped", "not checked");
+
+  test("exit status: 0 all good, 1 warnings (or skipped checks), 2 problems", () => {
+    const cases: [Finding[], 0 | 1 | 2][] = [
+      [[ok, info], 0],
+      [[ok, warn], 1],
+      [[ok, skipped], 1],
+      [[warn, problem], 2],
+    ];
+    for (const [findings, code] of cases) expect(doctorExitCode(findings)).toBe(code);
+  });
+
+  test("the summary counts what needs a look", () => {
+    expect(summarize([ok, info])).toBe("All 2 checks passed");
+    expect(summarize([ok, warn, problem, problem, skipped])).toBe("2 problems, 1 warning, 1 check skipped");
+  });
+
+  test("the table puts each fix under its finding", () => {
+    expect(formatFindings([ok, warn]).split("\n")).toEqual([
+      "CHECK  RESULT  DETAIL",
+      "a      ok      fine",
+      "c      WARN    hm",
+      "               fix: do this",
+      "",
+      "1 warning",
+    ]);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * The configd actions as configd runs them: the real command lines of the rendered actions file
+ * (and the shim, for the stock event), the real CLI, the fake FreeBSD sysctl and logger, and a
+ * stand-in for configd's `script` and `script_output` action types (test/configd-stand-in.ts).
+ * In no expected state may configd log an error or answer "Execute error".
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { NODE_PATHS } from "../../src/install/layout.ts";
+import { renderConfigdActions, renderShim } from "../../src/install/templates.ts";
+import { parseActions, runConfigdAction } from "../configd-stand-in.ts";
+import { CLI, type DaemonProcess, makeSandbox, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
+
+const NC = Bun.which("nc");
+let sandbox: Sandbox;
+let daemon: DaemonProcess | null = null;
+
+afterEach(async () => {
+  if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+  daemon = null;
+  sandbox.cleanup();
+});
+
+/**
+ * A sandbox whose "installed executable" is the CLI from source with the sandbox's config (the
+ * installed texts name the executable and use the default config path), text logs at info level.
+ */
+function setup(hook: "pass" | "fail") {
+  sandbox = makeSandbox();
+  sandbox.addHook("svc", { fixture: hook });
+  sandbox.writeConfig({ schedule: false, logLevel: "info", logFormat: "text" });
+  const binary = join(sandbox.dir, "carp-service-status");
+  writeFileSync(binary, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@" --config "${sandbox.configFile}"\n`);
+  chmodSync(binary, 0o755);
+  const actions = parseActions(renderConfigdActions({ ...NODE_PATHS, binary }));
+  const shim = join(sandbox.dir, "carp_service_status");
+  writeFileSync(shim, renderShim({ ...NODE_PATHS, binary, nc: NC ?? "/usr/bin/nc", socket: sandbox.config.socket as string }));
+  chmodSync(shim, 0o755);
+  return {
+    binary,
+    evaluate: () => runConfigdAction("script_output", actions.evaluate!.command),
+    status: () => runConfigdAction("script_output", actions.status!.command),
+    /** The stock event, `configctl interface update carp service_status`: type script, our shim. */
+    stockEvent: () => runConfigdAction("script", shim),
+  };
+}
+
+async function startDaemon(): Promise<void> {
+  daemon = await spawnDaemon(sandbox);
+}
+
+describe("the stand-in catches what configd complains about", () => {
+  test("stderr output and a non-zero exit, as the previous evaluate action produced with no daemon", async () => {
+    const t = setup("fail");
+    const previous = await runConfigdAction("script_output", `${t.binary} trigger || [ $? -eq 1 ]`);
+    expect(previous.errors[0]).toContain('Script action stderr returned "carp-service-status: No daemon answers');
+    const status = await runConfigdAction("script_output", `${t.binary} status --json`);
+    expect(status).toMatchObject({ reply: "Execute error" });
+  });
+});
+
+describe("configctl carp_service_status evaluate", () => {
+  for (const hook of ["pass", "fail"] as const) {
+    test(`with the daemon up and the service ${hook}ing: the table, no error`, async () => {
+      const t = setup(hook);
+      await startDaemon();
+      const { reply, errors } = await t.evaluate();
+      expect(errors).toEqual([]);
+      expect(reply).toMatch(new RegExp(`svc\\s+${hook}`));
+      expect(reply).toContain(hook === "fail" ? "demotion 1048576: no change (demoted by this tool)" : "demotion 0: no change");
+    });
+
+    test(`with no daemon and the service ${hook}ing: evaluates here, the note in syslog at info, no error`, async () => {
+      const t = setup(hook);
+      const { reply, errors } = await t.evaluate();
+      expect(errors).toEqual([]);
+      expect(reply).toMatch(new RegExp(`svc\\s+${hook}`));
+      const ours = sandbox.syslog().filter((line) => line.startsWith("carp-service-status "));
+      expect(ours[0]).toStartWith(
+        `carp-service-status daemon.info: No daemon answers at "${sandbox.config.socket}" (ENOENT): evaluating here`,
+      );
+      if (hook === "fail") {
+        expect(reply).toContain("demotion 0 -> 1048576: demoted");
+        expect(sandbox.syslog()).toContain("carp daemon.warning: carp demoted by 1048576 due to service disruption (services: svc)");
+        expect(ours[1]).toBe(
+          "carp-service-status daemon.warning: demoted this node: svc (exit 1: service down) demotionBefore=0 demotionAfter=1048576 failed=svc",
+        );
+      }
+    });
+  }
+
+  test("a genuine failure (sysctl) is one syslog line at err and a plain answer, not an error of configd's", async () => {
+    const t = setup("pass");
+    setFakeSwitch(sandbox, "sysctl.no-carp");
+    const { reply, errors } = await t.evaluate();
+    expect(errors).toEqual([]);
+    const failure =
+      "evaluation failed: sysctl -n net.inet.carp.demotion failed: sysctl: unknown oid 'net.inet.carp.demotion' (is carp(4) loaded?)";
+    expect(reply).toBe(`carp-service-status: ${failure} (logged to syslog)\n`);
+    expect(sandbox.syslog().filter((line) => line.includes(".err:"))).toEqual([`carp-service-status daemon.err: ${failure}`]);
+  });
+
+  test("a failure in the daemon is answered as such, and logged once: by the daemon", async () => {
+    const t = setup("pass");
+    await startDaemon();
+    setFakeSwitch(sandbox, "sysctl.no-carp");
+    const { reply, errors } = await t.evaluate();
+    expect(errors).toEqual([]);
+    expect(reply).toStartWith("carp-service-status: The daemon could not evaluate: sysctl -n net.inet.carp.demotion failed");
+    expect(sandbox.syslog().filter((line) => line.includes(".err:"))).toEqual([]);
+  });
+});
+
+describe("configctl carp_service_status status", () => {
+  test("with the daemon up: its status as JSON", async () => {
+    const t = setup("pass");
+    await startDaemon();
+    const { reply, errors } = await t.status();
+    expect(errors).toEqual([]);
+    expect(JSON.parse(reply)).toMatchObject({ version: expect.any(String), hooksDir: sandbox.hooksDir });
+  });
+
+  test("with no daemon: a JSON object saying it is not running", async () => {
+    const t = setup("pass");
+    const { reply, errors } = await t.status();
+    expect(errors).toEqual([]);
+    expect(JSON.parse(reply)).toEqual({
+      daemonRunning: false,
+      socket: sandbox.config.socket,
+      message: `No daemon answers at "${sandbox.config.socket}" (ENOENT); start it with: service carp_service_status start`,
+    });
+  });
+});
+
+describe.skipIf(!NC)("the stock event through the shim (type script)", () => {
+  for (const up of [true, false]) {
+    test(`answers OK with the daemon ${up ? "up" : "down"}, and the service failing demotes once`, async () => {
+      const t = setup("fail");
+      if (up) await startDaemon();
+      expect(await t.stockEvent()).toEqual({ reply: "OK", errors: [] });
+      expect(sandbox.demotion()).toBe(1048576);
+    });
+  }
+});

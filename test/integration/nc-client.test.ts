@@ -1,0 +1,89 @@
+/**
+ * The socket server with the client the shim and the CARP event hook use: OpenBSD netcat (`nc -U`,
+ * in FreeBSD's base system; Debian's netcat-openbsd is the same program). A request with
+ * `Connection: close` gets its reply and the connection closed, so nc exits by itself; pipelined
+ * requests are answered in order; a half-closed client (`nc -N`) still gets its reply.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { listenSocket } from "../../src/daemon/socket-server.ts";
+import type { DaemonStatus, Evaluation } from "../../src/protocol/wire.ts";
+
+const NC = Bun.which("nc");
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+async function serve(evaluateMs: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "carp-nc-"));
+  const socket = join(dir, "sock");
+  let calls = 0;
+  const server = await listenSocket(socket, {
+    handlers: {
+      evaluate: async () => {
+        await Bun.sleep(evaluateMs);
+        return { action: "none", services: [], demotionAfter: 0, call: ++calls } as unknown as Evaluation;
+      },
+      status: () => ({ version: "x", counters: {}, services: [], call: ++calls }) as unknown as DaemonStatus,
+      metrics: () => "",
+    },
+  });
+  cleanups.push(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return socket;
+}
+
+/** printf's bytes piped into nc, as the installed scripts do. */
+async function nc(socket: string, request: string, flags: string[] = []) {
+  const started = performance.now();
+  const proc = Bun.spawn(["/bin/sh", "-c", `printf '${request}' | ${NC} ${flags.join(" ")} -U -w 5 "$0"`, socket], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [reply, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { reply, stderr, exitCode, ms: performance.now() - started };
+}
+
+const statusLines = (reply: string) => [...reply.matchAll(/HTTP\/1\.1 \d+ [A-Za-z ]+\r\n/g)].map((m) => m[0].trim());
+const calls = (reply: string) => [...reply.matchAll(/"call":(\d+)/g)].map((m) => Number(m[1]));
+
+describe.skipIf(!NC)("nc(1) as a client", () => {
+  test("Connection: close gets the reply, marked so, and the connection closed: nc exits at once", async () => {
+    const socket = await serve(300);
+    const { reply, exitCode, ms } = await nc(socket, "POST /evaluate HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n");
+    expect(exitCode).toBe(0);
+    expect(statusLines(reply)).toEqual(["HTTP/1.1 200 OK"]);
+    expect(reply).toContain("\r\nConnection: close\r\n");
+    expect(calls(reply)).toEqual([1]);
+    // The evaluation's 300 ms, not nc's 5 s idle timeout.
+    expect(ms).toBeLessThan(3000);
+  });
+
+  test("pipelined requests are answered in order, then the connection closes on the last one's Connection: close", async () => {
+    const socket = await serve(200);
+    const request = "POST /evaluate HTTP/1.1\\r\\n\\r\\nGET /status HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n";
+    const { reply, exitCode } = await nc(socket, request);
+    expect(exitCode).toBe(0);
+    expect(statusLines(reply)).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(calls(reply)).toEqual([1, 2]);
+    expect(reply.match(/Connection: close/g)).toHaveLength(1);
+  });
+
+  test("a client that half-closes after its request (nc -N) still gets the reply", async () => {
+    const socket = await serve(200);
+    const { reply, exitCode } = await nc(socket, "POST /evaluate HTTP/1.1\\r\\n\\r\\n", ["-N"]);
+    expect(exitCode).toBe(0);
+    expect(statusLines(reply)).toEqual(["HTTP/1.1 200 OK"]);
+  });
+
+  test("with no daemon, nc says so and exits 1: the scripts' cue to fall back", async () => {
+    const { exitCode, reply } = await nc(join(tmpdir(), "carp-no-such-socket"), "GET /status HTTP/1.1\\r\\n\\r\\n");
+    expect(exitCode).toBe(1);
+    expect(reply).toBe("");
+  });
+});
