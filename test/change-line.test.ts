@@ -1,21 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { describeChange, describeFailure, firstOutputLine } from "../src/engine/change-line.ts";
 import type { ServiceResult } from "../src/protocol/wire.ts";
+import { serviceResult } from "./wire-builders.ts";
 
 function service(name: string, fields: Partial<ServiceResult> = {}): ServiceResult {
-  return {
-    name,
-    status: "fail",
-    exitCode: 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 3,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-    ...fields,
-  };
+  return serviceResult(name, "fail", { durationMs: 3, ...fields });
 }
 
 describe("the daemon's own line for a change of the demotion", () => {

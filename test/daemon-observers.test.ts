@@ -15,6 +15,7 @@ import type { SocketHandlers } from "../src/daemon/socket-server.ts";
 import type { Evaluation, ServiceResult } from "../src/protocol/wire.ts";
 import { waitFor } from "./helpers.ts";
 import { captureLog } from "./log-capture.ts";
+import { evaluationOf, serviceResult } from "./wire-builders.ts";
 
 const notifyDir = mkdtempSync(join(tmpdir(), "carp-observers-"));
 chmodSync(notifyDir, 0o755);
@@ -33,39 +34,11 @@ const config = parseConfig({
 });
 
 function service(name: string, status: ServiceResult["status"]): ServiceResult {
-  return {
-    name,
-    status,
-    exitCode: status === "pass" ? 0 : 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 2,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-  };
+  return serviceResult(name, status, { durationMs: 2 });
 }
 
 function evaluation(services: ServiceResult[], extra: Partial<Evaluation> = {}): Evaluation {
-  const failed = services.filter((s) => s.status === "fail").map((s) => s.name);
-  return {
-    action: "none",
-    decision: "none",
-    dryRun: false,
-    failed,
-    demotionBefore: 0,
-    demotionAfter: 0,
-    demoted: false,
-    message: null,
-    services,
-    anomalies: [],
-    warnings: [],
-    hooksDir: "/h",
-    startedAt: new Date(0).toISOString(),
-    durationMs: 1,
-    ...extra,
-  };
+  return evaluationOf(services, extra);
 }
 
 /** A daemon whose evaluations return the next of `results`, with the file writes and notify runs recorded. */

@@ -10,6 +10,7 @@ import { Daemon, type DaemonDeps, startDaemon } from "../src/daemon/daemon.ts";
 import { planReload } from "../src/daemon/reload.ts";
 import type { SocketHandlers } from "../src/daemon/socket-server.ts";
 import type { Evaluation } from "../src/protocol/wire.ts";
+import { evaluationOf } from "./wire-builders.ts";
 
 const BASE = { hooksDir: "/h", sysctl: "simulated", logger: "simulated", lockFile: "/l", socket: "/s.sock", schedule: "*/10 * * * * *" };
 
@@ -18,22 +19,7 @@ function config(extra: Record<string, unknown> = {}): Config {
 }
 
 function evaluation(failed: string[] = []): Evaluation {
-  return {
-    action: "none",
-    decision: "none",
-    dryRun: false,
-    failed,
-    demotionBefore: 0,
-    demotionAfter: 0,
-    demoted: false,
-    message: null,
-    services: [],
-    anomalies: [],
-    warnings: [],
-    hooksDir: "/h",
-    startedAt: new Date(0).toISOString(),
-    durationMs: 1,
-  };
+  return evaluationOf([], { failed });
 }
 
 /** A daemon world under the test's control: evaluations resolve when the test says so. */

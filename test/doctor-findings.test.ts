@@ -9,42 +9,16 @@ import { fixOf, hooksFindings } from "../src/doctor/hooks-check.ts";
 import { demotionFinding, preemptFinding, sysctlFinding } from "../src/doctor/system-checks.ts";
 import { DaemonIncompatible, DaemonUnreachable } from "../src/protocol/client.ts";
 import type { DaemonStatus, Evaluation, ServiceResult } from "../src/protocol/wire.ts";
+import { evaluationOf, serviceResult } from "./wire-builders.ts";
 
 const BIT = 1048576;
 
 function service(name: string, status: ServiceResult["status"], fields: Partial<ServiceResult> = {}): ServiceResult {
-  return {
-    name,
-    status,
-    exitCode: status === "pass" ? 0 : 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 1,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-    ...fields,
-  };
+  return serviceResult(name, status, fields);
 }
 
 function evaluation(decision: Evaluation["decision"], services: ServiceResult[]): Evaluation {
-  return {
-    action: "none",
-    decision,
-    dryRun: true,
-    failed: services.filter((s) => s.status === "fail").map((s) => s.name),
-    demotionBefore: 0,
-    demotionAfter: 0,
-    demoted: false,
-    message: null,
-    services,
-    anomalies: [],
-    warnings: [],
-    hooksDir: "/h",
-    startedAt: "",
-    durationMs: 1,
-  };
+  return evaluationOf(services, { decision, dryRun: true, startedAt: "" });
 }
 
 describe("dry run", () => {

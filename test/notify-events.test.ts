@@ -3,41 +3,20 @@ import { describe, expect, test } from "bun:test";
 import { firstLine, type NotifyEvent, notifyArgs, notifyEnv, notifyEventsOf } from "../src/daemon/notify-events.ts";
 import type { Transition } from "../src/daemon/status-book.ts";
 import type { Evaluation, ServiceResult } from "../src/protocol/wire.ts";
+import { evaluationOf, serviceResult } from "./wire-builders.ts";
 
 function service(name: string, status: ServiceResult["status"], extra: Partial<ServiceResult> = {}): ServiceResult {
-  return {
-    name,
-    status,
-    exitCode: status === "pass" ? 0 : 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 1,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-    ...extra,
-  };
+  return serviceResult(name, status, extra);
 }
 
 function evaluation(services: ServiceResult[], extra: Partial<Evaluation> = {}): Evaluation {
-  return {
-    action: "none",
-    decision: "none",
-    dryRun: false,
-    failed: services.filter((s) => s.status === "fail").map((s) => s.name),
+  return evaluationOf(services, {
     demotionBefore: 240,
     demotionAfter: 240,
-    demoted: false,
-    message: null,
-    services,
-    anomalies: [],
-    warnings: [],
-    hooksDir: "/h",
     startedAt: "2026-11-30T12:00:00.000Z",
     durationMs: 5,
     ...extra,
-  };
+  });
 }
 
 const t = (name: string, from: Transition["from"], to: Transition["to"]): Transition => ({ name, from, to });

@@ -2,43 +2,24 @@
 import { describe, expect, test } from "bun:test";
 import { formatEvaluation, formatStatus } from "../src/cli/report.ts";
 import type { DaemonStatus, Evaluation, ServiceResult } from "../src/protocol/wire.ts";
+import { evaluationOf, serviceResult } from "./wire-builders.ts";
 
 const ESC = "\u001b";
 
 function service(name: string, extra: Partial<ServiceResult> = {}): ServiceResult {
-  return {
-    name,
-    status: "fail",
-    exitCode: 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 3,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-    ...extra,
-  };
+  return serviceResult(name, "fail", { durationMs: 3, ...extra });
 }
 
 function evaluation(services: ServiceResult[], extra: Partial<Evaluation> = {}): Evaluation {
-  return {
-    action: "none",
-    decision: "none",
-    dryRun: false,
-    failed: services.filter((s) => s.status === "fail").map((s) => s.name),
+  return evaluationOf(services, {
     demotionBefore: 1048576,
     demotionAfter: 1048576,
     demoted: true,
-    message: null,
-    services,
-    anomalies: [],
-    warnings: [],
     hooksDir: "/hooks",
     startedAt: "2026-01-01T00:00:00.000Z",
     durationMs: 5,
     ...extra,
-  };
+  });
 }
 
 /** The rows of the hook table: every line before the blank one. */

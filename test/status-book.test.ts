@@ -1,40 +1,14 @@
 import { expect, test } from "bun:test";
 import { findTransitions, StatusBook } from "../src/daemon/status-book.ts";
 import type { Evaluation, ServiceResult } from "../src/protocol/wire.ts";
+import { evaluationOf, serviceResult } from "./wire-builders.ts";
 
 function service(name: string, status: ServiceResult["status"]): ServiceResult {
-  return {
-    name,
-    status,
-    exitCode: status === "pass" ? 0 : 1,
-    signal: null,
-    timedOut: false,
-    durationMs: 1,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: null,
-    warnings: [],
-  };
+  return serviceResult(name, status);
 }
 
 function evaluation(services: ServiceResult[], action: Evaluation["action"] = "none"): Evaluation {
-  const failed = services.filter((s) => s.status === "fail").map((s) => s.name);
-  return {
-    action,
-    decision: "none",
-    dryRun: false,
-    failed,
-    demotionBefore: 0,
-    demotionAfter: 0,
-    demoted: false,
-    message: null,
-    services,
-    anomalies: [],
-    warnings: [],
-    hooksDir: "/h",
-    startedAt: new Date(0).toISOString(),
-    durationMs: 1,
-  };
+  return evaluationOf(services, { action });
 }
 
 test("transitions are the hooks whose status changed, new ones from null", () => {
