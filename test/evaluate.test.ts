@@ -1,6 +1,6 @@
 /** The evaluation with hand-written fakes for sysctl, syslog and the hook runner. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { CarpError } from "../src/common/errors.ts";
@@ -376,6 +376,43 @@ describe("flap control in an evaluation", () => {
     now += 60_000;
     expect((await evaluate(config, deps)).action).toBe("promoted");
     expect(kernel.value()).toBe(0);
+  });
+
+  test("results older than another run's decision do not overrule it: a slow passing run cannot promote after a newer demotion", async () => {
+    const { deps, kernel } = setup(["ospf"], BIT, { ospf: 0 });
+    let now = 1_000_000;
+    deps.now = () => now;
+    const passing = fakeRunner({ ospf: 0 });
+    deps.runHook = async (path, options) => {
+      // While this run's checks run, a newer run (a check, configd's evaluate) sees the failure and decides.
+      now += 5_000;
+      writeFileSync(
+        sandbox.config.stateFile,
+        JSON.stringify({
+          version: 1,
+          hooks: { ospf: { state: "fail", streak: 0 } },
+          passingSince: null,
+          bitSet: true,
+          observedAt: now - 1_000,
+        }),
+      );
+      return passing(path, options);
+    };
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.warnings).toEqual([expect.stringContaining("its result stands")]);
+    expect(kernel.value()).toBe(BIT);
+    expect(JSON.parse(readFileSync(sandbox.config.stateFile, "utf8")).observedAt).toBe(now - 1_000);
+  });
+
+  test("a state file that cannot be written: each run decides on its own, so a failing check still demotes", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
+    writeFileSync(join(sandbox.dir, "not-a-directory"), "");
+    const config = withFlap({ fall: 3, stateFile: join(sandbox.dir, "not-a-directory", "state") });
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(kernel.value()).toBe(BIT);
+    expect(evaluation.warnings).toEqual(expect.arrayContaining([expect.stringContaining("deciding on this run alone")]));
   });
 
   test("a dry run shows the counted states but keeps no history", async () => {

@@ -169,3 +169,50 @@ describe("the hold-down (promoteDelayMs)", () => {
     expect(outcome.failed).toEqual([]);
   });
 });
+
+describe("a fresh start (the daemon's first run)", () => {
+  const thresholds = () => ({ fall: 3, rise: 2 });
+  const stored = (state: Raw, streak = 0): FlapHistory => ({ ...NO_HISTORY, hooks: { ospf: { state, streak } }, passingSince: 0 });
+
+  test("a failing hook counts as failed at once, whatever its pending count", () => {
+    const outcome = observe(stored("pass", 1), [{ name: "ospf", raw: "fail" }], {
+      now: 10 * S,
+      promoteDelayMs: 0,
+      thresholds,
+      fresh: true,
+    });
+    expect(outcome.failed).toEqual(["ospf"]);
+  });
+
+  test("a passing hook keeps a stored failure and still needs its rise: a restart never promotes early", () => {
+    const outcome = observe(stored("fail"), [{ name: "ospf", raw: "pass" }], { now: 10 * S, promoteDelayMs: 0, thresholds, fresh: true });
+    expect(outcome.counted.get("ospf")).toEqual({ state: "fail", streak: 1, needed: 2 });
+    expect(outcome.mayPromote).toBe(false);
+  });
+
+  test("the hold-down starts at the restart, not at a stored time", () => {
+    const history = { ...NO_HISTORY, hooks: { ospf: { state: "pass" as const, streak: 0 } }, passingSince: 0 };
+    const outcome = observe(history, [{ name: "ospf", raw: "pass" }], { now: 100 * S, promoteDelayMs: 60 * S, thresholds, fresh: true });
+    expect(outcome.hold).toEqual({ passingSince: 100 * S, until: 160 * S });
+  });
+});
+
+describe("odd histories", () => {
+  test("a passing-since in the future (the clock stepped back) is taken as now", () => {
+    const history = { ...NO_HISTORY, hooks: { ospf: { state: "pass" as const, streak: 0 } }, passingSince: 999_999 * S };
+    const outcome = observe(history, [{ name: "ospf", raw: "pass" }], {
+      now: 100 * S,
+      promoteDelayMs: 10 * S,
+      thresholds: () => ({ fall: 1, rise: 1 }),
+    });
+    expect(outcome.hold).toEqual({ passingSince: 100 * S, until: 110 * S });
+  });
+
+  test('a hook called "__proto__" keeps its history like any other', () => {
+    const settings = { now: 0, promoteDelayMs: 0, thresholds: () => ({ fall: 3, rise: 1 }) };
+    const first = observe(NO_HISTORY, [{ name: "__proto__", raw: "pass" }], settings);
+    const second = observe(first.history, [{ name: "__proto__", raw: "fail" }], settings);
+    expect(Object.keys(second.history.hooks)).toEqual(["__proto__"]);
+    expect(second.counted.get("__proto__")).toEqual({ state: "pass", streak: 1, needed: 3 });
+  });
+});

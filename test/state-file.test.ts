@@ -13,7 +13,7 @@ function scratch(): string {
   return join(dir, "state");
 }
 
-const HISTORY = { hooks: { ospf: { state: "fail" as const, streak: 1 } }, passingSince: null, bitSet: true };
+const HISTORY = { hooks: { ospf: { state: "fail" as const, streak: 1 } }, passingSince: null, bitSet: true, observedAt: 1_796_000_000_000 };
 
 test("what is written is read back", () => {
   const file = scratch();
@@ -30,6 +30,7 @@ const broken: Array<[string, string]> = [
   ["an empty file", ""],
   ["another version", '{"version":99,"hooks":{},"passingSince":null,"bitSet":null}'],
   ["a wrong shape", '{"version":1,"hooks":{"ospf":{"state":"maybe","streak":-1}},"passingSince":null,"bitSet":null}'],
+  ["a time no Date can hold", '{"version":1,"hooks":{},"passingSince":9000000000000000,"bitSet":true}'],
 ];
 for (const [what, text] of broken) {
   test(`${what} is no history, with a warning naming the file`, () => {

@@ -159,6 +159,9 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     warnings.push(warning);
     sayOnce(deps.log, warning);
   }
+  const clock = deps.now ?? Date.now;
+  // What the hooks see is the world as of now; a decision made by another run since must stand.
+  const observedAt = clock();
   const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !disabled(hook.name)), signal });
   // Disabled in the config: listed, never run or counted, whatever its file is like.
   const skippedByConfig = (name: string) => ({
@@ -187,18 +190,31 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       warnings.push(stored.warning);
       deps.log.warn(stored.warning);
     }
-    const now = deps.now?.() ?? Date.now();
+    const now = clock();
     const observed = services.filter((s) => s.status !== "skipped").map((s) => ({ name: s.name, raw: s.status as Raw }));
-    // A daemon's first run observes afresh: hooks set their state directly, the hold-down starts now.
-    const previous = options.freshStart ? { ...NO_HISTORY, bitSet: stored.history.bitSet } : stored.history;
-    const flap = observe(previous, observed, {
-      now,
-      promoteDelayMs: config.promoteDelayMs,
-      thresholds: (name) => ({
-        fall: hookSettings(config, name)?.fall ?? config.fall,
-        rise: hookSettings(config, name)?.rise ?? config.rise,
-      }),
+    const thresholds = (name: string) => ({
+      fall: hookSettings(config, name)?.fall ?? config.fall,
+      rise: hookSettings(config, name)?.rise ?? config.rise,
     });
+    // Another run (a check, the fallback of a trigger, configd's evaluate) whose hooks started
+    // later has decided already: these results are older than its, and must not overrule them.
+    // A stored time ahead of now is a clock stepped back, not a newer run.
+    const newer = stored.history.observedAt;
+    const stale = !dryRun && newer !== null && newer > observedAt && newer <= now;
+    let flap = observe(stored.history, observed, { now, promoteDelayMs: config.promoteDelayMs, thresholds, fresh: options.freshStart });
+    let historyKept = true;
+    if (!dryRun && !stale) {
+      const notKept = writeHistory(config.stateFile, { ...flap.history, observedAt, bitSet: stored.history.bitSet });
+      if (notKept !== null) {
+        // Counters that cannot be kept would hold a failing check at "failing 1 of 3" forever:
+        // decide as the stock script does instead (every run on its own, no hold-down).
+        historyKept = false;
+        const warning = `${notKept}; deciding on this run alone, as without flap control`;
+        warnings.push(warning);
+        deps.log.error(warning);
+        flap = observe(NO_HISTORY, observed, { now, promoteDelayMs: 0, thresholds: () => ({ fall: 1, rise: 1 }) });
+      }
+    }
     for (const service of services) {
       const counted = flap.counted.get(service.name);
       if (counted) service.counted = counted;
@@ -206,7 +222,13 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     const failed = services.filter((s) => s.counted?.state === "fail").map((s) => s.name);
 
     const demotionBefore = await deps.sysctl.read(phase);
-    const decision = decide(demotionBefore, failed, { mayPromote: flap.mayPromote });
+    const decided = decide(demotionBefore, failed, { mayPromote: flap.mayPromote });
+    const decision = stale ? ({ action: "none" } as const) : decided;
+    if (stale) {
+      const warning = "Another evaluation whose checks started later decided while these ran: its result stands, nothing done here";
+      warnings.push(warning);
+      deps.log.info(warning);
+    }
     if (decision.action === "demote" && stored.history.bitSet === true) {
       // We left the bit set and someone took it off (leaving CARP maintenance mode resets the demotion).
       const warning =
@@ -231,12 +253,9 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       const change = describeChange(action, { demotionBefore, demotionAfter, services });
       deps.log.warn(change.fields, change.message);
     }
-    if (!dryRun) {
-      const notKept = writeHistory(config.stateFile, { ...flap.history, bitSet: isDemoted(demotionAfter) });
-      if (notKept !== null) {
-        warnings.push(notKept);
-        deps.log.warn(notKept);
-      }
+    if (!dryRun && !stale && historyKept && isDemoted(demotionAfter) !== stored.history.bitSet) {
+      // The bit as we leave it, to tell an outside reset next time; a failure here only costs that.
+      writeHistory(config.stateFile, { ...flap.history, observedAt, bitSet: isDemoted(demotionAfter) });
     }
     const promotionHeld =
       isDemoted(demotionAfter) && failed.length === 0 && flap.hold !== null

@@ -30,10 +30,21 @@ export interface FlapHistory {
   passingSince: number | null;
   /** The 2^20 bit as this tool last saw it after its decision, to tell an outside reset; null when unknown. */
   bitSet: boolean | null;
+  /**
+   * Epoch ms at which the hooks of the run that wrote this history started. A run whose hooks
+   * started earlier observed an older world and must not overrule it (see evaluate.ts).
+   */
+  observedAt: number | null;
 }
 
 export interface FlapSettings {
   now: number;
+  /**
+   * A daemon's first run: a failing hook counts as failed at once (a check failing at start demotes
+   * at once), a passing one keeps a stored failed state and its rise (a restart never promotes
+   * early), and the hold-down starts now.
+   */
+  fresh?: boolean;
   promoteDelayMs: number;
   /** fall and rise of a hook (its own, or the top-level defaults). */
   thresholds(name: string): { fall: number; rise: number };
@@ -58,7 +69,7 @@ export interface FlapOutcome {
 }
 
 /** An empty history: every hook's next observation sets its state directly. */
-export const NO_HISTORY: FlapHistory = { hooks: {}, passingSince: null, bitSet: null };
+export const NO_HISTORY: FlapHistory = { hooks: {}, passingSince: null, bitSet: null, observedAt: null };
 
 function advance(previous: HookHistory | undefined, raw: Raw, { fall, rise }: { fall: number; rise: number }): HookHistory {
   if (previous === undefined) return { state: raw, streak: 0 };
@@ -67,25 +78,34 @@ function advance(previous: HookHistory | undefined, raw: Raw, { fall, rise }: { 
   return streak >= (raw === "fail" ? fall : rise) ? { state: raw, streak: 0 } : { state: previous.state, streak };
 }
 
+/** A hook's state after a fresh start's observation: failing at once, or keeping a stored failure. */
+function advanceFresh(previous: HookHistory | undefined, raw: Raw, thresholds: { fall: number; rise: number }): HookHistory {
+  if (raw === "fail" || previous?.state !== "fail") return { state: raw, streak: 0 };
+  return advance(previous, raw, thresholds);
+}
+
 /** Takes one run's raw results (name order) into the history. */
 export function observe(previous: FlapHistory, results: ReadonlyArray<{ name: string; raw: Raw }>, settings: FlapSettings): FlapOutcome {
-  const hooks: Record<string, HookHistory> = {};
+  // No prototype: a hook may be called "__proto__".
+  const hooks: Record<string, HookHistory> = Object.create(null);
   const counted = new Map<string, CountedState>();
   const changes: FlapOutcome["changes"] = [];
   for (const { name, raw } of results) {
     const thresholds = settings.thresholds(name);
     const before = Object.hasOwn(previous.hooks, name) ? previous.hooks[name] : undefined;
-    const after = advance(before, raw, thresholds);
+    const after = settings.fresh ? advanceFresh(before, raw, thresholds) : advance(before, raw, thresholds);
     hooks[name] = after;
     counted.set(name, { state: after.state, streak: after.streak, needed: after.state === "pass" ? thresholds.fall : thresholds.rise });
     if (before?.state !== after.state) changes.push({ name, from: before?.state ?? null, to: after.state });
   }
   const failed = results.filter(({ name }) => hooks[name]!.state === "fail").map(({ name }) => name);
   const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass");
-  const passingSince = steady ? (previous.passingSince ?? settings.now) : null;
+  // Never in the future: a clock stepped back must not stretch the hold-down.
+  const since = settings.fresh || previous.passingSince === null ? settings.now : Math.min(previous.passingSince, settings.now);
+  const passingSince = steady ? since : null;
   const holding = passingSince !== null && settings.now < passingSince + settings.promoteDelayMs;
   return {
-    history: { hooks, passingSince, bitSet: previous.bitSet },
+    history: { hooks, passingSince, bitSet: previous.bitSet, observedAt: previous.observedAt },
     counted,
     failed,
     changes,

@@ -26,17 +26,23 @@ function isHookHistory(value: unknown): value is HookHistory {
  */
 function historyOf(parsed: unknown): FlapHistory | null {
   if (typeof parsed !== "object" || parsed === null) return null;
-  const { version, hooks, passingSince, bitSet } = parsed as Record<string, unknown>;
+  const { version, hooks, passingSince, bitSet, observedAt } = parsed as Record<string, unknown>;
   if (version !== STATE_VERSION || typeof hooks !== "object" || hooks === null || Array.isArray(hooks)) return null;
   if (!Object.values(hooks).every(isHookHistory)) return null;
-  if (passingSince !== null && !Number.isSafeInteger(passingSince)) return null;
+  if (passingSince !== null && !isEpochMs(passingSince)) return null;
   if (bitSet !== null && typeof bitSet !== "boolean") return null;
-  return {
-    hooks: { ...(hooks as Record<string, HookHistory>) },
-    passingSince: passingSince as number | null,
-    bitSet: bitSet as boolean | null,
-  };
+  if (observedAt !== undefined && observedAt !== null && !isEpochMs(observedAt)) return null;
+  // No prototype, so a hook called "__proto__" is a key like any other.
+  const history: Record<string, HookHistory> = Object.assign(Object.create(null), hooks);
+  return { hooks: history, passingSince, bitSet, observedAt: observedAt ?? null };
 }
+
+/** A time a Date can hold (0 to year 275760), as epoch ms. */
+function isEpochMs(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_EPOCH_MS;
+}
+
+const MAX_EPOCH_MS = 8.64e15;
 
 function prepareDirectory(file: string, privateDir: string): void {
   const dir = dirname(file);
