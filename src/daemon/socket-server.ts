@@ -22,6 +22,13 @@ import {
 import { formatResponse, type HttpRequest, parseRequest } from "./http.ts";
 
 const SOCKET_MODE = 0o600;
+/**
+ * Bytes received and not yet answered that one connection may hold: a few pipelined requests fit,
+ * a client that keeps sending without reading its replies is cut off rather than grow our memory.
+ */
+const MAX_PENDING_BYTES = 65_536;
+/** Connections served at once; more are closed at once, so no client can take every descriptor. */
+const MAX_CONNECTIONS = 256;
 const GROUP_SOCKET_MODE = 0o660;
 const LIVENESS_TIMEOUT_MS = 1000;
 
@@ -148,17 +155,31 @@ function send(socket: ClientSocket, reply: Reply, { close }: { close: boolean })
   flush(socket);
 }
 
-/** Parses and answers the next complete request, if nothing is being answered. */
-function serveNext(socket: ClientSocket, { handlers, idleTimeoutS }: { handlers: SocketHandlers; idleTimeoutS: number }): void {
+/** Closes the connection once every reply queued on it is written. */
+function closeWhenFlushed(socket: ClientSocket): void {
+  socket.data.closing = true;
+  flush(socket);
+}
+
+interface Serving {
+  handlers: SocketHandlers;
+  idleTimeoutS: number;
+}
+
+/**
+ * Parses and answers the next complete request, if nothing is being answered and the client has
+ * read the last reply (a client that does not read gets no more replies queued for it).
+ */
+function serveNext(socket: ClientSocket, { handlers, idleTimeoutS }: Serving): void {
   const connection = socket.data;
-  if (connection.answering || connection.closing || connection.gone) return;
+  if (connection.answering || connection.closing || connection.gone || connection.unsent.length > 0) return;
   const parsed = parseRequest(connection.received, { maxBodyBytes: MAX_REQUEST_BODY_BYTES });
   if (parsed.kind === "incomplete") {
     if (!connection.readClosed) return;
     // Half-closed with a request cut short: say so; with nothing left: done.
     if (connection.received.length > 0)
       send(socket, errorReply(400, { code: "bad_request", message: "Incomplete request" }), { close: true });
-    else socket.end();
+    else closeWhenFlushed(socket);
     return;
   }
   if (parsed.kind === "error") {
@@ -173,18 +194,21 @@ function serveNext(socket: ClientSocket, { handlers, idleTimeoutS }: { handlers:
     send(socket, reply, { close: !parsed.request.keepAlive });
     if (!connection.closing) socket.timeout(idleTimeoutS);
     serveNext(socket, { handlers, idleTimeoutS });
+    // Unsent bytes wait for drain, which serves the next request then.
   });
 }
 
 /** Creates the socket and serves the protocol. Returns whether a stale socket was replaced. */
 export async function listenSocket(
   path: string,
-  options: { group?: string | number; handlers: SocketHandlers; idleTimeoutS?: number },
+  options: { group?: string | number; handlers: SocketHandlers; idleTimeoutS?: number; maxConnections?: number },
 ): Promise<SocketServer & { replacedStale: boolean }> {
   const replacedStale = await clearStaleSocket(path);
   const gid = options.group === undefined ? null : resolveGroup(options.group);
-  const { handlers, idleTimeoutS = IDLE_TIMEOUT_S } = options;
+  const { handlers, idleTimeoutS = IDLE_TIMEOUT_S, maxConnections = MAX_CONNECTIONS } = options;
   const previousUmask = process.umask(0o777 & ~SOCKET_MODE);
+  const serving: Serving = { handlers, idleTimeoutS };
+  let connections = 0;
   let listener: Bun.UnixSocketListener<Connection>;
   try {
     listener = Bun.listen<Connection>({
@@ -194,23 +218,40 @@ export async function listenSocket(
       socket: {
         open(socket) {
           socket.data = { received: Buffer.alloc(0), answering: false, readClosed: false, closing: false, unsent: [], gone: false };
+          if (++connections > maxConnections) {
+            socket.data.closing = true;
+            socket.end();
+            return;
+          }
           socket.timeout(idleTimeoutS);
         },
         data(socket, chunk) {
           const connection = socket.data;
           if (connection.closing) return;
+          const busy = connection.answering || connection.unsent.length > 0;
+          if (busy && connection.received.length + chunk.length > MAX_PENDING_BYTES) {
+            // Sending on and on while a reply is pending or unread: cut it off.
+            connection.closing = true;
+            connection.unsent = [];
+            socket.end();
+            return;
+          }
           connection.received = connection.received.length === 0 ? Buffer.from(chunk) : Buffer.concat([connection.received, chunk]);
-          serveNext(socket, { handlers, idleTimeoutS });
+          serveNext(socket, serving);
         },
         end(socket) {
           socket.data.readClosed = true;
-          serveNext(socket, { handlers, idleTimeoutS });
+          serveNext(socket, serving);
         },
-        drain: flush,
+        drain(socket) {
+          flush(socket);
+          serveNext(socket, serving);
+        },
         timeout(socket) {
           if (!socket.data.answering) socket.end();
         },
         close(socket) {
+          connections--;
           socket.data.gone = true;
         },
         error(socket) {

@@ -96,7 +96,11 @@ export async function superviseProcess(proc: Spawned, options: RunProcessOptions
   if (stopped === undefined && isGroupAlive(proc.pid)) await groupGone(proc.pid, SETTLE_MS);
   if (stopped === undefined && isGroupAlive(proc.pid)) {
     leftProcesses = true;
-    await terminate(options.killGraceMs, groupGone(proc.pid, options.killGraceMs));
+    // A stopping daemon exits within two seconds: an abort ends the grace at once, and SIGKILL
+    // follows, so nothing is orphaned by the exit.
+    const abort = whenAborted(options.signal);
+    await terminate(options.killGraceMs, Promise.race([groupGone(proc.pid, options.killGraceMs), abort.promise]));
+    abort.dispose();
   }
 
   const allRead = Promise.all(streams.map((s) => s.done));
@@ -119,6 +123,16 @@ export async function superviseProcess(proc: Spawned, options: RunProcessOptions
     durationMs,
     leftProcesses,
   };
+}
+
+/** A promise settled when `signal` aborts (at once if it has), and what removes its listener. */
+function whenAborted(signal: AbortSignal | undefined): { promise: Promise<void>; dispose(): void } {
+  if (!signal) return { promise: new Promise(() => {}), dispose() {} };
+  if (signal.aborted) return { promise: Promise.resolve(), dispose() {} };
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const onAbort = () => resolve();
+  signal.addEventListener("abort", onAbort, { once: true });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
 function isGroupAlive(pgid: number): boolean {

@@ -72,3 +72,15 @@ test("a daemon detached into a session of its own is left running, as the README
   survivors.push(pid!);
   expect(isAlive(pid!)).toBe(true);
 });
+
+test("a shutdown cuts the grace for left-behind processes short, so the daemon's exit orphans nothing", async () => {
+  const leaving = hook("leaving-at-shutdown", 'sh -c \'trap "" TERM; sleep 60\' &\necho $! > "$PIDS"\nexit 0');
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 300);
+  const started = performance.now();
+  const run = await runHook(leaving.path, { ...OPTIONS, killGraceMs: 10_000, signal: stop.signal });
+  expect(run.leftProcesses).toBe(true);
+  expect(performance.now() - started).toBeLessThan(3000);
+  const pids = leaving.pids();
+  await waitFor(() => pids.every((pid) => !isAlive(pid)), "the left-behind process to end", 2000);
+});

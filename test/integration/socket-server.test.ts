@@ -41,11 +41,12 @@ function handlers(evaluateMs: number): SocketHandlers & { calls: string[] } {
 async function serve(options: {
   evaluateMs: number;
   idleTimeoutS?: number;
+  maxConnections?: number;
 }): Promise<{ socket: string; server: SocketServer; calls: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), "carp-server-"));
   const socket = join(dir, "sock");
   const stub = handlers(options.evaluateMs);
-  const server = await listenSocket(socket, { handlers: stub, idleTimeoutS: options.idleTimeoutS });
+  const server = await listenSocket(socket, { handlers: stub, idleTimeoutS: options.idleTimeoutS, maxConnections: options.maxConnections });
   cleanups.push(() => {
     server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -121,6 +122,61 @@ test("the idle timeout closes a silent client, but never a connection waiting fo
   expect(waiting.elapsedMs).toBeGreaterThanOrEqual(5000);
   expect(waiting.reply).toStartWith("HTTP/1.1 200");
 }, 15_000);
+
+test("a half-closed keep-alive client gets the whole of a large reply before the connection closes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "carp-server-"));
+  const socket = join(dir, "sock");
+  const big = { version: "x", counters: {}, services: [], padding: "x".repeat(2_000_000) } as unknown as DaemonStatus;
+  const server = await listenSocket(socket, { handlers: { ...handlers(0), status: () => big } });
+  cleanups.push(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const { reply } = await exchange(socket, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", { halfClose: true });
+  const [head, body = ""] = reply.split("\r\n\r\n");
+  const length = Number(/Content-Length: (\d+)/.exec(head!)?.[1]);
+  expect(length).toBeGreaterThan(2_000_000);
+  expect(Buffer.byteLength(body)).toBe(length);
+});
+
+test("a client that keeps sending without reading its replies is cut off, and others are still served", async () => {
+  const { socket } = await serve({ evaluateMs: 0 });
+  const flood = "GET /status HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+  const cut = await new Promise<boolean>((resolve) => {
+    const client = connect({ path: socket });
+    client.pause(); // never reads
+    client.on("error", () => resolve(true));
+    client.on("close", () => resolve(true));
+    client.write(flood);
+    setTimeout(() => {
+      client.destroy();
+      resolve(false);
+    }, 5000);
+  });
+  expect(cut).toBe(true);
+  const { reply } = await exchange(socket, "GET /status HTTP/1.0\r\n\r\n", { halfClose: false });
+  expect(reply).toStartWith("HTTP/1.1 200");
+});
+
+test("connections past the limit are closed at once; the server keeps serving", async () => {
+  const { socket } = await serve({ evaluateMs: 0, maxConnections: 4 });
+  const silent = Array.from({ length: 10 }, () => connect({ path: socket }));
+  const closed = await Promise.all(
+    silent.map(
+      (client) =>
+        new Promise<boolean>((resolve) => {
+          client.on("close", () => resolve(true));
+          client.on("error", () => resolve(true));
+          setTimeout(() => resolve(false), 1000);
+        }),
+    ),
+  );
+  expect(closed.filter(Boolean)).toHaveLength(6);
+  for (const client of silent) client.destroy();
+  await Bun.sleep(50);
+  const { reply } = await exchange(socket, "GET /status HTTP/1.0\r\n\r\n", { halfClose: false });
+  expect(reply).toStartWith("HTTP/1.1 200");
+});
 
 let sandbox: Sandbox | null = null;
 afterEach(() => {
