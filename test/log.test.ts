@@ -117,3 +117,26 @@ test("pino is loaded by the first line logged, not before: a run that logs nothi
   const [stdout] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   expect(JSON.parse(stdout)).toEqual([false, true]);
 });
+
+test("a syslog that does not keep up: past 100 waiting lines the rest go to stderr at once, the queue stops growing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "carp-log-"));
+  dirs.push(dir);
+  const logger = join(dir, "logger");
+  writeFileSync(logger, "#!/bin/sh\nsleep 3\n", { mode: 0o755 });
+  const script = join(dir, "flood.ts");
+  writeFileSync(
+    script,
+    [
+      `import { createSyslogWriter } from ${JSON.stringify(join(REPO, "src", "system", "log-syslog.ts"))};`,
+      `const writer = createSyslogWriter({ logger: ${JSON.stringify(logger)}, simulationLog: "/nonexistent" });`,
+      'for (let i = 0; i < 130; i++) writer.send("info", "line " + String(i));',
+      "process.exit(0);",
+    ].join("\n"),
+  );
+  const proc = Bun.spawn([process.execPath, script], { stdout: "ignore", stderr: "pipe" });
+  const stderr = await new Response(proc.stderr).text();
+  await proc.exited;
+  const dropped = stderr.split("\n").filter((line) => line.includes("syslog is not keeping up; not sent:"));
+  expect(dropped).toHaveLength(30);
+  expect(dropped[0]).toContain("line 100");
+});

@@ -7,6 +7,9 @@ import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
 import type { Flags } from "./flags.ts";
 
+/** How long a stopping daemon waits for its last log lines to reach syslog. */
+const FLUSH_AT_EXIT_MS = 300;
+
 export async function run(flags: Flags): Promise<number> {
   const configFile = flags.config as string | undefined;
   const loaded = loadConfig({ file: configFile });
@@ -40,7 +43,8 @@ export async function run(flags: Flags): Promise<number> {
   log.info({ signal }, "stopping");
   await daemon.stop();
   log.info("stopped");
-  await flushLog(log);
+  // Lines still queued for a wedged syslogd must not hold the exit past the two seconds.
+  await Promise.race([flushLog(log), Bun.sleep(FLUSH_AT_EXIT_MS)]);
   // Timers of aborted work may linger; nothing is left to do.
   process.exit(EXIT.ok);
 }

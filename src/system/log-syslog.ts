@@ -12,6 +12,9 @@ import type { SyslogPriority } from "./log-format.ts";
 import { runCommand } from "./run-tool.ts";
 import { appendSimulatedSyslog } from "./simulation.ts";
 
+/** Lines waiting for logger(1) at most; past that they go to stderr (daemon(8) passes it on). */
+const MAX_QUEUED = 100;
+
 /** The ident of every line we log ourselves (the stock lines use `carp`). */
 export const LOG_IDENT = "carp-service-status";
 
@@ -43,12 +46,22 @@ export function createSyslogWriter(target: SyslogTarget): SyslogWriter {
           appendSimulatedSyslog(target.simulationLog, { ident: LOG_IDENT, priority, message })
       : (priority: SyslogPriority, message: string) => sendWithLogger(target.logger, priority, message);
   let queue: Promise<void> = Promise.resolve();
+  let pending = 0;
   return {
     send(priority, message) {
+      // A wedged syslogd (each call then waits out its deadline) must not grow the queue for ever.
+      if (pending >= MAX_QUEUED) {
+        writeSync(2, `${LOG_IDENT}: syslog is not keeping up; not sent: ${message}\n`);
+        return;
+      }
+      pending++;
       queue = queue
         .then(() => deliver(priority, message))
         .catch((error) => {
           writeSync(2, `${LOG_IDENT}: cannot log to syslog (${messageOf(error)}): ${message}\n`);
+        })
+        .finally(() => {
+          pending--;
         });
     },
     flush: () => queue,
