@@ -15,6 +15,7 @@ import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import { NO_HISTORY, observe, type Raw } from "./flap.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
+import { isDisabled, skippedByConfig, thresholdsOf, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
 import { readHistory, writeHistory } from "./state-file.ts";
@@ -86,11 +87,6 @@ export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
   };
 }
 
-/** The config's per-hook table entry for a hook, if any. */
-function hookSettings(config: Config, name: string): Config["hooks"][string] | undefined {
-  return Object.hasOwn(config.hooks, name) ? config.hooks[name] : undefined;
-}
-
 /** Runs the discovered hooks (at most `limit` at once); a hook we could not start stops them all. */
 async function runHooks(
   config: Config,
@@ -115,7 +111,7 @@ async function runHooks(
         return toServiceResult(
           hook,
           await run(hook.path, {
-            timeoutMs: hookSettings(config, hook.name)?.timeoutMs ?? config.hookTimeoutMs,
+            timeoutMs: timeoutOf(config, hook.name),
             killGraceMs: config.killGraceMs,
             outputLimitBytes: config.outputLimitBytes,
             env: { ...HOOK_ENV, ...config.hookEnv },
@@ -150,28 +146,18 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
   const warnings = [...discovery.warnings];
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
-  const disabled = (name: string) => hookSettings(config, name)?.enabled === false;
-  const unknown = Object.keys(config.hooks).filter(
-    (name) => !discovery.hooks.some((h) => h.name === name) && !discovery.notRun.some((n) => n.name === name),
-  );
-  for (const name of unknown) {
-    const warning = `The config's [hooks."${escapeControl(name)}"] names no file in "${config.hooksDir}" (yet?)`;
+  const entryNames = [...discovery.hooks, ...discovery.notRun].map((entry) => entry.name);
+  for (const warning of unmatchedHookWarnings(config, entryNames)) {
     warnings.push(warning);
     sayOnce(deps.log, warning);
   }
   const clock = deps.now ?? Date.now;
   // What the hooks see is the world as of now; a decision made by another run since must stand.
   const observedAt = clock();
-  const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !disabled(hook.name)), signal });
-  // Disabled in the config: listed, never run or counted, whatever its file is like.
-  const skippedByConfig = (name: string) => ({
-    name,
-    status: "skipped" as const,
-    reason: `disabled in the config ([hooks."${escapeControl(name)}"] enabled = false)`,
-  });
+  const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !isDisabled(config, hook.name)), signal });
   const notRun = [
-    ...discovery.notRun.map((entry) => (disabled(entry.name) ? skippedByConfig(entry.name) : entry)),
-    ...discovery.hooks.filter((hook) => disabled(hook.name)).map((hook) => skippedByConfig(hook.name)),
+    ...discovery.notRun.map((entry) => (isDisabled(config, entry.name) ? skippedByConfig(entry.name) : entry)),
+    ...discovery.hooks.filter((hook) => isDisabled(config, hook.name)).map((hook) => skippedByConfig(hook.name)),
   ];
   const services = [...ran, ...notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
 
@@ -192,10 +178,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     }
     const now = clock();
     const observed = services.filter((s) => s.status !== "skipped").map((s) => ({ name: s.name, raw: s.status as Raw }));
-    const thresholds = (name: string) => ({
-      fall: hookSettings(config, name)?.fall ?? config.fall,
-      rise: hookSettings(config, name)?.rise ?? config.rise,
-    });
+    const thresholds = (name: string) => thresholdsOf(config, name);
     // Another run (a check, the fallback of a trigger, configd's evaluate) whose hooks started
     // later has decided already: these results are older than its, and must not overrule them.
     // A stored time ahead of now is a clock stepped back, not a newer run.

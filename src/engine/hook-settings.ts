@@ -1,0 +1,40 @@
+/**
+ * The config's per-hook table (`[hooks."NAME"]`) as one evaluation asks it: each hook's deadline,
+ * fall and rise, whether it is disabled, and the names that match no file.
+ */
+import { escapeControl } from "../common/escape.ts";
+import type { Config } from "../config/config.ts";
+import type { NotRun } from "./discover.ts";
+
+/** The table's entry for a hook, if any (never an inherited property: a hook may be called "constructor"). */
+function entryOf(config: Config, name: string): Config["hooks"][string] | undefined {
+  return Object.hasOwn(config.hooks, name) ? config.hooks[name] : undefined;
+}
+
+/** How long this hook may run. */
+export function timeoutOf(config: Config, name: string): number {
+  return entryOf(config, name)?.timeoutMs ?? config.hookTimeoutMs;
+}
+
+/** fall and rise of this hook: its own, else the top-level ones. */
+export function thresholdsOf(config: Config, name: string): { fall: number; rise: number } {
+  const entry = entryOf(config, name);
+  return { fall: entry?.fall ?? config.fall, rise: entry?.rise ?? config.rise };
+}
+
+/** `enabled = false`: listed as skipped, never run or counted, whatever its file is like. */
+export function isDisabled(config: Config, name: string): boolean {
+  return entryOf(config, name)?.enabled === false;
+}
+
+/** What a disabled hook is listed as. */
+export function skippedByConfig(name: string): NotRun {
+  return { name, status: "skipped", reason: `disabled in the config ([hooks."${escapeControl(name)}"] enabled = false)` };
+}
+
+/** A warning for each name of the table that matches no entry of the hooks directory (the file may come later). */
+export function unmatchedHookWarnings(config: Config, entries: readonly string[]): string[] {
+  return Object.keys(config.hooks)
+    .filter((name) => !entries.includes(name))
+    .map((name) => `The config's [hooks."${escapeControl(name)}"] names no file in "${config.hooksDir}" (yet?)`);
+}
