@@ -67,3 +67,16 @@ test("installs when the dry run changes nothing, with doctor's table first", asy
     .find((line) => line.startsWith("dry run"));
   expect(dryRun).toMatch(/dry run +ok +starting now changes nothing: the 1 check passes/);
 });
+
+test("refuses when the dry run cannot tell what starting would do (a config that does not load), before anything is written", async () => {
+  const t = setup("fail");
+  writeFileSync(join(t.root, LAYOUT.config), `${readFileSync(join(t.root, LAYOUT.config), "utf8")}noSuchKey = 1\n`);
+  const before = listTree(t.root);
+  const error = await t.run(false).catch((e) => e);
+  expect(error).toBeInstanceOf(CarpError);
+  expect((error as CarpError).message).toStartWith("Not installing: the dry run could not tell what starting would do");
+  expect(listTree(t.root)).toEqual(before);
+  const forced = await t.run(true);
+  expect(forced.changes).toBeGreaterThan(0);
+  expect(t.lines).toContain("--force: installing although the dry run could not tell what starting would do");
+});

@@ -1,6 +1,6 @@
 /** The installed texts: the rc.d script, the configd actions and the shim, run by real shells. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listenSocket, type SocketServer } from "../src/daemon/socket-server.ts";
@@ -300,6 +300,19 @@ describe("CARP event hook", () => {
     const result = await sh([hook, "1@vtnet0", "MASTER"]);
     return { requests, ms: performance.now() - started, ...result };
   }
+
+  test("with no daemon, a burst of events starts one evaluation and one more after it, not one each", async () => {
+    const binary = write("slow-carp-service-status", `#!/bin/sh\necho "$*" >> "${dir}/calls"\nsleep 1\n`);
+    const mark = join(dir, "syshook");
+    const hook = write(
+      "50-carp-service-status",
+      renderSyshook(paths({ binary, nc: NC ?? "/usr/bin/nc", socket: join(dir, "no-socket"), syshookMark: mark })),
+    );
+    for (let i = 0; i < 6; i++) expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
+    await waitFor(() => calls().length >= 1, "the first evaluation");
+    await waitFor(() => !existsSync(`${mark}.busy`), "the evaluations to end", 6000);
+    expect(calls()).toEqual(["configd evaluate", "configd evaluate"]);
+  });
 
   test("is valid sh", async () => {
     const hook = write("50-carp-service-status", renderSyshook());

@@ -1,7 +1,7 @@
 /** `install` and `uninstall`: flag handling around install.ts. */
 import { CarpError, EXIT } from "../common/errors.ts";
 import { runDoctor } from "../doctor/doctor.ts";
-import { WOULD_DEMOTE } from "../doctor/dry-run-check.ts";
+import { DRY_RUN_CHECK, WOULD_DEMOTE } from "../doctor/dry-run-check.ts";
 import { formatFindings } from "../doctor/format.ts";
 import { type InstallOptions, type InstallResult, install, type Reporter } from "../install/install.ts";
 import { uninstall } from "../install/uninstall.ts";
@@ -41,14 +41,23 @@ export async function installWithPreflight(options: InstallCommandOptions, repor
   const findings = await runDoctor({ root: options.root });
   report(formatFindings(findings));
   report("");
-  const demote = findings.find((f) => f.detail.startsWith(WOULD_DEMOTE));
-  if (demote && !options.force) {
-    throw new CarpError(
-      "usage",
-      `Not installing: ${demote.detail}. Fix that first (see "dry run" above), or pass --force to install anyway`,
+  // Not knowing what starting would do (a config that does not load, an evaluation that fails) is
+  // no better than knowing it would demote: the shim would replace a stock script that works.
+  const dryRun = findings.find((f) => f.check === DRY_RUN_CHECK);
+  const blocker = dryRun && (dryRun.status === "problem" || dryRun.status === "skipped") ? dryRun : undefined;
+  if (blocker && !options.force) {
+    const what = blocker.detail.startsWith(WOULD_DEMOTE)
+      ? blocker.detail
+      : `the dry run could not tell what starting would do (${blocker.detail})`;
+    throw new CarpError("usage", `Not installing: ${what}. Fix that first (see "dry run" above), or pass --force to install anyway`);
+  }
+  if (blocker) {
+    report(
+      blocker.detail.startsWith(WOULD_DEMOTE)
+        ? "--force: installing although starting the daemon now would demote this node"
+        : "--force: installing although the dry run could not tell what starting would do",
     );
   }
-  if (demote) report("--force: installing although starting the daemon now would demote this node");
   return install(options, report);
 }
 

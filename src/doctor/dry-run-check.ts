@@ -11,7 +11,9 @@ import { createEffects } from "../system/effects.ts";
 import { createLog } from "../system/log.ts";
 import { type Finding, finding } from "./finding.ts";
 
-const CHECK = "dry run";
+/** The dry run's name in doctor's table. */
+export const DRY_RUN_CHECK = "dry run";
+const CHECK = DRY_RUN_CHECK;
 
 /** How the dry run's finding starts when starting the daemon now would demote this node (install refuses then). */
 export const WOULD_DEMOTE = "starting now would DEMOTE this node";

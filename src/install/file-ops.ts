@@ -127,6 +127,9 @@ export function checkRoot(root: string, command: "install" | "uninstall"): void 
   if (!stat.isDirectory()) throw new CarpError("usage", `Root "${root}" is not a directory; pass a directory to --root`);
 }
 
+/** A file being written: readable and writable by root only, executable by nobody. */
+const PRIVATE_MODE = 0o600;
+
 /**
  * Writes options.source to path with options.mode (and options.times, when given): beside the
  * destination, synced, and renamed into place, so a crash never leaves half a file, and an executable
@@ -136,9 +139,10 @@ export function writeAtomically(path: string, options: { source: Source; mode: n
   const { source, mode, times } = options;
   const temporary = join(dirname(path), `.carp-service-status.${process.pid}.tmp`);
   try {
-    if (source.kind === "text") writeFileSync(temporary, source.text, { mode });
+    // Not executable while it is written: rc.syshook runs every file of its directory, dotfiles too.
+    if (source.kind === "text") writeFileSync(temporary, source.text, { mode: PRIVATE_MODE });
     else copyFileSync(source.path, temporary);
-    chmodSync(temporary, mode);
+    chmodSync(temporary, PRIVATE_MODE);
     if (times) utimesSync(temporary, times.atime, times.mtime);
     const fd = openSync(temporary, "r");
     try {
@@ -146,6 +150,7 @@ export function writeAtomically(path: string, options: { source: Source; mode: n
     } finally {
       closeSync(fd);
     }
+    chmodSync(temporary, mode);
     renameSync(temporary, path);
   } catch (error) {
     try {

@@ -4,7 +4,7 @@
  * reporting every step. The manifest records what was written, for uninstall (uninstall.ts).
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import { CarpError, messageOf } from "../common/errors.ts";
+import { CarpError } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
 import { renderSampleConfig } from "../config/sample.ts";
 import {
@@ -312,8 +312,13 @@ function writeManifest(manifest: Manifest, options: { root: string; previous: Ma
   try {
     writeAtomically(path, { source: { kind: "text", text }, mode: MODES.manifest });
   } catch (error) {
-    report(`Cannot write manifest "${path}": ${messageOf(error)}`);
-    return 0;
+    // Without it uninstall finds nothing to remove and the kept stock script is forgotten: not done.
+    const failure = fsFailure(error, { action: "write the manifest", path, command: "install" });
+    throw new CarpError(
+      "system",
+      `${failure.message}; the files above are in place but not tracked, so uninstall would not find them: fix that and run install again`,
+      { cause: error },
+    );
   }
   report(`Wrote manifest "${path}"`);
   return 1;

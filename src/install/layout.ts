@@ -40,6 +40,8 @@ export interface NodePaths {
   nc: string;
   /** The daemon's socket at its default path (the shim and the CARP event hook read no config). */
   socket: string;
+  /** Prefix of the CARP event hook's marks (`.busy`, `.pending`): one fallback evaluation at a time. */
+  syshookMark: string;
 }
 
 /** The node's paths for the standard layout. */
@@ -50,4 +52,5 @@ export const NODE_PATHS: NodePaths = {
   logger: "/usr/bin/logger",
   nc: "/usr/bin/nc",
   socket: FREEBSD_PATHS.socket,
+  syshookMark: "/var/run/carp_service_status.syshook",
 };

@@ -205,11 +205,20 @@ const SYSHOOK = `#!/bin/sh
 # waits: the request goes out in the background (nc gives up after %%WAIT_S%% s; the daemon
 # evaluates either way) and the script returns at once, so the scripts after it and the event
 # chain never wait on the service checks. With no daemon to ask, the executable evaluates here,
-# in the background too, bounded by its own timeouts.
+# in the background too, bounded by its own timeouts: one evaluation at a time, and one more after
+# it when events came while it ran, however many came (a mark older than 10 minutes is stale).
 
 (
-	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 ||
-		%%BINARY%% configd evaluate >/dev/null 2>&1
+	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 || {
+		: >%%MARK%%.pending
+		find %%MARK%%.busy -maxdepth 0 -mmin +10 -exec rmdir {} \\; 2>/dev/null
+		mkdir %%MARK%%.busy 2>/dev/null || exit 0
+		trap 'rmdir %%MARK%%.busy' EXIT
+		while [ -e %%MARK%%.pending ]; do
+			rm -f %%MARK%%.pending
+			%%BINARY%% configd evaluate >/dev/null 2>&1
+		done
+	}
 ) </dev/null >/dev/null 2>&1 &
 exit 0
 `;
@@ -222,6 +231,7 @@ export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
     SOCKET: paths.socket,
     REQUEST: EVALUATE_REQUEST,
     WAIT_S: String(SYSHOOK_WAIT_S),
+    MARK: paths.syshookMark,
   });
 }
 
