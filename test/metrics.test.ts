@@ -8,22 +8,15 @@ import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-t
 import { zeroErrorCounts } from "../src/daemon/error-kind.ts";
 import { escapeLabelValue, renderMetrics } from "../src/daemon/metrics.ts";
 import { type DaemonStatus, PROTOCOL_VERSION, type ServiceStatus } from "../src/protocol/wire.ts";
+import { serviceResult } from "./wire-builders.ts";
 
 const PROMTOOL = Bun.which("promtool");
 const P = "carp_service_status_";
 
 function service(name: string, status: ServiceStatus["status"], extra: Partial<ServiceStatus> = {}): ServiceStatus {
+  const skipped = status === "skipped";
   return {
-    name,
-    status,
-    exitCode: status === "skipped" ? null : status === "pass" ? 0 : 1,
-    signal: null,
-    timedOut: false,
-    durationMs: status === "skipped" ? 0 : 1250,
-    output: "",
-    outputDroppedBytes: 0,
-    reason: status === "skipped" ? "directory" : null,
-    warnings: [],
+    ...serviceResult(name, status, { durationMs: skipped ? 0 : 1250, reason: skipped ? "directory" : null }),
     since: "2026-11-30T12:00:00.000Z",
     ...extra,
   };
