@@ -8,8 +8,16 @@ const LIBC: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" 
 /** RLIMIT_NOFILE differs: 7 in Linux's <sys/resource.h>, 8 in FreeBSD's. */
 const RLIMIT_NOFILE: Record<string, number> = { linux: 7, freebsd: 8 };
 
+/** Read once per process: nothing here changes the limit, and every evaluation asks for it. */
+let known: { platform: string; limit: number | null } | null = null;
+
 /** The soft limit on open descriptors, or null where it cannot be read (or is unlimited). */
 export function openFilesLimit(platform: string = process.platform): number | null {
+  if (known?.platform !== platform) known = { platform, limit: readOpenFilesLimit(platform) };
+  return known.limit;
+}
+
+function readOpenFilesLimit(platform: string): number | null {
   const library = LIBC[platform];
   const resource = RLIMIT_NOFILE[platform];
   if (library === undefined || resource === undefined) return null;
