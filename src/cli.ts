@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import type { ArgumentSpec, CommandSpec, Flags, OptionSpec } from "./cli/flags.ts";
 import { CarpError, EXIT, exitCodeOf, messageOf } from "./common/errors.ts";
+import { runtimeProblem } from "./common/runtime.ts";
 import { VERSION } from "./common/version.ts";
 
 const CONFIG_OPTION: OptionSpec = {
@@ -138,7 +139,13 @@ function argumentOf(argument: ArgumentSpec, positionals: string[]): string {
 }
 
 /** Parses argv and runs the command; returns the exit status. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], runtimeVersion: string = Bun.version): Promise<number> {
+  // Before anything else: an untested Bun could misread a hook's name or mode and misjudge it.
+  const runtime = runtimeProblem(runtimeVersion);
+  if (runtime !== null) {
+    console.error(`carp-service-status: ${runtime}`);
+    return EXIT.system;
+  }
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(mainHelp());

@@ -41,8 +41,14 @@ export interface DiscoveryFs extends SecurityFs {
 }
 
 // Raw names without `withFileTypes`: Bun 1.4.5 returns bare Buffers for that combination, and
-// every entry is stat()ed anyway.
-const NODE_FS: DiscoveryFs = { ...NODE_SECURITY_FS, readdir: (dir) => readdir(dir, { encoding: "buffer" }), stat };
+// every entry is stat()ed anyway. Bun 1.3.14 returns plain Uint8Arrays for `encoding: "buffer"`,
+// on which `toString("utf8")` is not a decoder: every name would read as not UTF-8 and fail.
+const NODE_FS: DiscoveryFs = { ...NODE_SECURITY_FS, readdir: readNamesRaw, stat };
+
+/** The names in `dir` as Buffers, whatever Bun hands back. */
+async function readNamesRaw(dir: string): Promise<Buffer[]> {
+  return (await readdir(dir, { encoding: "buffer" })).map((name) => (Buffer.isBuffer(name) ? name : Buffer.from(name)));
+}
 
 export interface DiscoverOptions {
   /** Apply script security (see script-security.ts). */
