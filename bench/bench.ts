@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * `bun run bench [--quick]`: figures for the README, measured in one run on this machine.
+ * `bun run bench [--quick]`: figures for docs/benchmarks.md, measured in one run on this machine.
  * Ours (cold `check`, `trigger` through a warm daemon; from source and compiled) against the
  * stock runner restated in sh (bench/stock-runner.sh), over the same hooks and the same fake
  * FreeBSD sysctl. Medians of interleaved runs. Writes bench/bench.md and the README's results

@@ -1,17 +1,19 @@
-/** Where the benchmark scripts put their figures: a results file and a marked block of the README. */
+/** Where the benchmark scripts put their figures: a results file and a marked block of docs/benchmarks.md. */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const REPO = resolve(import.meta.dir, "..");
 
-/** Writes `report` to bench/NAME.md and between `<!-- NAME:start -->` and `<!-- NAME:end -->` in the README. */
+/** The document that quotes the figures. */
+export const FIGURES_DOC = join(REPO, "docs", "benchmarks.md");
+
+/** Writes `report` to bench/NAME.md and between `<!-- NAME:start -->` and `<!-- NAME:end -->` in docs/benchmarks.md. */
 export function publishReport(name: string, report: string): void {
   writeFileSync(join(REPO, "bench", `${name}.md`), `${report}\n`);
-  const readmePath = join(REPO, "README.md");
-  const readme = readFileSync(readmePath, "utf8");
+  const doc = readFileSync(FIGURES_DOC, "utf8");
   const block = new RegExp(`<!-- ${name}:start -->\\n[\\s\\S]*?<!-- ${name}:end -->`);
-  if (!block.test(readme)) throw new Error(`README.md has no <!-- ${name}:start --> ... <!-- ${name}:end --> block`);
-  writeFileSync(readmePath, readme.replace(block, `<!-- ${name}:start -->\n${report}\n<!-- ${name}:end -->`));
+  if (!block.test(doc)) throw new Error(`${FIGURES_DOC} has no <!-- ${name}:start --> ... <!-- ${name}:end --> block`);
+  writeFileSync(FIGURES_DOC, doc.replace(block, `<!-- ${name}:start -->\n${report}\n<!-- ${name}:end -->`));
 }
 
 const CLOCK_TICKS_PER_S = 100;
