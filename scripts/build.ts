@@ -1,16 +1,21 @@
 /**
- * `bun run build`: self-contained executables of src/cli.ts in dist/, one per target.
+ * `bun run build`: self-contained executables of src/cli.ts in dist/, one per target, and the
+ * bundle for a system Bun (dist/cli.js) with the files of the FreeBSD port that installs it.
  *
- *   bun scripts/build.ts                 every target
- *   bun scripts/build.ts linux-x64 ...   only these
+ *   bun scripts/build.ts                 every target and the bundle
+ *   bun scripts/build.ts linux-x64 ...   only these (a target's name, or "bundle")
  *
  * Cross-compiling fetches the target's Bun runtime from the npm registry (then cached). Exit status:
  * 1 when linux-x64 or freebsd-x64 fails, since the FreeBSD executable is what OPNsense runs and a
  * build without it must not look like a success; arm64 targets are extras and only warn. Every
  * target is attempted either way, so a registry failure still leaves the linux executable.
  */
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { VERSION } from "../src/common/version.ts";
+import { renderSampleConfig } from "../src/config/sample.ts";
+import { NODE_PATHS, type NodePaths } from "../src/install/layout.ts";
+import { renderConfigdActions, renderRcScript, renderSyshook } from "../src/install/templates.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 export const ENTRY = join(REPO, "src", "cli.ts");
@@ -68,6 +73,101 @@ export async function compile(bunTarget: string, outfile: string): Promise<Compi
   return { ok: exitCode === 0, outfile, ms: Math.round(performance.now() - started), log: `${stdout}${stderr}`.trim() };
 }
 
+/**
+ * The bundle: src/cli.ts and every dependency in one ES module for `bun` itself (no runtime
+ * inside), what a FreeBSD port installs beside lang/bun. Whitespace and syntax are minified,
+ * names kept, so a stack trace still reads. No bytecode: a bytecode cache is tied to the exact
+ * Bun that made it, and the port runs whichever lang/bun is installed.
+ */
+export const BUNDLE_FLAGS = ["--target=bun", "--format=esm", "--minify-whitespace", "--minify-syntax"];
+
+/** Bundles src/cli.ts into outfile with BUNDLE_FLAGS. */
+export async function bundle(outfile: string): Promise<CompileResult> {
+  const started = performance.now();
+  const proc = Bun.spawn([process.execPath, "build", ENTRY, ...BUNDLE_FLAGS, "--outfile", outfile], {
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { ok: exitCode === 0, outfile, ms: Math.round(performance.now() - started), log: `${stdout}${stderr}`.trim() };
+}
+
+/** Where the port puts the bundle, under its PREFIX. */
+export const PORT_BUNDLE = "libexec/carp-service-status/cli.js";
+
+/**
+ * The port's /usr/local/bin/carp-service-status: the system's Bun running the bundle. A Bun
+ * started in some directory reads the bunfig.toml there (whose preload would run that file's
+ * code) and its .env files; as root from configd, devd and cron that directory is not ours, so
+ * the wrapper gives Bun an empty config and no .env, and never lets it fetch a package.
+ */
+const WRAPPER = `#!/bin/sh
+# carp-service-status: the bundled program, run by the system's Bun (lang/bun).
+# --config=/dev/null and --no-env-file: no bunfig.toml (its preload runs code) or .env is read
+# from the caller's directory; --no-install: nothing is ever fetched.
+exec %%LOCALBASE%%/bin/bun --config=/dev/null --no-env-file --no-install %%PREFIX%%/${PORT_BUNDLE} "$@"
+`;
+
+/** The node's paths with the port's placeholders, which the port's Makefile replaces (SUB_LIST style). */
+export const PORT_PATHS: NodePaths = {
+  ...NODE_PATHS,
+  binary: "%%PREFIX%%/bin/carp-service-status",
+  config: "%%PREFIX%%/etc/carp_service_status.toml",
+};
+
+/**
+ * The port's distfile contents, beside the bundle: what install writes on a node (rc.d script,
+ * configd actions, CARP event hook, sample config), rendered by install's own templates with
+ * %%PREFIX%% and %%LOCALBASE%% for the port to fill in, and the wrapper. File name -> text.
+ */
+export function portFiles(): Record<string, string> {
+  return {
+    "carp-service-status.in": WRAPPER,
+    "carp_service_status.in": renderRcScript(PORT_PATHS),
+    "actions_carp_service_status.conf.in": renderConfigdActions(PORT_PATHS),
+    "50-carp-service-status.in": renderSyshook(PORT_PATHS),
+    "carp_service_status.toml.sample": renderSampleConfig(),
+  };
+}
+
+/**
+ * dist/cli.js, and dist/carp-service-status-VERSION/ with the bundle and portFiles(), packed
+ * as dist/carp-service-status-VERSION.tar.gz: the distfile of ports/sysutils/carp-service-status.
+ */
+async function buildBundle(): Promise<boolean> {
+  const cli = join(DIST, "cli.js");
+  rmSync(cli, { force: true });
+  const result = await bundle(cli);
+  if (!result.ok) {
+    console.error("bundle         FAILED: bun build failed");
+    console.error(result.log.replace(/^/gm, "    "));
+    return false;
+  }
+  chmodSync(cli, 0o644);
+  console.log(`${"bundle".padEnd(14)} ${megabytes(statSync(cli).size).padStart(9)}  ${String(result.ms).padStart(6)} ms  ${cli}`);
+  const name = `carp-service-status-${VERSION}`;
+  const tree = join(DIST, name);
+  rmSync(tree, { recursive: true, force: true });
+  mkdirSync(tree, { recursive: true });
+  copyFileSync(cli, join(tree, "cli.js"));
+  for (const [file, text] of Object.entries(portFiles())) writeFileSync(join(tree, file), text);
+  const tar = Bun.spawnSync(["tar", "-czf", `${name}.tar.gz`, name], { cwd: DIST, stderr: "pipe" });
+  if (tar.exitCode !== 0) {
+    console.error(`distfile       FAILED: tar: ${tar.stderr.toString().trim()}`);
+    return false;
+  }
+  console.log(`${"distfile".padEnd(14)} ${join(DIST, `${name}.tar.gz`)}`);
+  const version = Bun.spawnSync([process.execPath, cli, "--version"], { cwd: "/", stdout: "pipe" });
+  if (version.exitCode !== 0 || version.stdout.toString().trim() !== VERSION) {
+    console.error(`Smoke test failed: "bun ${cli} --version" did not print ${VERSION}`);
+    return false;
+  }
+  console.log(`Smoke test: "bun ${cli} --version" printed ${VERSION}`);
+  return true;
+}
+
 /** True when bun build failed fetching the target's runtime rather than on our code. */
 export function isRuntimeFetchFailure(log: string): boolean {
   return (
@@ -86,14 +186,15 @@ async function smokeTest(outfile: string): Promise<string | null> {
 }
 
 async function main(names: string[]): Promise<number> {
-  const unknown = names.filter((name) => !TARGETS.some((target) => target.name === name));
+  const unknown = names.filter((name) => name !== "bundle" && !TARGETS.some((target) => target.name === name));
   if (unknown.length > 0) {
-    console.error(`Unknown target "${unknown[0]}"; targets: ${TARGETS.map((target) => target.name).join(", ")}`);
+    console.error(`Unknown target "${unknown[0]}"; targets: ${TARGETS.map((target) => target.name).join(", ")}, bundle`);
     return 2;
   }
   const targets = names.length === 0 ? TARGETS : TARGETS.filter((target) => names.includes(target.name));
   mkdirSync(DIST, { recursive: true });
   let failedRequired = false;
+  if (names.length === 0 || names.includes("bundle")) failedRequired = !(await buildBundle());
   for (const target of targets) {
     const outfile = join(DIST, `carp-service-status-${target.name}`);
     rmSync(outfile, { force: true }); // a failed build must not leave the previous one looking current

@@ -28,7 +28,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   config: {
     summary: "print the effective configuration and validate it",
-    options: { config: CONFIG_OPTION },
+    options: { config: CONFIG_OPTION, json: { type: "boolean", description: "print the effective configuration as one JSON object" } },
     load: () => import("./cli/config.ts"),
   },
   daemon: {

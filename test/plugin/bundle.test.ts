@@ -1,0 +1,129 @@
+/**
+ * dist/cli.js, the bundle for a system Bun, under both Bun versions we support (1.4 and the
+ * 1.3.14 of FreeBSD's lang/bun), run through the port's wrapper from a directory holding a hostile
+ * bunfig.toml; and the port's files: what its Makefile installs is what pkg-plist lists, and the
+ * files it renders are install's own.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundle, PORT_BUNDLE, portFiles } from "../../scripts/build.ts";
+import { VERSION } from "../../src/common/version.ts";
+import { NODE_PATHS } from "../../src/install/layout.ts";
+import { renderConfigdActions, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
+import { PORT_DIR, run, scratchDir } from "./testenv.ts";
+
+/** FreeBSD ports' Bun; BUN_1_3_14 overrides where it is (npm's bun@1.3.14 runs on Linux). */
+const BUN_1_3_14 = process.env.BUN_1_3_14 ?? "/opt/bun1314/node_modules/.bin/bun";
+
+const scratch = scratchDir("carp-bundle-");
+afterAll(() => scratch.remove());
+
+/** The port's sed over the rendered files, for a PREFIX and LOCALBASE. */
+function substitute(text: string, prefix: string, localbase: string): string {
+  return text.replaceAll("%%PREFIX%%", prefix).replaceAll("%%LOCALBASE%%", localbase);
+}
+
+const built = await bundle(join(scratch.dir, "cli.js"));
+
+describe("dist/cli.js", () => {
+  test("bun build bundles src/cli.ts", () => {
+    expect(built.log).not.toContain("error");
+    expect(built.ok).toBe(true);
+  });
+
+  for (const [label, bun] of [
+    [`the running Bun (${Bun.version})`, process.execPath],
+    ["Bun 1.3.14 (lang/bun)", BUN_1_3_14],
+  ] as const) {
+    test(`runs under ${label} through the port's wrapper, and a bunfig.toml where it is started runs nothing`, async () => {
+      expect(existsSync(bun), `${bun} (set BUN_1_3_14, or install npm's bun@1.3.14 there)`).toBe(true);
+      const prefix = join(scratch.dir, label.replace(/\W+/g, "-"));
+      mkdirSync(join(prefix, "bin"), { recursive: true });
+      mkdirSync(join(prefix, "libexec/carp-service-status"), { recursive: true });
+      symlinkSync(bun, join(prefix, "bin/bun"));
+      writeFileSync(join(prefix, PORT_BUNDLE), readFileSync(built.outfile));
+      const wrapper = join(prefix, "bin/carp-service-status");
+      writeFileSync(wrapper, substitute(portFiles()["carp-service-status.in"]!, prefix, prefix));
+      chmodSync(wrapper, 0o755);
+
+      // A directory someone else controls: its bunfig.toml preloads code (plain `bun cli.js` runs it).
+      const hostile = join(prefix, "hostile");
+      const marker = join(hostile, "preload-ran");
+      mkdirSync(hostile);
+      writeFileSync(join(hostile, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
+      writeFileSync(join(hostile, "evil.ts"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`);
+
+      const version = await run([wrapper, "--version"], { cwd: hostile });
+      expect(version.stdout.trim()).toBe(VERSION);
+      expect(existsSync(marker)).toBe(false);
+
+      // One evaluation on a simulated node with no checks, and the configuration back as JSON.
+      const hooks = join(prefix, "hooks");
+      mkdirSync(hooks);
+      const config = join(prefix, "carp_service_status.toml");
+      const at = (name: string) => JSON.stringify(join(prefix, name));
+      writeFileSync(
+        config,
+        `hooksDir = ${JSON.stringify(hooks)}\nsysctl = "simulated"\nlogger = "simulated"\nsimulationFile = ${at("demotion")}\nsimulationLog = ${at("messages")}\nlockFile = ${at("lock")}\nstateFile = ${at("state")}\nsocket = false\nconcurrency = 3\n`,
+      );
+      const check = await run([wrapper, "check", "--json", "--config", config], { cwd: hostile });
+      expect(check.exitCode).toBe(0);
+      expect(JSON.parse(check.stdout)).toMatchObject({ action: "none", demoted: false, services: [] });
+      const shown = await run([wrapper, "config", "--json", "--config", config], { cwd: hostile });
+      expect(JSON.parse(shown.stdout)).toMatchObject({ hooksDir: hooks, concurrency: 3, socket: false });
+      expect(existsSync(marker)).toBe(false);
+    });
+  }
+});
+
+describe("the port sysutils/carp-service-status", () => {
+  const makefile = readFileSync(join(PORT_DIR, "Makefile"), "utf8");
+
+  test("pkg-plist lists exactly what the Makefile installs", () => {
+    const installed = [...makefile.matchAll(/\$\{STAGEDIR\}\$\{PREFIX\}\/(\S+)$/gm)]
+      .map((match) => match[1]!)
+      .filter((path) => /\.\w+$|\/[^/]*[-_][^/]*$/.test(path));
+    const files = installed.filter((path) => !makefile.includes(`\${MKDIR} \${STAGEDIR}\${PREFIX}/${path}\n`));
+    const plist = readFileSync(join(PORT_DIR, "pkg-plist"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => line.replace(/^@sample /, ""));
+    expect(files.sort()).toEqual(plist.sort());
+  });
+
+  test("every file the Makefile takes from the distfile is in it", () => {
+    const distfile = new Set(["cli.js", ...Object.keys(portFiles())]);
+    for (const match of makefile.matchAll(/\$\{WRKSRC\}\/([\w.-]+)/g)) {
+      const name = match[1]!;
+      if (name.startsWith("$")) continue;
+      expect(distfile.has(name) || distfile.has(`${name}.in`), name).toBe(true);
+    }
+    for (const name of makefile
+      .match(/_RENDERED=\s+([\s\S]*?)\n\n/)![1]!
+      .split(/[\s\\]+/)
+      .filter(Boolean)) {
+      expect(distfile.has(`${name}.in`), name).toBe(true);
+    }
+  });
+
+  test("with PREFIX /usr/local the rendered files are exactly what install writes", () => {
+    const files = portFiles();
+    const local = (name: string) => substitute(files[name]!, "/usr/local", "/usr/local");
+    expect(local("carp_service_status.in")).toBe(renderRcScript(NODE_PATHS));
+    expect(local("actions_carp_service_status.conf.in")).toBe(renderConfigdActions(NODE_PATHS));
+    expect(local("50-carp-service-status.in")).toBe(renderSyshook(NODE_PATHS));
+    expect(local("carp-service-status.in")).toContain(
+      `exec /usr/local/bin/bun --config=/dev/null --no-env-file --no-install /usr/local/${PORT_BUNDLE} "$@"`,
+    );
+    for (const text of Object.values(files)) expect(substitute(text, "/p", "/l")).not.toContain("%%");
+  });
+
+  test("the Makefile depends on lang/bun at run time and follows the Porter's Handbook layout", () => {
+    expect(makefile).toMatch(/^RUN_DEPENDS=\tbun:lang\/bun$/m);
+    expect(makefile).toMatch(/^PORTNAME=\tcarp-service-status$/m);
+    expect(makefile).toMatch(new RegExp(`^DISTVERSION=\\t${VERSION.replaceAll(".", "\\.")}$`, "m"));
+    expect(makefile.trimEnd().endsWith(".include <bsd.port.mk>")).toBe(true);
+    expect(readFileSync(join(PORT_DIR, "pkg-descr"), "utf8").length).toBeGreaterThan(100);
+  });
+});
