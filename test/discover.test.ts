@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, symlinkSync,
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { discoverHooks, recheckHook } from "../src/engine/discover.ts";
-import { makeSandbox, type Sandbox, SCRIPTS } from "./helpers.ts";
+import { makeSandbox, type Sandbox, SCRIPTS, setMode } from "./helpers.ts";
 
 let sandbox: Sandbox;
 afterEach(() => sandbox.cleanup());
@@ -33,10 +33,10 @@ function writeScript(path: string, mode = 0o755): string {
   return path;
 }
 
-/** A directory with exactly this mode (mkdir's mode goes through the umask). */
+/** A directory with exactly this mode (mkdir's mode goes through the umask; Bun 1.3.14's chmod drops the sticky bit). */
 function makeDir(path: string, mode: number): string {
   mkdirSync(path);
-  chmodSync(path, mode);
+  setMode(path, mode);
   return path;
 }
 
@@ -231,7 +231,7 @@ describe("script security", () => {
   test("refuses every hook of a sticky world-writable hooks directory: anyone could add one", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("a", { fixture: "pass" });
-    chmodSync(sandbox.hooksDir, 0o1777);
+    setMode(sandbox.hooksDir, 0o1777);
     expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toContain("the sticky bit does not help here");
   });
 
