@@ -98,8 +98,18 @@ describe("discovery fails closed", () => {
     sandbox = makeSandbox();
     addRawNamedHook(sandbox.hooksDir, Buffer.from([0x27, 0x25, 0x5c, 0xc3]));
     const [entry] = (await discoverHooks(sandbox.hooksDir, OPEN)).notRun;
-    expect(entry?.name).toBe("'%\\\\xc3");
+    // The backslash is doubled: it does not read as the start of an escape.
+    expect(entry?.name).toBe("'%\\\\\\xc3");
     expect(entry?.reason).toContain(`printf '${sandbox.hooksDir}/\\047%%\\\\\\303'`);
+  });
+
+  test("two names that are not UTF-8 never read the same: a backslash in one is doubled", async () => {
+    sandbox = makeSandbox();
+    // The bytes "\xff" spelled out, then 0xfe; and the bytes 0xff 0xfe. Without the doubled backslash both read \xff\xfe.
+    addRawNamedHook(sandbox.hooksDir, Buffer.from([0x5c, 0x78, 0x66, 0x66, 0xfe]));
+    addRawNamedHook(sandbox.hooksDir, Buffer.from([0xff, 0xfe]));
+    const names = (await discoverHooks(sandbox.hooksDir, OPEN)).notRun.map((n) => n.name);
+    expect(names).toEqual(["\\\\xff\\xfe", "\\xff\\xfe"]);
   });
 
   test("valid non-ASCII UTF-8 names still run", async () => {

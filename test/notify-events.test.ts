@@ -92,7 +92,8 @@ describe("notifyEnv", () => {
   });
 });
 
-test("firstLine escapes control characters (an environment cannot hold NUL) and cuts long lines", () => {
+test("firstLine escapes control characters (an environment cannot hold NUL) and backslashes, and cuts long lines", () => {
   expect(firstLine("\u0000nul\u001b[31m\n")).toBe("\\x00nul\\x1b[31m");
+  expect(firstLine("C:\\n is no newline\n")).toBe("C:\\\\n is no newline");
   expect(firstLine("x".repeat(500))).toHaveLength(200);
 });

@@ -9,7 +9,7 @@
  */
 import { stat } from "node:fs/promises";
 import { messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
 import { type HookRun, runHook } from "../engine/hook-runner.ts";
@@ -105,10 +105,8 @@ export class NotifyQueue {
       if (this.#stop.signal.aborted) return;
       const refusal = await recheckHook(script);
       if (refusal !== null) {
-        log.error(
-          { script: script.path, event: describeEvent(event) },
-          `notify script "${script.path}" refused by script security: ${refusal}`,
-        );
+        const path = escapeText(script.path);
+        log.error({ script: path, event: describeEvent(event) }, `notify script "${path}" refused by script security: ${refusal}`);
         continue;
       }
       await this.#run(script, event, config);
@@ -128,7 +126,7 @@ export class NotifyQueue {
         if (entry.status === "skipped") continue;
         log.error(
           { script: entry.name, event: describeEvent(event) },
-          `notify script "${escapeControl(entry.name)}" in "${dir}" not run: ${entry.reason}`,
+          `notify script "${escapeText(entry.name)}" in "${dir}" not run: ${entry.reason}`,
         );
       }
       return found.hooks;
@@ -146,7 +144,8 @@ export class NotifyQueue {
   async #run(script: Hook, event: NotifyEvent, config: Config): Promise<void> {
     const { log } = this.#deps;
     const run = this.#deps.runScript ?? runHook;
-    const fields = { script: script.path, event: describeEvent(event) };
+    const path = escapeText(script.path);
+    const fields = { script: path, event: describeEvent(event) };
     let result: HookRun;
     try {
       result = await run(script.path, {
@@ -158,20 +157,20 @@ export class NotifyQueue {
         signal: this.#stop.signal,
       });
     } catch (error) {
-      log.error(fields, `notify script "${script.path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
+      log.error(fields, `notify script "${path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
       return;
     }
     const failure = failureOf(result);
     const output = firstLine(result.output);
     if (result.leftProcesses) {
-      log.warn(fields, `notify script "${script.path}" left processes running in its process group; they were killed`);
+      log.warn(fields, `notify script "${path}" left processes running in its process group; they were killed`);
     }
     if (failure === null) {
-      log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${script.path}" done for ${describeEvent(event)}`);
+      log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${path}" done for ${describeEvent(event)}`);
     } else {
       log.warn(
         { ...fields, exitCode: result.exitCode, output },
-        `notify script "${script.path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,
+        `notify script "${path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,
       );
     }
   }

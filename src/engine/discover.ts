@@ -56,10 +56,16 @@ export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** A name for display and JSON: printable ASCII as is, every other byte as `\xHH`. */
+/**
+ * The name of an entry that is not UTF-8, for display and JSON: printable ASCII as is, but the
+ * backslash doubled, and every other byte as `\xHH`; so two such names never read the same.
+ */
 export function escapeName(raw: Buffer): string {
   return [...raw]
-    .map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`))
+    .map((byte) => {
+      if (byte === 0x5c) return "\\\\";
+      return byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
+    })
     .join("");
 }
 

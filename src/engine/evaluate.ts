@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import { messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { openFilesLimit } from "../system/limits.ts";
@@ -131,7 +131,7 @@ async function runHooks(
   const results = ran.filter((service) => service !== null);
   for (const service of results) {
     for (const warning of service.warnings)
-      deps.log.warn({ hook: escapeControl(service.name) }, `hook "${escapeControl(service.name)}" ${warning}`);
+      deps.log.warn({ hook: escapeText(service.name) }, `hook "${escapeText(service.name)}" ${warning}`);
   }
   return results;
 }
