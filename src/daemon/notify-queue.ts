@@ -12,6 +12,7 @@ import { messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
+import { HOOK_ENV } from "../engine/evaluate.ts";
 import { type HookRun, runHook } from "../engine/hook-runner.ts";
 import type { Logger } from "../system/log.ts";
 import { describeEvent, firstLine, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
@@ -121,7 +122,8 @@ export class NotifyQueue {
         this.#sayOnce(`Notify directory "${dir}" is not a directory; fix: point notifyDir at a directory of scripts`);
         return [];
       }
-      const found = await discoverHooks(dir, { enforceSecurity });
+      // Notify scripts run with the hooks' own PATH (notify-events.ts), where env looks names up.
+      const found = await discoverHooks(dir, { enforceSecurity, searchPath: HOOK_ENV.PATH });
       for (const entry of found.notRun) {
         if (entry.status === "skipped") continue;
         log.error(

@@ -143,7 +143,8 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const { signal, dryRun = false } = options;
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
 
-  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
+  const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
+  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath });
   const warnings = [...discovery.warnings];
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
   const entryNames = [...discovery.hooks, ...discovery.notRun].map((entry) => entry.name);

@@ -161,3 +161,26 @@ describe("notify scripts", () => {
     ]);
   });
 });
+
+describe("script security for notify scripts", () => {
+  test("a script whose #! interpreter anyone can replace is refused with its fix, and that interpreter never runs", async () => {
+    const { queue, addScript, record, captured } = setUp();
+    const w = join(sandbox.dir, "w");
+    mkdirSync(w);
+    chmodSync(w, 0o777);
+    const mark = join(sandbox.dir, "interpreter-ran");
+    const interp = join(w, "interp");
+    writeFileSync(interp, `#!/bin/sh\ntouch ${JSON.stringify(mark)}\n`);
+    chmodSync(interp, 0o777);
+    addScript("10-planted", `#!${interp}\n`);
+    addScript("20-ok", recorder(record, "ok"));
+    queue.enqueue([bit("demoted")]);
+    await queue.idle();
+    expect(existsSync(mark)).toBe(false);
+    expect(readFileSync(record, "utf8").trim().split("\n")).toEqual(["start ok demoted", "end ok demoted"]);
+    expect(captured.lines.find((l) => l.msg.includes("10-planted"))).toMatchObject({
+      level: 50,
+      msg: `notify script "10-planted" in "${join(sandbox.dir, "notify.d")}" not run: refused by script security: its interpreter "${interp}" (#! line): "${w}" is writable by others (mode 0777); fix: chmod o-w "${w}"`,
+    });
+  });
+});
