@@ -21,7 +21,14 @@ export interface NotifyContext {
 
 /** One event: argv `demoted`, `promoted`, or `hook NAME pass|fail`. */
 export type NotifyEvent =
-  | ({ kind: "demoted" | "promoted" } & NotifyContext)
+  | ({
+      kind: "demoted" | "promoted";
+      /**
+       * Earlier changes of our bit folded into this one, untold one by one: the notify queue was
+       * full of changes alone (notify-queue.ts). None (0) normally.
+       */
+      folded?: number;
+    } & NotifyContext)
   | ({
       kind: "hook";
       hook: string;
@@ -105,6 +112,6 @@ export function notifyEnv(event: NotifyEvent): Record<string, string> {
           CARP_HOOK_OUTPUT: event.output,
           CARP_HOOK_REASON: event.reason,
         }
-      : {}),
+      : { CARP_CHANGES_FOLDED: String(event.folded ?? 0) }),
   };
 }
