@@ -3,7 +3,8 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, symlinkSync,
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { discoverHooks, recheckHook } from "../src/engine/discover.ts";
-import { makeSandbox, type Sandbox, SCRIPTS } from "./helpers.ts";
+import { MAX_INTERPRETERS } from "../src/engine/script-security.ts";
+import { makeSandbox, type Sandbox, SCRIPTS, setMode } from "./helpers.ts";
 
 let sandbox: Sandbox;
 afterEach(() => sandbox.cleanup());
@@ -33,10 +34,10 @@ function writeScript(path: string, mode = 0o755): string {
   return path;
 }
 
-/** A directory with exactly this mode (mkdir's mode goes through the umask). */
+/** A directory with exactly this mode (mkdir's mode goes through the umask; Bun 1.3.14's chmod drops the sticky bit). */
 function makeDir(path: string, mode: number): string {
   mkdirSync(path);
-  chmodSync(path, mode);
+  setMode(path, mode);
   return path;
 }
 
@@ -98,8 +99,18 @@ describe("discovery fails closed", () => {
     sandbox = makeSandbox();
     addRawNamedHook(sandbox.hooksDir, Buffer.from([0x27, 0x25, 0x5c, 0xc3]));
     const [entry] = (await discoverHooks(sandbox.hooksDir, OPEN)).notRun;
-    expect(entry?.name).toBe("'%\\\\xc3");
+    // The backslash is doubled: it does not read as the start of an escape.
+    expect(entry?.name).toBe("'%\\\\\\xc3");
     expect(entry?.reason).toContain(`printf '${sandbox.hooksDir}/\\047%%\\\\\\303'`);
+  });
+
+  test("two names that are not UTF-8 never read the same: a backslash in one is doubled", async () => {
+    sandbox = makeSandbox();
+    // The bytes "\xff" spelled out, then 0xfe; and the bytes 0xff 0xfe. Without the doubled backslash both read \xff\xfe.
+    addRawNamedHook(sandbox.hooksDir, Buffer.from([0x5c, 0x78, 0x66, 0x66, 0xfe]));
+    addRawNamedHook(sandbox.hooksDir, Buffer.from([0xff, 0xfe]));
+    const names = (await discoverHooks(sandbox.hooksDir, OPEN)).notRun.map((n) => n.name);
+    expect(names).toEqual(["\\\\xff\\xfe", "\\xff\\xfe"]);
   });
 
   test("valid non-ASCII UTF-8 names still run", async () => {
@@ -231,7 +242,7 @@ describe("script security", () => {
   test("refuses every hook of a sticky world-writable hooks directory: anyone could add one", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("a", { fixture: "pass" });
-    chmodSync(sandbox.hooksDir, 0o1777);
+    setMode(sandbox.hooksDir, 0o1777);
     expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toContain("the sticky bit does not help here");
   });
 
@@ -383,6 +394,253 @@ describe("the check right before exec", () => {
     const [hook] = (await discoverHooks(sandbox.hooksDir, OPEN)).hooks;
     chmodSync(path, 0o777);
     expect(hook?.vetted).toBeNull();
+    expect(await recheckHook(hook!)).toBeNull();
+  });
+});
+
+describe("script security for interpreters", () => {
+  /** A hook whose first line is `line`. */
+  function hookWith(line: string): string {
+    return sandbox.addHook("svc", { content: `${line}\nexit 0\n` });
+  }
+
+  /** A script at `path` that could stand in for an interpreter (a copy of the pass fixture). */
+  function interpreter(path: string, mode = 0o755): string {
+    return writeScript(path, mode);
+  }
+
+  test("refuses a root 0755 hook whose interpreter lies in a world-writable directory (the interpreter is the attacker's)", async () => {
+    sandbox = makeSandbox();
+    const w = makeDir(join(sandbox.dir, "w"), 0o777);
+    const interp = interpreter(join(w, "interp"), 0o777);
+    hookWith(`#!${interp}`);
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(hooks).toEqual([]);
+    expect(notRun).toEqual([
+      {
+        name: "svc",
+        status: "fail",
+        reason: `refused by script security: its interpreter "${interp}" (#! line): "${w}" is writable by others (mode 0777); fix: chmod o-w "${w}"`,
+      },
+    ]);
+  });
+
+  test.each([
+    ["writable by others", 0o757, 0, 0, "fix: chmod o-w"],
+    ["group-writable with group 5", 0o775, 0, 5, "fix: chmod g-w"],
+    ["owned by another uid", 0o755, 65534, 0, "fix: chown root"],
+    ["setuid", 0o4755, 0, 0, "fix: chmod u-s,g-s"],
+  ])("refuses an interpreter %s in a trusted directory", async (_, mode, uid, gid, fix) => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const interp = interpreter(join(safe, "interp"));
+    chownSync(interp, uid, gid);
+    setMode(interp, mode);
+    hookWith(`#!${interp}`);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "${interp}" (#! line): ${
+        uid !== 0
+          ? `"${interp}" is owned by uid ${uid}, not root; ${fix} "${interp}"`
+          : mode & 0o4000
+            ? `"${interp}" is setuid or setgid (mode 4755); ${fix} "${interp}"`
+            : `"${interp}" is ${gid ? `group-writable with group ${gid}` : "writable by others"} (mode 0${mode.toString(8)}); ${fix} "${interp}"`
+      }`,
+    );
+  });
+
+  test("runs a hook whose interpreter is trusted, and one reached through a trusted link", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    symlinkSync(interpreter(join(safe, "interp")), join(safe, "linked"));
+    sandbox.addHook("direct", { content: `#!${join(safe, "interp")}\n` });
+    sandbox.addHook("linked", { content: `#!${join(safe, "linked")} -x\n` });
+    sandbox.addHook("sh", { content: "#!/bin/sh\nexit 0\n" });
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(notRun).toEqual([]);
+    expect(hooks.map((h) => h.name)).toEqual(["direct", "linked", "sh"]);
+  });
+
+  test("refuses an interpreter reached through a link that sits in a world-writable directory", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    symlinkSync(interpreter(join(safe, "interp")), join(open, "hop"));
+    hookWith(`#!${join(open, "hop")}`);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toEndWith(`fix: chmod o-w "${open}"`);
+  });
+
+  test("checks an interpreter that is a script itself, and its interpreter, down the chain", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const w = makeDir(join(sandbox.dir, "w"), 0o777);
+    const inner = interpreter(join(w, "inner"));
+    const outer = join(safe, "outer");
+    writeFileSync(outer, `#!${inner}\n`);
+    chmodSync(outer, 0o755);
+    hookWith(`#!${outer}`);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "${outer}" (#! line): its interpreter "${inner}" (#! line): "${w}" is writable by others (mode 0777); fix: chmod o-w "${w}"`,
+    );
+  });
+
+  test(`refuses interpreters nested more than ${MAX_INTERPRETERS} deep, and a loop`, async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const chain = Array.from({ length: MAX_INTERPRETERS + 1 }, (_, i) => join(safe, `i${i}`));
+    chain.forEach((path, i) => {
+      writeFileSync(path, `#!${chain[i + 1] ?? "/bin/sh"}\n`);
+      chmodSync(path, 0o755);
+    });
+    sandbox.addHook("deep", { content: `#!${chain[0]}\n` });
+    const loop = join(safe, "loop");
+    writeFileSync(loop, `#!${loop}\n`);
+    chmodSync(loop, 0o755);
+    sandbox.addHook("loop", { content: `#!${loop}\n` });
+    const { notRun } = await discoverHooks(sandbox.hooksDir, STRICT);
+    expect(notRun.map((n) => [n.name, n.reason.match(/more than \d+ levels of interpreters/)?.[0]])).toEqual([
+      ["deep", `more than ${MAX_INTERPRETERS} levels of interpreters`],
+      ["loop", `more than ${MAX_INTERPRETERS} levels of interpreters`],
+    ]);
+  });
+
+  test("a missing interpreter in a trusted directory is no refusal: the exec fails and says so", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("bad", { fixture: "bad-shebang" });
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["bad"]);
+  });
+
+  test("a missing interpreter in a directory anyone can add to is refused: anyone could create it", async () => {
+    sandbox = makeSandbox();
+    const sticky = makeDir(join(sandbox.dir, "sticky"), 0o1777);
+    hookWith(`#!${join(sticky, "not-yet")}`);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "${join(sticky, "not-yet")}" (#! line): "${sticky}" is writable by others (mode 1777; the sticky bit does not help here, as anyone could add the name looked up there); fix: chmod o-w "${sticky}"`,
+    );
+  });
+
+  test("runs a root-owned interpreter in a sticky directory: nobody else can replace it", async () => {
+    sandbox = makeSandbox();
+    const sticky = makeDir(join(sandbox.dir, "sticky"), 0o1777);
+    hookWith(`#!${interpreter(join(sticky, "interp"))}`);
+    expect((await discoverHooks(sandbox.hooksDir, STRICT)).hooks.map((h) => h.name)).toEqual(["svc"]);
+  });
+});
+
+describe("script security for #!/usr/bin/env", () => {
+  /** A PATH of these directories, then the system's. */
+  const pathOf = (...dirs: string[]) => [...dirs, "/usr/bin", "/bin"].join(":");
+
+  test("resolves the name on the hooks' PATH and vets the file found", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const found = writeScript(join(safe, "interp"), 0o777);
+    sandbox.addHook("svc", { content: "#!/usr/bin/env interp\n" });
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: pathOf(safe) })).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "/usr/bin/env" (#! line) looks "interp" up on PATH: "${found}" is writable by others (mode 0777); fix: chmod o-w "${found}"`,
+    );
+  });
+
+  test("runs what env finds when all is trusted: a system binary, or a trusted script on a trusted PATH", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    writeScript(join(safe, "interp"));
+    sandbox.addHook("a", { content: "#!/usr/bin/env sh\n" });
+    sandbox.addHook("b", { content: "#!/usr/bin/env -S interp -e\n" });
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: pathOf(safe) });
+    expect(notRun).toEqual([]);
+    expect(hooks.map((h) => h.name)).toEqual(["a", "b"]);
+  });
+
+  test.each([
+    ["world-writable", 0o777, ""],
+    ["world-writable and sticky, like /tmp", 0o1777, "; the sticky bit does not help here, as anyone could add the name looked up there"],
+  ])("refuses a PATH with a %s directory before the one env finds: anyone could add the name there", async (_, mode, note) => {
+    sandbox = makeSandbox();
+    const open = makeDir(join(sandbox.dir, "open"), mode);
+    sandbox.addHook("svc", { content: "#!/usr/bin/env sh\n" });
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: pathOf(open) })).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "/usr/bin/env" (#! line) looks "sh" up on PATH: "${open}" is writable by others (mode ${mode.toString(8).padStart(4, "0")}${note}); fix: chmod o-w "${open}"`,
+    );
+  });
+
+  test("vets the interpreter of the script env finds, too", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const w = makeDir(join(sandbox.dir, "w"), 0o777);
+    const inner = writeScript(join(w, "inner"));
+    const found = join(safe, "interp");
+    writeFileSync(found, `#!${inner}\n`);
+    chmodSync(found, 0o755);
+    sandbox.addHook("svc", { content: "#!/usr/bin/env interp\n" });
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: pathOf(safe) })).notRun[0]?.reason).toBe(
+      `refused by script security: its interpreter "/usr/bin/env" (#! line) runs "interp", found at "${found}": its interpreter "${inner}" (#! line): "${w}" is writable by others (mode 0777); fix: chmod o-w "${w}"`,
+    );
+  });
+
+  test("a PATH directory after the one env finds does not matter", async () => {
+    sandbox = makeSandbox();
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    sandbox.addHook("svc", { content: "#!/usr/bin/env sh\n" });
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: `/usr/bin:/bin:${open}` })).hooks).toHaveLength(1);
+  });
+
+  test("passes over what env cannot execute, and over a directory that is missing, as execvp does", async () => {
+    sandbox = makeSandbox();
+    const first = makeDir(join(sandbox.dir, "first"), 0o755);
+    const second = makeDir(join(sandbox.dir, "second"), 0o755);
+    writeScript(join(first, "interp"), 0o644);
+    const runs = writeScript(join(second, "interp"));
+    sandbox.addHook("svc", { content: "#!/usr/bin/env interp\n" });
+    const searchPath = pathOf(join(sandbox.dir, "missing"), first, second);
+    const [hook] = (await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath })).hooks;
+    expect(hook?.vetted?.searchPath).toBe(searchPath);
+    // The one found is the one vetted: loosen it, and the check before exec refuses.
+    chmodSync(runs, 0o777);
+    expect(await recheckHook(hook!)).toContain(`looks "interp" up on PATH: "${runs}" is writable by others`);
+  });
+
+  test.each([
+    ["an option", "#!/usr/bin/env -i sh", 'env option "-i"'],
+    ["an assignment after -S", "#!/usr/bin/env -S PATH=/tmp sh", 'env assignment "PATH=/tmp"'],
+    ["no program", "#!/usr/bin/env", "names no program"],
+  ])("refuses %s, naming it", async (_, line, named) => {
+    sandbox = makeSandbox();
+    sandbox.addHook("svc", { content: `${line}\n` });
+    const reason = (await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: pathOf() })).notRun[0]?.reason;
+    expect(reason).toStartWith('refused by script security: its interpreter "/usr/bin/env" (#! line): ');
+    expect(reason).toContain(named);
+    expect(reason).toEndWith("fix: name the interpreter by its full path in the #! line");
+  });
+
+  test("follows the hooks' PATH as the config sets it, not the daemon's", async () => {
+    sandbox = makeSandbox();
+    const open = makeDir(join(sandbox.dir, "open"), 0o777);
+    sandbox.addHook("svc", { content: "#!/usr/bin/env sh\n" });
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: "/usr/bin:/bin" })).hooks).toHaveLength(1);
+    expect((await discoverHooks(sandbox.hooksDir, { ...STRICT, searchPath: `${open}:/usr/bin:/bin` })).hooks).toHaveLength(0);
+  });
+});
+
+describe("the check right before exec, for interpreters", () => {
+  test("catches an interpreter loosened after discovery", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const interp = writeScript(join(safe, "interp"));
+    sandbox.addHook("svc", { content: `#!${interp}\n` });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    chmodSync(safe, 0o777);
+    expect(await recheckHook(hook!)).toBe(
+      `changed between discovery and exec: its interpreter "${interp}" (#! line): "${safe}" is writable by others (mode 0777); fix: chmod o-w "${safe}"`,
+    );
+  });
+
+  test("lets an interpreter replaced by an upgrade (another file, as trusted) run: an upgrade must not fail a check", async () => {
+    sandbox = makeSandbox();
+    const safe = makeDir(join(sandbox.dir, "safe"), 0o755);
+    const interp = writeScript(join(safe, "interp"));
+    sandbox.addHook("svc", { content: `#!${interp}\n` });
+    const [hook] = (await discoverHooks(sandbox.hooksDir, STRICT)).hooks;
+    renameSync(writeScript(join(safe, ".interp.new")), interp);
     expect(await recheckHook(hook!)).toBeNull();
   });
 });

@@ -5,7 +5,7 @@ import { daemonFinding } from "../src/doctor/daemon-checks.ts";
 import { dryRunFinding } from "../src/doctor/dry-run-check.ts";
 import { doctorExitCode, type Finding, finding, summarize } from "../src/doctor/finding.ts";
 import { formatFindings } from "../src/doctor/format.ts";
-import { fixOf, hooksFindings } from "../src/doctor/hooks-check.ts";
+import { fixOf, hooksFindings, notifyFindings } from "../src/doctor/hooks-check.ts";
 import { demotionFinding, preemptFinding, sysctlFinding } from "../src/doctor/system-checks.ts";
 import { DaemonIncompatible, DaemonUnreachable } from "../src/protocol/client.ts";
 import type { DaemonStatus, Evaluation, ServiceResult } from "../src/protocol/wire.ts";
@@ -114,6 +114,32 @@ describe("hooks", () => {
       { hooksDir: "/h", scriptSecurity: true },
     );
     expect(missing).toEqual([finding("hooks", "warn", 'Hooks directory "/h" does not exist')]);
+  });
+
+  test("hooks refused for their interpreter share its line and fix; their names are shown escaped", () => {
+    const reason =
+      'refused by script security: its interpreter "/w/interp" (#! line): "/w" is writable by others (mode 0777); fix: chmod o-w "/w"';
+    const findings = hooksFindings(
+      {
+        hooks: [],
+        notRun: [
+          { name: "a\\nb", status: "fail", reason },
+          { name: "a\nb", status: "fail", reason },
+        ],
+        warnings: [],
+      },
+      { hooksDir: "/h", scriptSecurity: true },
+    );
+    expect(findings).toEqual([finding("hooks", "problem", `a\\\\nb, a\\nb: ${reason}`, 'chmod o-w "/w"')]);
+  });
+
+  test("notify scripts: each refusal a problem with its fix, else how many there are", () => {
+    const reason =
+      'refused by script security: its interpreter "/w/interp" (#! line): "/w" is writable by others (mode 0777); fix: chmod o-w "/w"';
+    const refused = notifyFindings({ hooks: [], notRun: [{ name: "mail", status: "fail", reason }], warnings: [] }, "/n");
+    expect(refused).toEqual([finding("notify scripts", "problem", `mail: ${reason}`, 'chmod o-w "/w"')]);
+    const fine = notifyFindings({ hooks: [{ name: "mail", path: "/n/mail", vetted: null }], notRun: [], warnings: [] }, "/n");
+    expect(fine).toEqual([finding("notify scripts", "ok", '1 script in "/n", none refused')]);
   });
 
   test("script security turned off is a warning", () => {

@@ -9,6 +9,17 @@ export const CLI = join(REPO, "src", "cli.ts");
 export const FIXTURES = join(REPO, "test", "fixtures");
 export const SCRIPTS = join(FIXTURES, "scripts");
 
+/**
+ * chmod that keeps setuid, setgid and the sticky bit: Bun 1.3.14's chmodSync (and chmod, fchmod)
+ * drops them, leaving 0755 on disk for 04755. chmod(1) sets them under either Bun.
+ */
+export function setMode(path: string, mode: number): void {
+  chmodSync(path, mode);
+  if ((mode & 0o7000) === 0) return;
+  const run = Bun.spawnSync(["chmod", mode.toString(8), path]);
+  if (run.exitCode !== 0) throw new Error(`chmod ${mode.toString(8)} "${path}" failed: ${run.stderr.toString()}`);
+}
+
 export interface Sandbox {
   dir: string;
   hooksDir: string;
@@ -64,7 +75,7 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
       const path = join(hooksDir, name);
       if ("fixture" in from) copyFileSync(join(SCRIPTS, from.fixture), path);
       else writeFileSync(path, from.content);
-      chmodSync(path, mode);
+      setMode(path, mode);
       return path;
     },
     demotion() {

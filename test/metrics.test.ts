@@ -56,6 +56,8 @@ function status(extra: Partial<DaemonStatus> = {}): DaemonStatus {
 }
 
 const errors = { ...zeroErrorCounts(), sysctl: 2 };
+const dropped = { hook: 17, change: 2 };
+const NOTHING_DROPPED = { hook: 0, change: 0 };
 
 function parse(text: string): Map<string, ParsedFamily> {
   return new Map(parsePrometheusTextFormat(text).map((family) => [family.name, family]));
@@ -81,7 +83,7 @@ async function promtoolCheck(text: string): Promise<{ exitCode: number; output: 
 }
 
 describe("renderMetrics, parsed back", () => {
-  const families = parse(renderMetrics({ status: status(), errorsByKind: errors }));
+  const families = parse(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped }));
 
   test("a passing hook is up 1, a failing one 0, with its last duration in seconds", () => {
     expect(sampleValue(families, "hook_up", { hook: "dns" })).toBe(1);
@@ -134,6 +136,7 @@ describe("renderMetrics, parsed back", () => {
     const odd = renderMetrics({
       status: status({ lastRun: { startedAt: "2026-11-30T15:43:00.709Z", durationMs: 9, action: "none", failed: [] } }),
       errorsByKind: errors,
+      notifyDropped: dropped,
     });
     expect(odd).toContain("\ncarp_service_status_last_evaluation_timestamp_seconds 1796053380.718\n");
     expect(sampleValue(families, "last_evaluation_success")).toBe(1);
@@ -143,6 +146,13 @@ describe("renderMetrics, parsed back", () => {
   test("errors are counted by kind, every kind present from zero", () => {
     const byKind = Object.fromEntries(families.get(`${P}evaluation_errors_total`)!.metrics.map((m) => [m.labels!.kind, Number(m.value)]));
     expect(byKind).toEqual({ hooks_dir: 0, lock: 0, sysctl: 2, resources: 0, other: 0 });
+  });
+
+  test("notify events a full queue cost are counted by kind: hook events dropped, changes of our bit folded", () => {
+    expect(sampleValue(families, "notify_events_dropped_total", { kind: "hook" })).toBe(17);
+    expect(sampleValue(families, "notify_events_dropped_total", { kind: "change" })).toBe(2);
+    const none = parse(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: NOTHING_DROPPED }));
+    expect(sampleValue(none, "notify_events_dropped_total", { kind: "hook" })).toBe(0);
   });
 
   test("build info is 1 and carries the version and the protocol", () => {
@@ -164,6 +174,7 @@ describe("renderMetrics at the edges", () => {
       renderMetrics({
         status: status({ lastRun: null, demotion: null, demoted: null, services: [], counters: { ...status().counters, evaluations: 0 } }),
         errorsByKind: zeroErrorCounts(),
+        notifyDropped: NOTHING_DROPPED,
       }),
     );
     for (const name of ["demotion", "demoted", "hook_up", "hook_duration_seconds", "last_evaluation_timestamp_seconds"]) {
@@ -174,11 +185,17 @@ describe("renderMetrics at the edges", () => {
 
   test("an error after the last good evaluation sets last_evaluation_success to 0; a good run after it, back to 1", () => {
     const failedLast = status({ lastError: { at: "2026-11-30T12:00:10.000Z", message: "sysctl failed" } });
-    expect(sampleValue(parse(renderMetrics({ status: failedLast, errorsByKind: errors })), "last_evaluation_success")).toBe(0);
+    expect(
+      sampleValue(parse(renderMetrics({ status: failedLast, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+    ).toBe(0);
     const recovered = status({ lastError: { at: "2026-11-30T11:59:50.000Z", message: "sysctl failed" } });
-    expect(sampleValue(parse(renderMetrics({ status: recovered, errorsByKind: errors })), "last_evaluation_success")).toBe(1);
+    expect(
+      sampleValue(parse(renderMetrics({ status: recovered, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+    ).toBe(1);
     const neverRan = status({ lastRun: null, lastError: { at: "2026-11-30T11:59:50.000Z", message: "sysctl failed" } });
-    expect(sampleValue(parse(renderMetrics({ status: neverRan, errorsByKind: errors })), "last_evaluation_success")).toBe(0);
+    expect(
+      sampleValue(parse(renderMetrics({ status: neverRan, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+    ).toBe(0);
   });
 
   test("label values escape exactly backslash, double quote and line feed", () => {
@@ -186,7 +203,7 @@ describe("renderMetrics at the edges", () => {
   });
 
   test("the text ends in a newline and has no timestamps (node_exporter refuses them in text files)", () => {
-    const text = renderMetrics({ status: status(), errorsByKind: errors });
+    const text = renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped });
     expect(text.endsWith("\n")).toBe(true);
     for (const family of parsePrometheusTextFormat(text)) {
       for (const sample of family.metrics) expect(sample.timestamp_ms).toBeUndefined();
@@ -196,12 +213,18 @@ describe("renderMetrics at the edges", () => {
 
 describe.skipIf(!PROMTOOL)("promtool check metrics", () => {
   test("finds neither a parse error nor a naming problem, odd names included", async () => {
-    expect(await promtoolCheck(renderMetrics({ status: status(), errorsByKind: errors }))).toEqual({ exitCode: 0, output: "" });
+    expect(await promtoolCheck(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped }))).toEqual({
+      exitCode: 0,
+      output: "",
+    });
   });
 
   test("accepts the text before the first evaluation too", async () => {
     const empty = status({ lastRun: null, demotion: null, demoted: null, services: [] });
-    expect(await promtoolCheck(renderMetrics({ status: empty, errorsByKind: zeroErrorCounts() }))).toEqual({ exitCode: 0, output: "" });
+    expect(await promtoolCheck(renderMetrics({ status: empty, errorsByKind: zeroErrorCounts(), notifyDropped: NOTHING_DROPPED }))).toEqual({
+      exitCode: 0,
+      output: "",
+    });
   });
 
   test("is strict where the JavaScript parser is lenient: an unescaped newline in a label is an error", async () => {

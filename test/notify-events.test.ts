@@ -88,11 +88,23 @@ describe("notifyEnv", () => {
   test("a bit event has no hook variables", () => {
     const env = notifyEnv({ kind: "promoted", at: "2026-11-30T12:00:00.000Z", failed: [], demotionBefore: 1048576, demotionAfter: 0 });
     expect(Object.keys(env).filter((k) => k.startsWith("CARP_HOOK"))).toEqual([]);
-    expect(env).toMatchObject({ CARP_EVENT: "promoted", CARP_FAILED_HOOKS: "" });
+    expect(env).toMatchObject({ CARP_EVENT: "promoted", CARP_FAILED_HOOKS: "", CARP_CHANGES_FOLDED: "0" });
+  });
+
+  test("a change event tells how many earlier changes were folded into it by a full queue", () => {
+    const env = notifyEnv({ kind: "demoted", folded: 4, at: "", failed: [], demotionBefore: 0, demotionAfter: 1048576 });
+    expect(env.CARP_CHANGES_FOLDED).toBe("4");
+  });
+
+  test("names are escaped unambiguously: a backslash and an n is not a newline", () => {
+    const env = notifyEnv({ ...hookEvent, hook: "a\\nb", failed: ["a\\nb", "a\nb"] });
+    expect(env.CARP_HOOK).toBe("a\\\\nb");
+    expect(env.CARP_FAILED_HOOKS).toBe("a\\\\nb\na\\nb");
   });
 });
 
-test("firstLine escapes control characters (an environment cannot hold NUL) and cuts long lines", () => {
+test("firstLine escapes control characters (an environment cannot hold NUL) and backslashes, and cuts long lines", () => {
   expect(firstLine("\u0000nul\u001b[31m\n")).toBe("\\x00nul\\x1b[31m");
+  expect(firstLine("C:\\n is no newline\n")).toBe("C:\\\\n is no newline");
   expect(firstLine("x".repeat(500))).toHaveLength(200);
 });

@@ -1,10 +1,25 @@
 /** The script security rule for one path, table-driven, and the walk that applies it. */
 import { describe, expect, test } from "bun:test";
-import type { Stats } from "node:fs";
-import { insecurityOf, type Ownership, type PathRole, type SecurityFs, vetHook } from "../src/engine/script-security.ts";
+import { mkdtempSync, rmSync, type Stats, writeFileSync } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  envCommandOf,
+  type FirstLine,
+  HEAD_BYTES,
+  insecurityOf,
+  type Ownership,
+  type PathRole,
+  parseFirstLine,
+  type SecurityFs,
+  vetHook,
+} from "../src/engine/script-security.ts";
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const S_IFMT = 0o170000;
 
 function file(mode: number, uid = 0, gid = 0): Ownership {
   return { uid, gid, mode: S_IFREG | mode };
@@ -31,6 +46,17 @@ const cases: Array<[string, Ownership, PathRole, string | null]> = [
   ["a setuid hook (04755) is refused", file(0o4755), "hook", '"/p" is setuid or setgid (mode 4755); fix: chmod u-s,g-s "/p"'],
   ["a setgid hook (02755) is refused", file(0o2755), "hook", "(mode 2755); fix: chmod u-s,g-s"],
   ["a setgid directory (02755) is trusted", dir(0o2755), "ancestor", null],
+  ["a root 0755 interpreter is trusted", file(0o755), "interpreter", null],
+  ["an interpreter of uid 1000 is refused", file(0o755, 1000), "interpreter", "fix: chown root"],
+  ["a setuid interpreter is refused", file(0o4755), "interpreter", "fix: chmod u-s,g-s"],
+  ["a 0777 interpreter is refused", file(0o777), "interpreter", "fix: chmod o-w"],
+  [
+    "a PATH directory anyone can add to is refused, sticky or not",
+    dir(0o1777),
+    "search directory",
+    "anyone could add the name looked up there",
+  ],
+  ["a 0755 PATH directory is trusted", dir(0o755), "search directory", null],
 ];
 
 describe("script security rule", () => {
@@ -47,8 +73,11 @@ describe("script security rule", () => {
   });
 });
 
-/** A fake file system: each path's owner, group and mode, or a link's target. */
-function fakeFs(entries: Record<string, Partial<Ownership> & { link?: string; error?: string }>): SecurityFs {
+/** What a fake file holds when a test does not say: a binary, which has no interpreter. */
+const ELF = "\x7fELF";
+
+/** A fake file system: each path's owner, group and mode, or a link's target, and a file's first bytes. */
+function fakeFs(entries: Record<string, Partial<Ownership> & { link?: string; error?: string; content?: string }>): SecurityFs {
   const find = (path: string) => {
     const entry = entries[path];
     if (entry === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${path}'`), { code: "ENOENT" });
@@ -58,10 +87,24 @@ function fakeFs(entries: Record<string, Partial<Ownership> & { link?: string; er
   return {
     async lstat(path) {
       const { uid = 0, gid = 0, mode = S_IFDIR | 0o755, link } = find(path);
-      return { uid, gid, mode, dev: 1, ino: path.length, isSymbolicLink: () => link !== undefined } as Stats;
+      const type = link === undefined ? mode & S_IFMT : S_IFLNK;
+      return {
+        uid,
+        gid,
+        mode,
+        dev: 1,
+        ino: path.length,
+        isSymbolicLink: () => type === S_IFLNK,
+        isDirectory: () => type === S_IFDIR,
+        isFile: () => type === S_IFREG,
+      } as Stats;
     },
     async readlink(path) {
       return find(path).link!;
+    },
+    async readHead(path, length) {
+      const bytes = Buffer.from(find(path).content ?? ELF, "latin1").subarray(0, length);
+      return { bytes, dev: 1, ino: path.length };
     },
   };
 }
@@ -96,5 +139,130 @@ describe("the walk", () => {
     expect(await vetHook("/h/svc", { fs })).toEqual({
       problem: '"/lib/open" is writable by others (mode 0777); fix: chmod o-w "/lib/open"',
     });
+  });
+});
+
+describe("the first line, as the kernel reads it", () => {
+  const table: Array<[what: string, head: string, read: FirstLine]> = [
+    ["a binary has no interpreter", "\x7fELF\x02\x01", { kind: "binary" }],
+    ["no #! runs under /bin/sh", "exit 0\n", { kind: "no interpreter" }],
+    ["#! naming nothing is no interpreter either", "#!  \nexit 0\n", { kind: "no interpreter" }],
+    ["an interpreter alone", "#!/bin/sh\nexit 0\n", { kind: "interpreter", interpreter: "/bin/sh", argument: null }],
+    ["spaces around are dropped", "#! \t/bin/sh \t\n", { kind: "interpreter", interpreter: "/bin/sh", argument: null }],
+    [
+      "the rest of the line is one argument, inner spaces kept",
+      "#!/usr/bin/env -S  python3 -u \n",
+      { kind: "interpreter", interpreter: "/usr/bin/env", argument: "-S  python3 -u" },
+    ],
+    ["a NUL ends the line", "#!/bin/sh\0 -x\n", { kind: "interpreter", interpreter: "/bin/sh", argument: null }],
+    [
+      "a CR stays in the name (a CRLF script does not run)",
+      "#!/bin/sh\r\n",
+      { kind: "interpreter", interpreter: "/bin/sh\r", argument: null },
+    ],
+    ["a file of one line without a newline", "#!/bin/sh", { kind: "interpreter", interpreter: "/bin/sh", argument: null }],
+  ];
+  test.each(table)("%s", (_, head, read) => {
+    expect(parseFirstLine(Buffer.from(head, "latin1"))).toEqual(read);
+  });
+
+  test(`a #! line longer than ${HEAD_BYTES - 1} bytes cannot be told for certain (Linux cuts it)`, () => {
+    const read = parseFirstLine(Buffer.from(`#!/bin/sh ${"x".repeat(HEAD_BYTES)}\n`).subarray(0, HEAD_BYTES));
+    expect(read).toEqual({ kind: "unreadable", problem: expect.stringContaining("fix: shorten the #! line") });
+  });
+
+  test("a #! line that is not UTF-8 is refused", () => {
+    expect(parseFirstLine(Buffer.from([0x23, 0x21, 0x2f, 0xff, 0x0a])).kind).toBe("unreadable");
+  });
+});
+
+describe("what #!/usr/bin/env runs", () => {
+  const table: Array<[what: string, argument: string | null, found: string | RegExp]> = [
+    ["a plain name", "python3", "python3"],
+    ["a path", "/usr/local/bin/python3", "/usr/local/bin/python3"],
+    ["-S and a name with arguments", "-S python3 -u", "python3"],
+    ["-S glued to the name", "-Spython3 -u", "python3"],
+    ["nothing: env would run the script itself", null, /names no program/],
+    ["-S and nothing", "-S ", /names no program/],
+    ["-i (the default path differs between libcs)", "-i python3", /env option "-i"/],
+    ["-P (FreeBSD: another search path)", "-P/tmp/w python3", /env option "-P\/tmp\/w"/],
+    ["an option after -S", "-S -u HOME python3", /env option "-u"/],
+    ["an assignment (it may set PATH)", "-S PATH=/tmp/w python3", /env assignment "PATH=\/tmp\/w"/],
+    ["an assignment without -S", "PATH=/tmp/w", /env assignment/],
+    ["a name and arguments without -S are one name", "python3 -u", /as one program name.*fix: #!\/usr\/bin\/env -S python3 -u/],
+    ["a variable after -S", "-S $HOME/python3", /quotes, escapes or variables/],
+    ["a quote after -S", "-S 'python3'", /quotes, escapes or variables/],
+  ];
+  test.each(table)("%s", (_, argument, found) => {
+    const command = envCommandOf(argument);
+    if (typeof found === "string") expect(command).toEqual({ name: found });
+    else expect("problem" in command ? command.problem : "").toMatch(found);
+  });
+});
+
+describe("interpreters, on a fake file system", () => {
+  test("a script without #! is vetted with /bin/sh, which runs it", async () => {
+    const fs = fakeFs({
+      "/": {},
+      "/h": {},
+      "/h/svc": { mode: S_IFREG | 0o755, content: "exit 0\n" },
+      "/bin": { mode: S_IFDIR | 0o777 },
+      "/bin/sh": { mode: S_IFREG | 0o755 },
+    });
+    expect(await vetHook("/h/svc", { fs })).toEqual({
+      problem: 'it has no #! line and runs under "/bin/sh": "/bin" is writable by others (mode 0777); fix: chmod o-w "/bin"',
+    });
+  });
+
+  test("a binary hook has no interpreter to vet", async () => {
+    const fs = fakeFs({ "/": {}, "/h": {}, "/h/svc": { mode: S_IFREG | 0o755 }, "/bin": { mode: S_IFDIR | 0o777 } });
+    expect(await vetHook("/h/svc", { fs })).toEqual({ file: { path: "/h/svc", dev: 1, ino: 6 } });
+  });
+
+  test("a file swapped between its stat and its read is refused", async () => {
+    const fs = fakeFs({ "/": {}, "/h": {}, "/h/svc": { mode: S_IFREG | 0o755 } });
+    const swapped: SecurityFs = { ...fs, readHead: async (path, length) => ({ ...(await fs.readHead(path, length)), ino: 99 }) };
+    expect(await vetHook("/h/svc", { fs: swapped })).toEqual({ problem: '"/h/svc" was replaced while it was checked' });
+  });
+
+  test("a first line that cannot be read is a refusal, not a pass", async () => {
+    const fs = fakeFs({ "/": {}, "/h": {}, "/h/svc": { mode: S_IFREG | 0o755 } });
+    const failing: SecurityFs = {
+      ...fs,
+      readHead: async () => {
+        throw new Error("EIO: i/o error, read");
+      },
+    };
+    expect(await vetHook("/h/svc", { fs: failing })).toEqual({ problem: 'cannot read the #! line of "/h/svc": EIO: i/o error, read' });
+  });
+
+  test("without a PATH, what env would find is refused", async () => {
+    const fs = fakeFs({
+      "/": {},
+      "/h": {},
+      "/h/svc": { mode: S_IFREG | 0o755, content: "#!/usr/bin/env python3\n" },
+      "/usr": {},
+      "/usr/bin": {},
+      "/usr/bin/env": { mode: S_IFREG | 0o755 },
+    });
+    expect(await vetHook("/h/svc", { fs })).toEqual({
+      problem: 'its interpreter "/usr/bin/env" (#! line) looks "python3" up on PATH: no PATH is known to look it up on',
+    });
+  });
+});
+
+describe("what script security reads from the runtime", () => {
+  test("lstat reports setuid, setgid and the sticky bit as chmod(1) set them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carp-modes-"));
+    try {
+      for (const mode of [0o4755, 0o2755, 0o1777, 0o6755]) {
+        const path = join(dir, mode.toString(8));
+        writeFileSync(path, "");
+        expect(Bun.spawnSync(["chmod", mode.toString(8), path]).exitCode).toBe(0);
+        expect(((await lstat(path)).mode & 0o7777).toString(8)).toBe(mode.toString(8));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  * output) or the system chose is escaped: an escape sequence must not reach the terminal.
  */
 import { EXIT } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeControl, escapeText } from "../common/escape.ts";
 import type { DaemonStatus, Evaluation, PromotionHold, ServiceResult } from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
 
@@ -20,9 +20,10 @@ function detailColumn(service: ServiceResult): string {
       .split("\n")
       .find((line) => line.trim() !== "")
       ?.trim() ?? "";
-  const raw = service.reason && firstLine ? `${service.reason}: ${firstLine}` : (service.reason ?? firstLine);
+  const reason = service.reason === null ? null : escapeControl(service.reason);
+  const output = escapeText(firstLine);
   // Escaped before the cut, so the cut counts the characters actually shown.
-  const detail = escapeControl(raw);
+  const detail = reason && output ? `${reason}: ${output}` : (reason ?? output);
   return detail.length > 100 ? `${detail.slice(0, 99)}…` : detail;
 }
 
@@ -60,7 +61,7 @@ export function formatServices<S extends ServiceResult>(
   if (services.length === 0) return `No hooks in "${hooksDir}"`;
   const header = ["HOOK", "RESULT", "EXIT", "TIME", ...(since ? ["SINCE"] : []), "OUTPUT / REASON"];
   const rows = services.map((s) => [
-    escapeControl(s.name),
+    escapeText(s.name),
     resultColumn(s),
     s.status === "skipped" ? "-" : exitColumn(s),
     s.status === "skipped" ? "-" : `${s.durationMs} ms`,
@@ -80,7 +81,7 @@ function formatNotes({
   anomalies: readonly string[];
   services: readonly ServiceResult[];
 }): string[] {
-  const hookWarnings = services.flatMap((s) => (s.warnings ?? []).map((w) => `hook "${s.name}" ${w}`));
+  const hookWarnings = services.flatMap((s) => (s.warnings ?? []).map((w) => `hook "${escapeText(s.name)}" ${w}`));
   return [
     ...[...warnings, ...hookWarnings].map((w) => `warning: ${escapeControl(w)}`),
     ...anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`),

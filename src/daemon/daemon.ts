@@ -6,7 +6,7 @@
  */
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeControl, escapeText } from "../common/escape.ts";
 import { VERSION } from "../common/version.ts";
 import type { Config, LoadedConfig } from "../config/config.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
@@ -74,14 +74,14 @@ function logTransition(log: Logger, { transition, evaluation }: { transition: Tr
   if (transition.from === null && transition.to !== "fail") return;
   const service = evaluation.services.find((s) => s.name === transition.name)!;
   // Escaped here, at the source: pino's JSON would cope, a plain-text log format would not.
-  const hook = escapeControl(service.name);
+  const hook = escapeText(service.name);
   const fields = {
     hook,
     from: transition.from,
     to: transition.to,
     exitCode: service.exitCode,
     reason: service.reason === null ? null : escapeControl(service.reason),
-    output: escapeControl(service.output.slice(0, 200)),
+    output: escapeText(service.output.slice(0, 200)),
   };
   const message = `hook "${hook}" ${transition.from ?? "new"} -> ${transition.to}`;
   if (transition.to === "fail") log.warn(fields, message);

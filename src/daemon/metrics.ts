@@ -16,6 +16,8 @@ export interface MetricsInput {
   status: DaemonStatus;
   /** Evaluations that ended in an error, by kind (error-kind.ts). */
   errorsByKind: Readonly<Record<ErrorKind, number>>;
+  /** What a full notify queue cost: hook events dropped, changes of our bit folded (notify-queue.ts). */
+  notifyDropped: Readonly<{ hook: number; change: number }>;
 }
 
 type Labels = Record<string, string>;
@@ -69,7 +71,7 @@ function lastEvaluationSucceeded(status: DaemonStatus): boolean {
 }
 
 /** The families about the node and the daemon as a whole. */
-function daemonFamilies(status: DaemonStatus, errorsByKind: MetricsInput["errorsByKind"]): Family[] {
+function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): Family[] {
   const { counters, lastRun } = status;
   const families: Family[] = [
     {
@@ -164,6 +166,15 @@ function daemonFamilies(status: DaemonStatus, errorsByKind: MetricsInput["errors
       help: "Times the daemon took our 2^20 bit off the demotion.",
       samples: [{ value: counters.promotions }],
     },
+    {
+      name: "notify_events_dropped_total",
+      type: "counter",
+      help: "Notify events not told one by one as the queue was full: hook events dropped (hook), changes of our bit folded into a later one (change).",
+      samples: [
+        { labels: { kind: "hook" }, value: notifyDropped.hook },
+        { labels: { kind: "change" }, value: notifyDropped.change },
+      ],
+    },
   );
   return families;
 }
@@ -229,8 +240,8 @@ function flapFamilies(ran: DaemonStatus["services"]): Family[] {
  * The metrics text, ending in a newline. Families without samples (hooks before the first
  * evaluation, the demotion before it was read) are left out rather than shown as zero.
  */
-export function renderMetrics({ status, errorsByKind }: MetricsInput): string {
-  const families = [...daemonFamilies(status, errorsByKind), ...hookFamilies(status.services)];
+export function renderMetrics(input: MetricsInput): string {
+  const families = [...daemonFamilies(input), ...hookFamilies(input.status.services)];
   return `${families
     .filter((family) => family.samples.length > 0)
     .flatMap(formatFamily)

@@ -4,7 +4,7 @@
  * gets. Events are plain data, so any source (today the daemon's pass/fail transitions, later
  * flap control's counted states) can put them in the same queue.
  */
-import { escapeControl } from "../common/escape.ts";
+import { escapeControl, escapeText } from "../common/escape.ts";
 import { HOOK_ENV } from "../engine/evaluate.ts";
 import type { Evaluation } from "../protocol/wire.ts";
 import type { Transition } from "./status-book.ts";
@@ -21,7 +21,14 @@ export interface NotifyContext {
 
 /** One event: argv `demoted`, `promoted`, or `hook NAME pass|fail`. */
 export type NotifyEvent =
-  | ({ kind: "demoted" | "promoted" } & NotifyContext)
+  | ({
+      kind: "demoted" | "promoted";
+      /**
+       * Earlier changes of our bit folded into this one, untold one by one: the notify queue was
+       * full of changes alone (notify-queue.ts). None (0) normally.
+       */
+      folded?: number;
+    } & NotifyContext)
   | ({
       kind: "hook";
       hook: string;
@@ -35,9 +42,9 @@ export type NotifyEvent =
 /** Longest output line passed on: a notify script mails or posts it, it does not parse it. */
 const OUTPUT_LINE_MAX = 200;
 
-/** The first non-empty line, control characters escaped (an environment value cannot hold NUL), cut. */
+/** The first non-empty line, escaped (escape.ts; an environment value cannot hold NUL), cut. */
 export function firstLine(output: string): string {
-  const line = escapeControl(
+  const line = escapeText(
     output
       .split("\n")
       .find((l) => l.trim() !== "")
@@ -82,29 +89,29 @@ export function notifyArgs(event: NotifyEvent): string[] {
 
 /** A short label for logs: `demoted`, `hook "dns" fail`. */
 export function describeEvent(event: NotifyEvent): string {
-  return event.kind === "hook" ? `hook "${escapeControl(event.hook)}" ${event.state}` : event.kind;
+  return event.kind === "hook" ? `hook "${escapeText(event.hook)}" ${event.state}` : event.kind;
 }
 
 /**
  * The environment of a notify script: the hooks' own (PATH, HOME; nothing of the daemon's), and
- * the event's context. Hook names
- * in CARP_FAILED_HOOKS are one per line, escaped, so a name with a newline stays one line.
+ * the event's context. Hook names and output are escaped (escape.ts): in CARP_FAILED_HOOKS, one
+ * per line, a name with a newline stays one line.
  */
 export function notifyEnv(event: NotifyEvent): Record<string, string> {
   return {
     ...HOOK_ENV,
     CARP_EVENT: event.kind,
     CARP_EVENT_TIME: event.at,
-    CARP_FAILED_HOOKS: event.failed.map(escapeControl).join("\n"),
+    CARP_FAILED_HOOKS: event.failed.map(escapeText).join("\n"),
     CARP_DEMOTION_BEFORE: String(event.demotionBefore),
     CARP_DEMOTION_AFTER: String(event.demotionAfter),
     ...(event.kind === "hook"
       ? {
-          CARP_HOOK: escapeControl(event.hook),
+          CARP_HOOK: escapeText(event.hook),
           CARP_HOOK_STATE: event.state,
           CARP_HOOK_OUTPUT: event.output,
           CARP_HOOK_REASON: event.reason,
         }
-      : {}),
+      : { CARP_CHANGES_FOLDED: String(event.folded ?? 0) }),
   };
 }

@@ -9,15 +9,56 @@
  */
 import { stat } from "node:fs/promises";
 import { messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
+import { HOOK_ENV } from "../engine/evaluate.ts";
 import { type HookRun, runHook } from "../engine/hook-runner.ts";
 import type { Logger } from "../system/log.ts";
 import { describeEvent, firstLine, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
 
-/** Events kept waiting at most; past that the oldest go, so the latest state is always told. */
+/**
+ * Events kept waiting at most. Past that the oldest hook events go first; changes of our bit are
+ * never dropped: when they alone fill the queue, the oldest are folded into a later one (see
+ * `bound`), so every change is still told, and the latest state always.
+ */
 export const MAX_QUEUED_EVENTS = 1000;
+
+/** What a full queue cost: hook events dropped, and changes of our bit folded into a later change event. */
+export interface NotifyDrops {
+  hook: number;
+  change: number;
+}
+
+type ChangeEvent = Extract<NotifyEvent, { kind: "demoted" | "promoted" }>;
+
+/**
+ * Brings `queue` down to `max` events, in place: first the oldest hook events are dropped; then,
+ * with changes of our bit alone left, the oldest change is folded into the next one of the same
+ * kind, or the oldest two (a change and its undoing) into the one after them, so the changes told
+ * still follow each other as the bit did. Returns what went. Pure but for `queue`.
+ */
+export function bound(queue: NotifyEvent[], max: number): NotifyDrops {
+  const drops: NotifyDrops = { hook: 0, change: 0 };
+  for (let i = 0; queue.length > max && i < queue.length; ) {
+    if (queue[i]!.kind === "hook") {
+      queue.splice(i, 1);
+      drops.hook++;
+    } else {
+      i++;
+    }
+  }
+  while (queue.length > max && queue.length >= 2) {
+    const [first, second, third] = queue as ChangeEvent[];
+    const pair = first!.kind !== second!.kind && third !== undefined;
+    const into = pair ? third : second!;
+    const folded = pair ? [first!, second!] : [first!];
+    into.folded = folded.reduce((sum, event) => sum + 1 + (event.folded ?? 0), into.folded ?? 0);
+    queue.splice(0, folded.length);
+    drops.change += folded.length;
+  }
+  return drops;
+}
 
 export interface NotifyQueueDeps {
   log: Logger;
@@ -43,8 +84,12 @@ export class NotifyQueue {
   readonly #stop = new AbortController();
   #queue: NotifyEvent[] = [];
   #running: Promise<void> | null = null;
-  /** Said once per problem, not once per event: a missing directory, a full queue. */
+  /** Said once per problem, not once per event: a missing directory. */
   #said = new Set<string>();
+  /** Everything a full queue cost since the start, for the metrics. */
+  readonly #dropped: NotifyDrops = { hook: 0, change: 0 };
+  /** What it cost since it last filled, said when it empties again; null while it is not full. */
+  #overflow: NotifyDrops | null = null;
 
   constructor(deps: NotifyQueueDeps) {
     this.#deps = deps;
@@ -55,19 +100,44 @@ export class NotifyQueue {
     return this.#queue.length;
   }
 
+  /** Hook events dropped and changes folded because the queue was full, since the start. */
+  get dropped(): Readonly<NotifyDrops> {
+    return this.#dropped;
+  }
+
   /** Queues events for delivery after those already queued; returns at once. Nothing happens without `notifyDir`. */
   enqueue(events: readonly NotifyEvent[]): void {
     if (events.length === 0 || this.#stop.signal.aborted || this.#deps.config().notifyDir === undefined) return;
-    this.#queue.push(...events);
-    const excess = this.#queue.length - MAX_QUEUED_EVENTS;
-    if (excess > 0) {
-      const dropped = this.#queue.splice(0, excess);
+    // Copies: folding counts into a queued change event must not touch the caller's.
+    this.#queue.push(...events.map((event) => ({ ...event })));
+    const drops = bound(this.#queue, MAX_QUEUED_EVENTS);
+    if (drops.hook + drops.change > 0) this.#count(drops);
+    this.#running ??= this.#drain();
+  }
+
+  /** Counts what a full queue cost; one line when it fills, one when it has emptied. */
+  #count(drops: NotifyDrops): void {
+    this.#dropped.hook += drops.hook;
+    this.#dropped.change += drops.change;
+    if (this.#overflow === null) {
+      this.#overflow = { hook: 0, change: 0 };
       this.#deps.log.warn(
-        { dropped: dropped.map(describeEvent) },
-        `notify queue full (${MAX_QUEUED_EVENTS} events): dropped the oldest; notify scripts are slower than the changes, check notifyTimeoutMs`,
+        `notify queue full (${MAX_QUEUED_EVENTS} events): dropping the oldest hook events; changes of our bit are kept (the oldest folded into a later one when they alone fill it); notify scripts are slower than the changes, check notifyTimeoutMs`,
       );
     }
-    this.#running ??= this.#drain();
+    this.#overflow.hook += drops.hook;
+    this.#overflow.change += drops.change;
+  }
+
+  /** The line that ends a full spell: what it cost. */
+  #sayOverflowOver(how: string): void {
+    if (this.#overflow === null) return;
+    const { hook, change } = this.#overflow;
+    this.#overflow = null;
+    this.#deps.log.warn(
+      { droppedHookEvents: hook, foldedChanges: change },
+      `notify queue ${how}: ${hook} hook events dropped and ${change} changes of our bit folded while it was full`,
+    );
   }
 
   /** Settles when every queued event has been delivered. */
@@ -82,6 +152,7 @@ export class NotifyQueue {
       this.#deps.log.warn({ events: this.#queue.map(describeEvent) }, `${this.#queue.length} notify events not delivered: stopping`);
       this.#queue = [];
     }
+    this.#sayOverflowOver("stopped");
     await this.idle();
   }
 
@@ -91,6 +162,7 @@ export class NotifyQueue {
     for (let event = this.#queue.shift(); event !== undefined; event = this.#queue.shift()) {
       await this.#deliver(event);
     }
+    this.#sayOverflowOver("emptied");
     this.#running = null;
   }
 
@@ -105,10 +177,8 @@ export class NotifyQueue {
       if (this.#stop.signal.aborted) return;
       const refusal = await recheckHook(script);
       if (refusal !== null) {
-        log.error(
-          { script: script.path, event: describeEvent(event) },
-          `notify script "${script.path}" refused by script security: ${refusal}`,
-        );
+        const path = escapeText(script.path);
+        log.error({ script: path, event: describeEvent(event) }, `notify script "${path}" refused by script security: ${refusal}`);
         continue;
       }
       await this.#run(script, event, config);
@@ -123,12 +193,13 @@ export class NotifyQueue {
         this.#sayOnce(`Notify directory "${dir}" is not a directory; fix: point notifyDir at a directory of scripts`);
         return [];
       }
-      const found = await discoverHooks(dir, { enforceSecurity });
+      // Notify scripts run with the hooks' own PATH (notify-events.ts), where env looks names up.
+      const found = await discoverHooks(dir, { enforceSecurity, searchPath: HOOK_ENV.PATH });
       for (const entry of found.notRun) {
         if (entry.status === "skipped") continue;
         log.error(
           { script: entry.name, event: describeEvent(event) },
-          `notify script "${escapeControl(entry.name)}" in "${dir}" not run: ${entry.reason}`,
+          `notify script "${escapeText(entry.name)}" in "${dir}" not run: ${entry.reason}`,
         );
       }
       return found.hooks;
@@ -146,7 +217,8 @@ export class NotifyQueue {
   async #run(script: Hook, event: NotifyEvent, config: Config): Promise<void> {
     const { log } = this.#deps;
     const run = this.#deps.runScript ?? runHook;
-    const fields = { script: script.path, event: describeEvent(event) };
+    const path = escapeText(script.path);
+    const fields = { script: path, event: describeEvent(event) };
     let result: HookRun;
     try {
       result = await run(script.path, {
@@ -158,20 +230,20 @@ export class NotifyQueue {
         signal: this.#stop.signal,
       });
     } catch (error) {
-      log.error(fields, `notify script "${script.path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
+      log.error(fields, `notify script "${path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
       return;
     }
     const failure = failureOf(result);
     const output = firstLine(result.output);
     if (result.leftProcesses) {
-      log.warn(fields, `notify script "${script.path}" left processes running in its process group; they were killed`);
+      log.warn(fields, `notify script "${path}" left processes running in its process group; they were killed`);
     }
     if (failure === null) {
-      log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${script.path}" done for ${describeEvent(event)}`);
+      log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${path}" done for ${describeEvent(event)}`);
     } else {
       log.warn(
         { ...fields, exitCode: result.exitCode, output },
-        `notify script "${script.path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,
+        `notify script "${path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,
       );
     }
   }

@@ -62,7 +62,7 @@ export class Observers {
 
   /** The metrics text, as the file holds it. */
   metrics(): string {
-    return renderMetrics({ status: this.#deps.status(), errorsByKind: this.#errors });
+    return renderMetrics({ status: this.#deps.status(), errorsByKind: this.#errors, notifyDropped: this.#notify.dropped });
   }
 
   /** Settles when the metrics file is written and every queued notify script has run. */

@@ -10,7 +10,7 @@ import { type ConfigLoad, configFinding, loadConfigForDoctor } from "./config-ch
 import { checkDaemon, checkSocket } from "./daemon-checks.ts";
 import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
-import { checkHooks } from "./hooks-check.ts";
+import { checkHooks, checkNotifyScripts } from "./hooks-check.ts";
 import { checkConfigdActions, checkStockScript, checkSyshook } from "./install-checks.ts";
 import { checkLockFile, demotionFinding, PREEMPT_OID, preemptFinding, sysctlFinding } from "./system-checks.ts";
 
@@ -33,7 +33,8 @@ async function configChecks(load: Extract<ConfigLoad, { ok: true }>): Promise<{ 
   const { sysctl } = createEffects(config);
   const demotion = await sysctl.read().catch(asError);
   const preempt = await createOidReaderFor(config).readOid(PREEMPT_OID).catch(asError);
-  const before = [sysctlFinding(demotion), await checkLockFile(config.lockFile), ...(await checkHooks(config)), preemptFinding(preempt)];
+  const hooks = [...(await checkHooks(config)), ...(await checkNotifyScripts(config))];
+  const before = [sysctlFinding(demotion), await checkLockFile(config.lockFile), ...hooks, preemptFinding(preempt)];
   const after = [
     await checkDaemon(config.socket),
     await checkSocket(config.socket),

@@ -3,7 +3,7 @@
  * only that it happened; this one says why: which hooks failed, how, and the first line they
  * printed, or which checks now pass. Pure, for a table-driven test.
  */
-import { escapeControl } from "../common/escape.ts";
+import { escapeControl, escapeText } from "../common/escape.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
 
 /** Characters of a hook's first output line kept in the line. */
@@ -24,7 +24,7 @@ export function describeFailure(service: ServiceResult): string {
   const how =
     service.reason ?? (service.signal ? `killed by ${service.signal}` : `exit ${service.exitCode === null ? "?" : service.exitCode}`);
   const first = firstOutputLine(service.output);
-  return escapeControl(`${service.name} (${how}${first && !service.reason?.includes(first) ? `: ${first}` : ""})`);
+  return `${escapeText(service.name)} (${escapeControl(how)}${first && !service.reason?.includes(first) ? `: ${escapeText(first)}` : ""})`;
 }
 
 /** The message and fields of the daemon's line for a change of the demotion. */
@@ -37,10 +37,10 @@ export function describeChange(
     const failed = services.filter((service) => service.status === "fail");
     return {
       message: `demoted this node: ${failed.map(describeFailure).join(", ")}`,
-      fields: { demotionBefore, demotionAfter, failed: failed.map((service) => escapeControl(service.name)) },
+      fields: { demotionBefore, demotionAfter, failed: failed.map((service) => escapeText(service.name)) },
     };
   }
-  const passing = services.filter((service) => service.status === "pass").map((service) => escapeControl(service.name));
+  const passing = services.filter((service) => service.status === "pass").map((service) => escapeText(service.name));
   const which = passing.length === 0 ? "no hooks to run" : `${passing.length} passing: ${passing.join(", ")}`;
   return { message: `promoted this node: every check passes (${which})`, fields: { demotionBefore, demotionAfter } };
 }

@@ -2,7 +2,7 @@
  * The decision, a pure function of the current demotion and the failed services. Our share is
  * the 2^20 bit; everything else in the value belongs to the kernel's own contributors.
  */
-import { escapeControl } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import { DEMOTION_BIT } from "../config/defaults.ts";
 
 export type Decision =
@@ -20,7 +20,7 @@ export function isDemoted(demotion: number): boolean {
  * newline in a hook's name would otherwise split the line into two syslog records.
  */
 export function demotionMessage(failed: readonly string[]): string {
-  return `carp demoted by ${DEMOTION_BIT} due to service disruption (services: ${failed.map(escapeControl).join(",")})`;
+  return `carp demoted by ${DEMOTION_BIT} due to service disruption (services: ${failed.map(escapeText).join(",")})`;
 }
 
 export const PROMOTION_MESSAGE = `carp promoted by ${DEMOTION_BIT} due to service recovery`;

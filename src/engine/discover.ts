@@ -9,13 +9,16 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
-import { NODE_SECURITY_FS, type SecurityCache, type SecurityFs, type VettedFile, vetHook } from "./script-security.ts";
+import { NODE_SECURITY_FS, newSecurityCache, type SecurityCache, type SecurityFs, type VettedFile, vetHook } from "./script-security.ts";
 
 export interface Hook {
   name: string;
   path: string;
-  /** The file script security vetted at discovery; null when security is not enforced. */
-  vetted: VettedFile | null;
+  /**
+   * The file script security vetted at discovery, and the PATH its `#!/usr/bin/env` line was
+   * resolved on (the check before exec uses the same); null when security is not enforced.
+   */
+  vetted: (VettedFile & { searchPath: string | undefined }) | null;
 }
 
 /** An entry that will not run: skipped (not a hook) or refused (a hook we cannot trust: fails). */
@@ -53,6 +56,8 @@ async function readNamesRaw(dir: string): Promise<Buffer[]> {
 export interface DiscoverOptions {
   /** Apply script security (see script-security.ts). */
   enforceSecurity: boolean;
+  /** The PATH the hooks run with, on which `#!/usr/bin/env NAME` finds NAME; without it such a line is refused. */
+  searchPath?: string;
   /** Replaces some file system calls (tests). */
   fs?: Partial<DiscoveryFs>;
 }
@@ -62,10 +67,16 @@ export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** A name for display and JSON: printable ASCII as is, every other byte as `\xHH`. */
+/**
+ * The name of an entry that is not UTF-8, for display and JSON: printable ASCII as is, but the
+ * backslash doubled, and every other byte as `\xHH`; so two such names never read the same.
+ */
 export function escapeName(raw: Buffer): string {
   return [...raw]
-    .map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`))
+    .map((byte) => {
+      if (byte === 0x5c) return "\\\\";
+      return byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, "0")}`;
+    })
     .join("");
 }
 
@@ -97,6 +108,7 @@ type Classified = { hook: Hook } | { notRun: NotRun };
 
 interface ClassifyContext {
   enforceSecurity: boolean;
+  searchPath: string | undefined;
   fs: DiscoveryFs;
   cache: SecurityCache;
 }
@@ -122,8 +134,11 @@ async function classify(dir: string, raw: Buffer, context: ClassifyContext): Pro
   if ((info.mode & 0o111) === 0) return skip("not executable");
   if (!context.enforceSecurity) return { hook: { name, path, vetted: null } };
   // Failing closed: a check that anyone could rewrite must not keep this node master.
-  const vetted = await vetHook(path, { fs: context.fs, cache: context.cache });
-  return "problem" in vetted ? { notRun: refusedBySecurity(name, vetted.problem) } : { hook: { name, path, vetted: vetted.file } };
+  const { fs, cache, searchPath } = context;
+  const vetted = await vetHook(path, { fs, cache, searchPath });
+  return "problem" in vetted
+    ? { notRun: refusedBySecurity(name, vetted.problem) }
+    : { hook: { name, path, vetted: { ...vetted.file, searchPath } } };
 }
 
 /** The raw names in the hooks directory; null when it does not exist. Throws CarpError("system") otherwise. */
@@ -155,7 +170,7 @@ export async function discoverHooks(dir: string, options: DiscoverOptions): Prom
   const names = await readHooksDir(dir, fs);
   if (names === null) return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" does not exist: no service checks run`] };
   const visible = names.filter((raw) => raw[0] !== 0x2e).sort(Buffer.compare);
-  const context = { enforceSecurity: options.enforceSecurity, fs, cache: new Map() };
+  const context = { enforceSecurity: options.enforceSecurity, searchPath: options.searchPath, fs, cache: newSecurityCache() };
   const classified = await Promise.all(visible.map((raw) => classify(dir, raw, context)));
   return {
     hooks: classified.flatMap((c) => ("hook" in c ? [c.hook] : [])),
@@ -166,11 +181,13 @@ export async function discoverHooks(dir: string, options: DiscoverOptions): Prom
 
 /**
  * Vets a hook again right before it runs, so a file swapped or loosened since discovery does
- * not run as root. Returns why it must not run, or null (always null when it was not vetted).
+ * not run as root, nor one whose interpreter was. Returns why it must not run, or null (always
+ * null when it was not vetted). The hook must still be the file vetted; its interpreters need
+ * only pass again, since a package upgrade replaces them and must not fail a check.
  */
 export async function recheckHook(hook: Hook, fs: SecurityFs = NODE_SECURITY_FS): Promise<string | null> {
   if (hook.vetted === null) return null;
-  const now = await vetHook(hook.path, { fs });
+  const now = await vetHook(hook.path, { fs, searchPath: hook.vetted.searchPath });
   if ("problem" in now) return `changed between discovery and exec: ${now.problem}`;
   const was = hook.vetted;
   if (now.file.dev !== was.dev || now.file.ino !== was.ino) {

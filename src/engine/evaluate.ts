@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import { messageOf } from "../common/errors.ts";
-import { escapeControl } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { openFilesLimit } from "../system/limits.ts";
@@ -131,7 +131,7 @@ async function runHooks(
   const results = ran.filter((service) => service !== null);
   for (const service of results) {
     for (const warning of service.warnings)
-      deps.log.warn({ hook: escapeControl(service.name) }, `hook "${escapeControl(service.name)}" ${warning}`);
+      deps.log.warn({ hook: escapeText(service.name) }, `hook "${escapeText(service.name)}" ${warning}`);
   }
   return results;
 }
@@ -143,7 +143,8 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const { signal, dryRun = false } = options;
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
 
-  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot });
+  const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
+  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath });
   const warnings = [...discovery.warnings];
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
   const entryNames = [...discovery.hooks, ...discovery.notRun].map((entry) => entry.name);

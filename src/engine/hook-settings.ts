@@ -2,7 +2,6 @@
  * The config's per-hook table (`[hooks."NAME"]`) as one evaluation asks it: each hook's deadline,
  * fall and rise, whether it is disabled, and the names that match no file.
  */
-import { escapeControl } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { NotRun } from "./discover.ts";
 
@@ -22,6 +21,11 @@ export function thresholdsOf(config: Config, name: string): { fall: number; rise
   return { fall: entry?.fall ?? config.fall, rise: entry?.rise ?? config.rise };
 }
 
+/** A hook's table name as written in the config: a JSON string is a TOML basic string, escapes and all. */
+function tomlKey(name: string): string {
+  return JSON.stringify(name);
+}
+
 /** `enabled = false`: listed as skipped, never run or counted, whatever its file is like. */
 export function isDisabled(config: Config, name: string): boolean {
   return entryOf(config, name)?.enabled === false;
@@ -29,12 +33,12 @@ export function isDisabled(config: Config, name: string): boolean {
 
 /** What a disabled hook is listed as. */
 export function skippedByConfig(name: string): NotRun {
-  return { name, status: "skipped", reason: `disabled in the config ([hooks."${escapeControl(name)}"] enabled = false)` };
+  return { name, status: "skipped", reason: `disabled in the config ([hooks.${tomlKey(name)}] enabled = false)` };
 }
 
 /** A warning for each name of the table that matches no entry of the hooks directory (the file may come later). */
 export function unmatchedHookWarnings(config: Config, entries: readonly string[]): string[] {
   return Object.keys(config.hooks)
     .filter((name) => !entries.includes(name))
-    .map((name) => `The config's [hooks."${escapeControl(name)}"] names no file in "${config.hooksDir}" (yet?)`);
+    .map((name) => `The config's [hooks.${tomlKey(name)}] names no file in "${config.hooksDir}" (yet?)`);
 }

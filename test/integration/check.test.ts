@@ -117,7 +117,8 @@ describe("discovery fails closed", () => {
       "file name is not valid UTF-8; rename it: mv -- ",
     );
     expect(sandbox.demotion()).toBe(BIT);
-    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: b\\xffa)"]);
+    // Shown like any name, escaped: the backslash of its \xff doubled.
+    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: b\\\\xffa)"]);
   });
 
   test("a hooks directory that is not a directory: exit 3, the demotion untouched", async () => {

@@ -7,8 +7,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { type Config, parseConfig } from "../../src/config/config.ts";
 import type { NotifyEvent } from "../../src/daemon/notify-events.ts";
-import { NotifyQueue } from "../../src/daemon/notify-queue.ts";
-import { isAlive, makeSandbox, type Sandbox, waitFor } from "../helpers.ts";
+import { MAX_QUEUED_EVENTS, NotifyQueue } from "../../src/daemon/notify-queue.ts";
+import { type DaemonProcess, isAlive, makeSandbox, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 import { captureLog } from "../log-capture.ts";
 
 let sandbox: Sandbox;
@@ -159,5 +159,81 @@ describe("notify scripts", () => {
     expect(captured.messages().filter((m) => m.includes("does not exist"))).toEqual([
       `Notify directory "${notifyDir}" does not exist: no notify script runs; create it or unset notifyDir`,
     ]);
+  });
+});
+
+describe("script security for notify scripts", () => {
+  test("a script whose #! interpreter anyone can replace is refused with its fix, and that interpreter never runs", async () => {
+    const { queue, addScript, record, captured } = setUp();
+    const w = join(sandbox.dir, "w");
+    mkdirSync(w);
+    chmodSync(w, 0o777);
+    const mark = join(sandbox.dir, "interpreter-ran");
+    const interp = join(w, "interp");
+    writeFileSync(interp, `#!/bin/sh\ntouch ${JSON.stringify(mark)}\n`);
+    chmodSync(interp, 0o777);
+    addScript("10-planted", `#!${interp}\n`);
+    addScript("20-ok", recorder(record, "ok"));
+    queue.enqueue([bit("demoted")]);
+    await queue.idle();
+    expect(existsSync(mark)).toBe(false);
+    expect(readFileSync(record, "utf8").trim().split("\n")).toEqual(["start ok demoted", "end ok demoted"]);
+    expect(captured.lines.find((l) => l.msg.includes("10-planted"))).toMatchObject({
+      level: 50,
+      msg: `notify script "10-planted" in "${join(sandbox.dir, "notify.d")}" not run: refused by script security: its interpreter "${interp}" (#! line): "${w}" is writable by others (mode 0777); fix: chmod o-w "${w}"`,
+    });
+  });
+});
+
+describe("a full notify queue in the daemon", () => {
+  let daemon: DaemonProcess | null = null;
+  afterEach(async () => {
+    if (daemon && daemon.proc.exitCode === null) await daemon.stop();
+    daemon = null;
+  });
+
+  test("drops hook events, never a change of our bit; the metric counts the drops and the log says so", async () => {
+    sandbox = makeSandbox();
+    const notifyDir = join(sandbox.dir, "notify.d");
+    mkdirSync(notifyDir, { mode: 0o755 });
+    const started = join(sandbox.dir, "notify-started");
+    // The first event's script hangs (until the daemon stops), so every later event waits in the queue.
+    writeFileSync(join(notifyDir, "notify"), `#!/bin/sh\ntouch ${JSON.stringify(started)}\nexec sleep 600\n`);
+    chmodSync(join(notifyDir, "notify"), 0o755);
+    const failing = join(sandbox.dir, "failing");
+    const HOOKS = 60;
+    for (let i = 0; i < HOOKS; i++)
+      sandbox.addHook(`h${String(i).padStart(2, "0")}`, { content: `#!/bin/sh\n[ -f ${failing} ] && exit 1\nexit 0\n` });
+    sandbox.writeConfig({ schedule: false, notifyDir, notifyTimeoutMs: 3_600_000, concurrency: 16 });
+    daemon = await spawnDaemon(sandbox);
+    await waitFor(async () => (await daemon!.call("status")).counters.evaluations === 1, "the first evaluation");
+
+    // Every evaluation flips every hook and our bit: HOOKS hook events and one change each.
+    const evaluations = Math.ceil(MAX_QUEUED_EVENTS / (HOOKS + 1)) + 2;
+    const actions: string[] = [];
+    for (let i = 0; i < evaluations; i++) {
+      if (i % 2 === 0) writeFileSync(failing, "");
+      else rmSync(failing);
+      actions.push((await daemon.call("evaluate")).action);
+      if (i === 0) await waitFor(() => existsSync(started), "the first notify script to hang");
+    }
+    expect(actions).toEqual(Array.from({ length: evaluations }, (_, i) => (i % 2 === 0 ? "demoted" : "promoted")));
+    // One event is being delivered (the hung script); the rest of the queue is full.
+    const made = evaluations * (HOOKS + 1);
+    const dropped = made - 1 - MAX_QUEUED_EVENTS;
+    expect(dropped).toBeGreaterThan(0);
+
+    const metrics = await (await fetch("http://localhost/metrics", { unix: sandbox.config.socket as string })).text();
+    expect(metrics).toContain(`\ncarp_service_status_notify_events_dropped_total{kind="hook"} ${dropped}\n`);
+    expect(metrics).toContain('\ncarp_service_status_notify_events_dropped_total{kind="change"} 0\n');
+    expect(daemon.logs().filter((l) => String(l.msg).startsWith("notify queue full"))).toHaveLength(1);
+
+    // What waited when it stopped: every change of our bit, in order, and the newest hook events.
+    expect(await daemon.stop()).toBe(0);
+    const stopped = daemon.logs().find((l) => String(l.msg).endsWith("notify events not delivered: stopping"));
+    const waiting = stopped?.events as string[];
+    expect(waiting).toHaveLength(MAX_QUEUED_EVENTS);
+    expect(waiting.filter((e) => !e.startsWith("hook "))).toEqual(actions);
+    expect(waiting.at(-2)).toBe(`hook "h${HOOKS - 1}" ${evaluations % 2 === 0 ? "pass" : "fail"}`);
   });
 });
