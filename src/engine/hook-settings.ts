@@ -4,6 +4,8 @@
  */
 import { escapeControl } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
+import { unmatchedHookWarnings as unmatchedTables } from "../config/hook-names.ts";
+import { formatWarning } from "../config/notices.ts";
 import type { NotRun } from "./discover.ts";
 
 /** The table's entry for a hook, if any (never an inherited property: a hook may be called "constructor"). */
@@ -32,9 +34,10 @@ export function skippedByConfig(name: string): NotRun {
   return { name, status: "skipped", reason: `disabled in the config ([hooks."${escapeControl(name)}"] enabled = false)` };
 }
 
-/** A warning for each name of the table that matches no entry of the hooks directory (the file may come later). */
+/**
+ * A warning for each name of the table that matches no entry of the hooks directory (the file may
+ * come later), with the nearest entry's name when one is near: the same words as `config` and doctor.
+ */
 export function unmatchedHookWarnings(config: Config, entries: readonly string[]): string[] {
-  return Object.keys(config.hooks)
-    .filter((name) => !entries.includes(name))
-    .map((name) => `The config's [hooks."${escapeControl(name)}"] names no file in "${config.hooksDir}" (yet?)`);
+  return unmatchedTables(config, entries).map(formatWarning);
 }
