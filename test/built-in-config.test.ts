@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { builtInConfig, loadConfigLazily } from "../src/config/built-in.ts";
 import { parseConfig } from "../src/config/config.ts";
-import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
+import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, repoHooksDir, SIMULATED_PATHS } from "../src/config/defaults.ts";
+import { REPO } from "./helpers.ts";
 
 describe("the built-in configuration", () => {
   for (const platform of ["freebsd", "linux"]) {
@@ -42,5 +43,18 @@ describe("the built-in configuration", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the default hooks directory without CARP", () => {
+  test("from the source tree: the repository's hooks/, as the quick start shows", () => {
+    expect(SIMULATED_PATHS.hooksDir).toBe(join(REPO, "hooks"));
+    expect(repoHooksDir("/home/me/carp-service-status/src/config")).toBe("/home/me/carp-service-status/hooks");
+  });
+
+  test("anywhere else (a compiled executable runs from /$bunfs/root): none, so the stock directory applies", () => {
+    expect(repoHooksDir("/$bunfs/root")).toBeNull();
+    expect(repoHooksDir("/usr/local/lib/carp-service-status")).toBeNull();
+    expect(FREEBSD_PATHS.hooksDir).toBe("/usr/local/etc/rc.carp_service_status.d");
   });
 });

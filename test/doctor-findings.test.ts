@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { configFinding } from "../src/doctor/config-check.ts";
 import { daemonFinding } from "../src/doctor/daemon-checks.ts";
-import { dryRunFinding } from "../src/doctor/dry-run-check.ts";
+import { dryRunFinding, NO_CHECKS } from "../src/doctor/dry-run-check.ts";
 import { doctorExitCode, type Finding, finding, summarize } from "../src/doctor/finding.ts";
 import { formatFindings } from "../src/doctor/format.ts";
 import { fixOf, hooksFindings, notifyFindings } from "../src/doctor/hooks-check.ts";
@@ -50,6 +50,20 @@ describe("dry run", () => {
     });
   });
 
+  test('no checks at all: said plainly, a warning, not "all 0 checks pass"', () => {
+    expect(dryRunFinding(evaluation("none", []))).toEqual(
+      finding("dry run", "warn", `${NO_CHECKS} (no hook in "/h")`, 'put executable check scripts in "/h"'),
+    );
+  });
+
+  test("no checks and our bit set: it says so before it says PROMOTE", () => {
+    const f = dryRunFinding(evaluation("promote", [service("a", "skipped", { reason: "disabled in the config" })]));
+    expect(f.status).toBe("warn");
+    expect(f.detail).toBe(
+      `${NO_CHECKS} (every hook in "/h" is skipped (1)); our 2^20 is set, and starting now would take it off (PROMOTE)`,
+    );
+  });
+
   test("already demoted and still failing: a warning, not a new demotion", () => {
     expect(dryRunFinding(evaluation("none", [service("a", "fail")]))).toMatchObject({
       status: "warn",
@@ -84,6 +98,24 @@ describe("kernel", () => {
       fix: expect.stringContaining("kldload carp"),
     });
     expect(sysctlFinding(240)).toEqual(finding("sysctl", "ok", "net.inet.carp.demotion = 240"));
+  });
+
+  test("simulated values say so: information without CARP, a warning on a node with it", () => {
+    const off = { file: "/tmp/sim/demotion", onCarpNode: false };
+    expect(sysctlFinding(0, off)).toEqual(
+      finding(
+        "sysctl",
+        "info",
+        'net.inet.carp.demotion = 0, simulated in "/tmp/sim/demotion": not a kernel\'s value (no CARP on this machine)',
+      ),
+    );
+    expect(preemptFinding("1\n", off)).toEqual(
+      finding("preempt", "info", "net.inet.carp.preempt = 1, simulated: not a kernel's value (no CARP on this machine)"),
+    );
+    const on = { ...off, onCarpNode: true };
+    expect(sysctlFinding(0, on)).toMatchObject({ status: "warn", fix: 'remove sysctl = "simulated" from the config' });
+    expect(sysctlFinding(0, on).detail).toContain("the daemon would demote nothing real");
+    expect(preemptFinding("1", on)).toMatchObject({ status: "warn", fix: 'remove sysctl = "simulated" from the config' });
   });
 });
 

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync } from "node:fs";
 import { parseConfig } from "../src/config/config.ts";
-import { formatTomlValue, renderSampleConfig } from "../src/config/sample.ts";
+import { renderSampleConfig } from "../src/config/sample.ts";
+import { formatTomlValue } from "../src/config/toml-print.ts";
 import { makeSandbox, runCli, type Sandbox } from "./helpers.ts";
 
 let sandbox: Sandbox | undefined;
@@ -43,7 +44,7 @@ describe("hookEnv in the config", () => {
 
   test("a table renders as a TOML inline table that parses back", () => {
     const text = formatTomlValue({ A: "1", B_2: 'say "hi"' }, "hookEnv");
-    expect(text).toBe('{ "A" = "1", "B_2" = "say \\"hi\\"" }');
+    expect(text).toBe('{ A = "1", B_2 = "say \\"hi\\"" }');
     expect(Bun.TOML.parse(`hookEnv = ${text}`)).toEqual({ hookEnv: { A: "1", B_2: 'say "hi"' } });
   });
 });

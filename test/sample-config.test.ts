@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { configSchema, parseConfig } from "../src/config/config.ts";
-import { formatTomlValue, renderSampleConfig } from "../src/config/sample.ts";
+import { renderSampleConfig } from "../src/config/sample.ts";
+import { formatTomlValue } from "../src/config/toml-print.ts";
 import { FIXTURES } from "./helpers.ts";
 
 const sample = renderSampleConfig("freebsd");

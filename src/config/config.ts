@@ -5,36 +5,22 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { Cron } from "croner";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
 import { findGid, GROUP_FILE } from "./group.ts";
 import { describeSimulation } from "./notices.ts";
+import { SCHEDULE_EXAMPLE, scheduleProblem } from "./schedule.ts";
+import { unknownKeysMessage } from "./suggest.ts";
+import { parseToml } from "./toml.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const LOG_FORMATS = ["text", "json"] as const;
 
-const SCHEDULE_EXAMPLE = "*/10 * * * * *";
 /** Where OPNsense's node_exporter plugin reads `*.prom` files. */
 export const METRICS_FILE_EXAMPLE = "/var/tmp/node_exporter/carp_service_status.prom";
 /** Beside the hooks directory, named like it. */
 export const NOTIFY_DIR_EXAMPLE = "/usr/local/etc/rc.carp_service_status.notify.d";
-
-/** Why a cron pattern is unusable, or null: it must parse and fire at least once from now on. */
-function scheduleProblem(pattern: string): string | null {
-  let job: Cron;
-  try {
-    // A paused job without a callback schedules no timer; construction alone validates.
-    job = new Cron(pattern, { paused: true });
-  } catch {
-    return `must be a valid cron pattern, e.g. "${SCHEDULE_EXAMPLE}"`;
-  }
-  // A valid pattern can still name no real date (February 30): the daemon would never evaluate.
-  const next = job.nextRun();
-  job.stop();
-  return next === null ? `"${pattern}" never fires; use a pattern that matches a real date, e.g. "${SCHEDULE_EXAMPLE}"` : null;
-}
 
 /** Why a socket group is unusable, or null: a name must exist in the group file, a gid is taken as it is. */
 function groupProblem(group: string | number, groupFile: string): string | null {
@@ -73,6 +59,18 @@ function hookEnvProblem(name: string, value: string): string | null {
   return value.includes("\0") ? `the value of "${name}" contains a NUL character` : null;
 }
 
+/**
+ * A table that refuses keys it does not take, naming the nearest one it does ("did you mean").
+ * `topLevel` gives the top-level keys to a table's message: one of them written below the table's
+ * header belongs to the table, the commonest TOML slip.
+ */
+function strictTable<Shape extends z.ZodRawShape>(shape: Shape, topLevel?: () => readonly string[]) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, { keys: Object.keys(shape), topLevel: topLevel?.() }) : undefined,
+  });
+}
+
 /** Where the schema looks things up on this machine; tests point it at their own files. */
 export interface SchemaOptions {
   /** Group names of `socketGroup` (default /etc/group). */
@@ -83,7 +81,9 @@ export interface SchemaOptions {
 export function configSchema(platform: string = process.platform, options: SchemaOptions = {}) {
   const paths = defaultPaths(platform);
   const groupFile = options.groupFile ?? GROUP_FILE;
-  return z.strictObject({
+  // Filled in below, read only when a hook's table has a key it does not take.
+  let topLevelKeys: readonly string[] = [];
+  const shape = {
     hooksDir: absolutePath(FREEBSD_PATHS.hooksDir)
       .default(paths.hooksDir)
       .describe("directory of check scripts; every executable entry is a service check"),
@@ -183,19 +183,29 @@ export function configSchema(platform: string = process.platform, options: Schem
     hooks: z
       .record(
         z.string().min(1),
-        z.strictObject({
-          fall: runs.optional(),
-          rise: runs.optional(),
-          timeoutMs: ms(100, 3_600_000).optional(),
-          enabled: z.boolean().optional(),
-        }),
+        strictTable(
+          {
+            fall: runs.optional(),
+            rise: runs.optional(),
+            timeoutMs: ms(100, 3_600_000).optional(),
+            enabled: z.boolean().optional(),
+          },
+          () => topLevelKeys,
+        ),
       )
       .default({})
       .describe("per-hook settings by file name: fall, rise, timeoutMs (overrides hookTimeoutMs) and enabled = false (listed as skipped)"),
-  });
+  };
+  topLevelKeys = Object.keys(shape);
+  return strictTable(shape);
 }
 
 export type Config = z.infer<ReturnType<typeof configSchema>>;
+
+/** Every top-level key, in the schema's order. */
+export function configKeys(): string[] {
+  return Object.keys(configSchema("freebsd").shape);
+}
 
 /** A loaded configuration and where it came from. */
 export interface LoadedConfig {
@@ -212,12 +222,20 @@ export interface LoadOptions {
   platform?: string;
 }
 
+/** Each unknown key on a line of its own (strictTable's message has one line per key). */
+function oneIssuePerUnknownKey(error: z.ZodError): z.ZodError {
+  const issues = error.issues.flatMap((issue): z.core.$ZodIssue[] =>
+    issue.code === "unrecognized_keys" ? issue.message.split("\n").map((message) => ({ ...issue, message })) : [issue],
+  );
+  return new z.ZodError(issues);
+}
+
 /** Validates a parsed config object; throws CarpError("config") naming every bad key. */
 export function parseConfig(input: unknown, options: SchemaOptions & { platform?: string; source?: string } = {}): Config {
   const result = configSchema(options.platform, options).safeParse(input);
   if (!result.success) {
     const where = options.source ? `Invalid config "${options.source}"` : "Invalid config";
-    throw new CarpError("config", `${where}:\n${z.prettifyError(result.error)}`);
+    throw new CarpError("config", `${where}:\n${z.prettifyError(oneIssuePerUnknownKey(result.error))}`);
   }
   return result.data;
 }
@@ -238,9 +256,5 @@ function readToml(file: string): unknown {
   } catch (error) {
     throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}`, { cause: error });
   }
-  try {
-    return Bun.TOML.parse(text);
-  } catch (error) {
-    throw new CarpError("config", `Cannot parse config "${file}" as TOML: ${messageOf(error)}`, { cause: error });
-  }
+  return parseToml(text, file);
 }

@@ -33,15 +33,23 @@ export const SIMULATED = "simulated";
 /** Where the simulation keeps its state on machines without CARP (fixed, so every user and run agrees). */
 export const SIMULATION_DIR = "/tmp/carp-service-status";
 
-/** The repository's example hooks (src/config/../../hooks), used as `hooksDir` on machines without CARP. */
-export const REPO_HOOKS_DIR = `${import.meta.dir.replace(/\/src\/config$/, "")}/hooks`;
+/**
+ * The repository's example hooks (src/config/../../hooks) when this module runs from the source
+ * tree, as in the quick start; null when it runs from anywhere else. A compiled executable runs
+ * its code from "/$bunfs/root", a path inside the executable that no hook can ever be in.
+ */
+export function repoHooksDir(moduleDir: string = import.meta.dir): string | null {
+  const match = /^(.+)\/src\/config$/.exec(moduleDir);
+  return match ? `${match[1]}/hooks` : null;
+}
 
 /**
  * Paths on a machine without CARP (anything but FreeBSD): a simulated sysctl and syslog that keep
- * their state in SIMULATION_DIR, and the repository's hooks.
+ * their state in SIMULATION_DIR, and the repository's hooks from the source tree (else the stock
+ * hooks directory, as on a node).
  */
 export const SIMULATED_PATHS = {
-  hooksDir: REPO_HOOKS_DIR,
+  hooksDir: repoHooksDir() ?? FREEBSD_PATHS.hooksDir,
   sysctl: SIMULATED,
   logger: SIMULATED,
   lockFile: `${SIMULATION_DIR}/lock`,

@@ -1,7 +1,8 @@
 /**
  * What a loaded configuration says once at start: that this machine has no CARP and a simulation
- * stands in for sysctl or syslog. Takes only the keys it reads, so both loaders (the zod one and
- * the built-in one of the cold path) can use it without loading the other.
+ * stands in for sysctl or syslog; and the shape of a warning about a valid configuration. Takes
+ * only the keys it reads, so both loaders (the zod one and the built-in one of the cold path) can
+ * use it without loading the other.
  */
 import { hasCarp, SIMULATED } from "./defaults.ts";
 
@@ -22,4 +23,15 @@ export function describeSimulation(config: SimulationKeys, platform: string): st
   if (simulated.length === 0) return [];
   const why = hasCarp(platform) ? "Simulation selected in the config" : `No CARP on this machine (${platform})`;
   return [`${why}: ${simulated.join(", ")}; hooks from "${config.hooksDir}"`];
+}
+
+/** One warning: what looks wrong, and the edit that fixes it when there is one. */
+export interface ConfigWarning {
+  message: string;
+  fix: string | null;
+}
+
+/** The warning as one line: the message, then the fix. */
+export function formatWarning(warning: ConfigWarning): string {
+  return warning.fix === null ? warning.message : `${warning.message}; ${warning.fix}`;
 }

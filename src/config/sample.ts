@@ -4,23 +4,13 @@
  */
 import { configSchema, METRICS_FILE_EXAMPLE, NOTIFY_DIR_EXAMPLE } from "./config.ts";
 import { DEFAULT_CONFIG_FILE } from "./defaults.ts";
+import { formatTomlValue } from "./toml-print.ts";
 
 /**
  * Values shown for keys that have no default. Every such key needs one here: a new optional key
  * without an example makes renderSampleConfig throw, and its test fail.
  */
 const EXAMPLES: Record<string, unknown> = { socketGroup: "wheel", metricsFile: METRICS_FILE_EXAMPLE, notifyDir: NOTIFY_DIR_EXAMPLE };
-
-/** A value in TOML syntax; JSON's string escapes are valid in TOML basic strings. A table is inline: `{ A = "1" }`. */
-export function formatTomlValue(value: unknown, key: string): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const entries = Object.entries(value).map(([name, item]) => `${JSON.stringify(name)} = ${formatTomlValue(item, `${key}.${name}`)}`);
-    return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;
-  }
-  throw new TypeError(`No TOML rendering for the value of "${key}" (${typeof value})`);
-}
 
 /**
  * How tables are usually written, shown under their key (indented, so it is read as an example,

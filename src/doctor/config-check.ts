@@ -1,7 +1,13 @@
-/** doctor's first look: which config applies, and whether it is valid (everything else depends on it). */
+/**
+ * doctor's first look: which config applies, whether it is valid (everything else depends on it),
+ * and what in a valid one looks like a slip: a [hooks."NAME"] naming no hook, a duration that
+ * was meant in seconds.
+ */
 import { existsSync } from "node:fs";
 import { messageOf } from "../common/errors.ts";
 import { type LoadedConfig, loadConfig, parseConfig } from "../config/config.ts";
+import { listHookNames, unmatchedHookWarnings } from "../config/hook-names.ts";
+import { valueWarnings } from "../config/warnings.ts";
 import { at } from "../install/file-ops.ts";
 import { LAYOUT } from "../install/layout.ts";
 import { type Finding, finding } from "./finding.ts";
@@ -33,4 +39,22 @@ export function configFinding(load: ConfigLoad): Finding {
     return finding("config", "problem", load.error, `fix the keys named, then: carp-service-status config --config "${load.file}"`);
   const { file } = load.loaded;
   return finding("config", "ok", file === null ? "no config file: the built-in defaults apply" : `"${file}" is valid`);
+}
+
+/**
+ * The config finding, then one warning for each slip in a valid config. A hooks directory that
+ * cannot be listed says nothing here: the hooks check reports it.
+ */
+export function configFindings(load: ConfigLoad): Finding[] {
+  const main = configFinding(load);
+  if (!load.ok) return [main];
+  const { config } = load.loaded;
+  let names: string[] | null;
+  try {
+    names = listHookNames(config.hooksDir);
+  } catch {
+    names = null;
+  }
+  const warnings = [...valueWarnings(config), ...(names === null ? [] : unmatchedHookWarnings(config, names))];
+  return [main, ...warnings.map((warning) => finding("config", "warn", warning.message, warning.fix))];
 }

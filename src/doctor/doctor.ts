@@ -4,9 +4,9 @@
  * file, created if missing, as any evaluation creates it).
  */
 import { messageOf } from "../common/errors.ts";
-import { DEMOTION_OID } from "../config/defaults.ts";
+import { DEMOTION_OID, hasCarp, SIMULATED } from "../config/defaults.ts";
 import { createEffects, createOidReaderFor } from "../system/effects.ts";
-import { type ConfigLoad, configFinding, loadConfigForDoctor } from "./config-check.ts";
+import { type ConfigLoad, configFindings, loadConfigForDoctor } from "./config-check.ts";
 import { checkDaemon, checkSocket } from "./daemon-checks.ts";
 import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
@@ -30,11 +30,17 @@ function asError(error: unknown): Error {
 
 async function configChecks(load: Extract<ConfigLoad, { ok: true }>): Promise<{ before: Finding[]; after: Finding[] }> {
   const { config } = load.loaded;
+  const simulated = config.sysctl === SIMULATED ? { file: config.simulationFile, onCarpNode: hasCarp() } : null;
   const { sysctl } = createEffects(config);
   const demotion = await sysctl.read().catch(asError);
   const preempt = await createOidReaderFor(config).readOid(PREEMPT_OID).catch(asError);
-  const hooks = [...(await checkHooks(config)), ...(await checkNotifyScripts(config))];
-  const before = [sysctlFinding(demotion), await checkLockFile(config.lockFile), ...hooks, preemptFinding(preempt)];
+  const before = [
+    sysctlFinding(demotion, simulated),
+    await checkLockFile(config.lockFile),
+    ...(await checkHooks(config)),
+    ...(await checkNotifyScripts(config)),
+    preemptFinding(preempt, simulated),
+  ];
   const after = [
     await checkDaemon(config.socket),
     await checkSocket(config.socket),
@@ -50,8 +56,8 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   const install = [checkStockScript(options.root), checkConfigdActions(options.root), checkSyshook(options.root)];
   if (!load.ok) {
     const skipped = NEEDS_CONFIG.map((check) => finding(check, "skipped", "the config is not valid"));
-    return [configFinding(load), ...skipped.slice(0, 4), ...install, ...skipped.slice(4)];
+    return [...configFindings(load), ...skipped.slice(0, 4), ...install, ...skipped.slice(4)];
   }
   const { before, after } = await configChecks(load);
-  return [configFinding(load), ...before, ...install, ...after];
+  return [...configFindings(load), ...before, ...install, ...after];
 }

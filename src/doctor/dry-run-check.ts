@@ -22,8 +22,23 @@ function checks(n: number): string {
   return n === 1 ? "the 1 check passes" : `all ${n} checks pass`;
 }
 
+/** How the dry run says that no check would run: the node could never be demoted. */
+export const NO_CHECKS = "no checks: nothing would demote this node";
+
+/**
+ * With no check to run there is no service to judge: say that, not "all 0 checks pass". A set
+ * bit would still be taken off, and that is said too.
+ */
+function noChecksFinding(evaluation: Evaluation): Finding {
+  const skipped = evaluation.services.length;
+  const why = skipped === 0 ? `no hook in "${evaluation.hooksDir}"` : `every hook in "${evaluation.hooksDir}" is skipped (${skipped})`;
+  const promote = evaluation.decision === "promote" ? "; our 2^20 is set, and starting now would take it off (PROMOTE)" : "";
+  return finding(CHECK, "warn", `${NO_CHECKS} (${why})${promote}`, `put executable check scripts in "${evaluation.hooksDir}"`);
+}
+
 /** What starting now would do, and why. A demotion is a problem: installing would fail the cluster over. Pure. */
 export function dryRunFinding(evaluation: Evaluation): Finding {
+  if (evaluation.services.every((s) => s.status === "skipped")) return noChecksFinding(evaluation);
   const failed = evaluation.services.filter((s) => s.status === "fail").map(describeFailure);
   const ran = evaluation.services.filter((s) => s.status !== "skipped").length;
   switch (evaluation.decision) {

@@ -14,8 +14,28 @@ export const PREEMPT_OID = "net.inet.carp.preempt";
 /** How long doctor waits for the lock: an evaluation holds it for milliseconds. */
 const LOCK_WAIT_MS = 1000;
 
-/** The demotion oid as read (a number), or the error reading it. */
-export function sysctlFinding(read: number | Error): Finding {
+/**
+ * Where the values doctor read come from when the config says `sysctl = "simulated"`: a file, not
+ * a kernel. On a node with CARP that is a slip (the daemon would demote nothing real).
+ */
+export interface Simulated {
+  file: string;
+  onCarpNode: boolean;
+}
+
+/** How a simulated value is flagged: info on a machine without CARP, a warning on one with it. */
+function simulatedFinding(check: string, detail: string, simulated: Simulated): Finding {
+  if (!simulated.onCarpNode) return finding(check, "info", `${detail}: not a kernel's value (no CARP on this machine)`);
+  return finding(
+    check,
+    "warn",
+    `${detail}: not this node's kernel; the daemon would demote nothing real`,
+    'remove sysctl = "simulated" from the config',
+  );
+}
+
+/** The demotion oid as read (a number), or the error reading it; `simulated` when it came from the simulation. */
+export function sysctlFinding(read: number | Error, simulated: Simulated | null = null): Finding {
   if (read instanceof Error) {
     return finding(
       "sysctl",
@@ -24,6 +44,7 @@ export function sysctlFinding(read: number | Error): Finding {
       'load carp(4) (kldload carp) and run doctor as root; set "sysctl" in the config if it lives elsewhere',
     );
   }
+  if (simulated !== null) return simulatedFinding("sysctl", `${DEMOTION_OID} = ${read}, simulated in "${simulated.file}"`, simulated);
   return finding("sysctl", "ok", `${DEMOTION_OID} = ${read}`);
 }
 
@@ -34,9 +55,13 @@ export function demotionFinding(value: number): Finding {
   return finding("demotion", value === 0 ? "ok" : "info", explained.summary);
 }
 
-/** net.inet.carp.preempt as read, or the error: 0 makes every demotion pointless, so it warns loudly. */
-export function preemptFinding(read: string | Error): Finding {
+/**
+ * net.inet.carp.preempt as read, or the error: 0 makes every demotion pointless, so it warns
+ * loudly. `simulated` when it came from the simulation, which always answers 1.
+ */
+export function preemptFinding(read: string | Error, simulated: Simulated | null = null): Finding {
   if (read instanceof Error) return finding("preempt", "warn", `cannot read ${PREEMPT_OID}: ${read.message}`);
+  if (simulated !== null) return simulatedFinding("preempt", `${PREEMPT_OID} = ${read.trim()}, simulated`, simulated);
   if (read.trim() === "0") {
     return finding(
       "preempt",

@@ -3,6 +3,9 @@
  * fall and rise, whether it is disabled, and the names that match no file.
  */
 import type { Config } from "../config/config.ts";
+import { unmatchedHookWarnings as unmatchedTables } from "../config/hook-names.ts";
+import { formatWarning } from "../config/notices.ts";
+import { formatTomlString } from "../config/toml-print.ts";
 import type { NotRun } from "./discover.ts";
 
 /** The table's entry for a hook, if any (never an inherited property: a hook may be called "constructor"). */
@@ -21,11 +24,6 @@ export function thresholdsOf(config: Config, name: string): { fall: number; rise
   return { fall: entry?.fall ?? config.fall, rise: entry?.rise ?? config.rise };
 }
 
-/** A hook's table name as written in the config: a JSON string is a TOML basic string, escapes and all. */
-function tomlKey(name: string): string {
-  return JSON.stringify(name);
-}
-
 /** `enabled = false`: listed as skipped, never run or counted, whatever its file is like. */
 export function isDisabled(config: Config, name: string): boolean {
   return entryOf(config, name)?.enabled === false;
@@ -33,12 +31,13 @@ export function isDisabled(config: Config, name: string): boolean {
 
 /** What a disabled hook is listed as. */
 export function skippedByConfig(name: string): NotRun {
-  return { name, status: "skipped", reason: `disabled in the config ([hooks.${tomlKey(name)}] enabled = false)` };
+  return { name, status: "skipped", reason: `disabled in the config ([hooks.${formatTomlString(name)}] enabled = false)` };
 }
 
-/** A warning for each name of the table that matches no entry of the hooks directory (the file may come later). */
+/**
+ * A warning for each name of the table that matches no entry of the hooks directory (the file may
+ * come later), with the nearest entry's name when one is near: the same words as `config` and doctor.
+ */
 export function unmatchedHookWarnings(config: Config, entries: readonly string[]): string[] {
-  return Object.keys(config.hooks)
-    .filter((name) => !entries.includes(name))
-    .map((name) => `The config's [hooks.${tomlKey(name)}] names no file in "${config.hooksDir}" (yet?)`);
+  return unmatchedTables(config, entries).map(formatWarning);
 }

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, isRuntimeFetchFailure } from "../../scripts/build.ts";
+import { FREEBSD_PATHS } from "../../src/config/defaults.ts";
 import { LAYOUT } from "../../src/install/layout.ts";
 import { isShim } from "../../src/install/templates.ts";
 import { makeSandbox, type Sandbox } from "../helpers.ts";
@@ -97,13 +98,22 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(stdout).toBe(`${JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "package.json"), "utf8")).version}\n`);
   });
 
-  test("runs on built-in defaults: the repository's hooks directory is just missing, a warning", async () => {
+  test("runs on built-in defaults: the stock hooks directory, missing here, is a warning", async () => {
     const elsewhere = scratch("carp-elsewhere-");
     const { stdout, stderr, exitCode } = await exec([LINUX, "check", "--dry-run"], elsewhere);
     expect(exitCode).toBe(0);
     // The simulated counter is shared machine state, so only its presence is asserted.
     expect(stdout).toMatch(/dry run: demotion -?\d+, would /);
-    expect(stderr).toContain("does not exist: no service checks run");
+    expect(stderr).toContain(`Hooks directory "${FREEBSD_PATHS.hooksDir}" does not exist: no service checks run`);
+  });
+
+  test("doctor on built-in defaults names the stock hooks directory, never a path inside the executable", async () => {
+    const elsewhere = scratch("carp-elsewhere-");
+    const { stdout } = await exec([LINUX, "doctor", "--root", elsewhere], elsewhere);
+    expect(stdout).toMatch(/^config +ok +no config file: the built-in defaults apply$/m);
+    expect(stdout).toContain(`"${FREEBSD_PATHS.hooksDir}"`);
+    expect(stdout).not.toContain("$bunfs");
+    expect(stdout).toMatch(/^sysctl +info +net\.inet\.carp\.demotion = -?\d+, simulated in /m);
   });
 
   test("installs into a scratch root, evaluates from there, and uninstall leaves the root as it was", async () => {

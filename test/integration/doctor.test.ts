@@ -3,7 +3,7 @@
  * a scratch root holding what install writes, as on a node.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { checkSocket } from "../../src/doctor/daemon-checks.ts";
@@ -151,6 +151,62 @@ test("our bit set while the hooks pass: decoded, and the dry run would promote",
   );
   expect(findings.find((f) => f.check === "dry run")).toMatchObject({ status: "info" });
   expect(sandbox.demotion()).toBe(1048576 + 240);
+});
+
+describe("config slips, the simulation, no checks", () => {
+  test('a [hooks."X"] naming no hook and a duration in milliseconds: config warnings with the nearest name; exit 1', async () => {
+    healthy();
+    sandbox.addHook("frr_ospf", { fixture: "pass" });
+    appendFileSync(sandbox.configFile, 'promoteDelayMs = 30\n[hooks."frr-ospf"]\ntimeoutMs = 3000\n');
+    const root = installedRoot();
+    const findings = await runDoctor({ root, configFile: sandbox.configFile });
+    expect(findings.filter((f) => f.check === "config")).toEqual([
+      { check: "config", status: "ok", detail: `"${sandbox.configFile}" is valid`, fix: null },
+      {
+        check: "config",
+        status: "warn",
+        detail: "promoteDelayMs = 30 is in milliseconds (0.03 s)",
+        fix: "for 30 s write promoteDelayMs = 30000",
+      },
+      {
+        check: "config",
+        status: "warn",
+        detail: `[hooks."frr-ospf"] names no file in "${sandbox.hooksDir}"; did you mean "frr_ospf"?`,
+        fix: null,
+      },
+    ]);
+    const cli = await runCli(["doctor", "--root", root, "--config", sandbox.configFile]);
+    expect(cli.exitCode).toBe(1);
+    expect(cli.stdout).toContain(`names no file in "${sandbox.hooksDir}"; did you mean "frr_ospf"?`);
+  });
+
+  test("sysctl and preempt from the simulation say so", async () => {
+    healthy();
+    const simulationFile = join(sandbox.dir, "simulated-demotion");
+    sandbox.writeConfig({ sysctl: "simulated", simulationFile });
+    const findings = await runDoctor({ root: installedRoot(), configFile: sandbox.configFile });
+    expect(findings.find((f) => f.check === "sysctl")).toEqual({
+      check: "sysctl",
+      status: "info",
+      detail: `net.inet.carp.demotion = 0, simulated in "${simulationFile}": not a kernel's value (no CARP on this machine)`,
+      fix: null,
+    });
+    expect(findings.find((f) => f.check === "preempt")!.detail).toBe(
+      "net.inet.carp.preempt = 1, simulated: not a kernel's value (no CARP on this machine)",
+    );
+  });
+
+  test("no hooks, our bit set: no checks, nothing would demote this node (and the bit would come off)", async () => {
+    sandbox = makeSandbox();
+    sandbox.setDemotion(1048576);
+    const cli = await runCli(["doctor", "--root", installedRoot(), "--config", sandbox.configFile]);
+    expect(cli.exitCode).toBe(1);
+    expect(cli.stdout).toMatch(
+      new RegExp(`dry run +WARN +no checks: nothing would demote this node \\(no hook in "${sandbox.hooksDir}"\\); our 2\\^20 is set`),
+    );
+    expect(cli.stdout).not.toContain("starting now would PROMOTE");
+    expect(sandbox.demotion()).toBe(1048576);
+  });
 });
 
 describe("what install put on the node", () => {
