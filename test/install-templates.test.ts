@@ -289,6 +289,12 @@ describe("shim", () => {
   }
 });
 
+/** Processes running the script at `path` (its background parts included). */
+function runningCopies(path: string): number {
+  const found = Bun.spawnSync(["pgrep", "-f", "-c", path]);
+  return Number(found.stdout.toString().trim());
+}
+
 describe("CARP event hook", () => {
   async function runSyshook(options: { daemon?: () => Promise<unknown> } = {}) {
     const socket = join(dir, "sock");
@@ -302,14 +308,23 @@ describe("CARP event hook", () => {
   }
 
   test("with no daemon, a burst of events starts one evaluation and one more after it, not one each", async () => {
-    const binary = write("slow-carp-service-status", `#!/bin/sh\necho "$*" >> "${dir}/calls"\nsleep 1\n`);
+    // Each evaluation runs until the test releases it, so the burst surely arrives while the first runs.
+    const release = join(dir, "release");
+    const binary = write(
+      "slow-carp-service-status",
+      `#!/bin/sh\necho "$*" >> "${dir}/calls"\nwhile [ ! -e "${release}" ]; do sleep 0.02; done\n`,
+    );
     const mark = join(dir, "syshook");
     const hook = write(
       "50-carp-service-status",
       renderSyshook(paths({ binary, nc: NC ?? "/usr/bin/nc", socket: join(dir, "no-socket"), syshookMark: mark })),
     );
-    for (let i = 0; i < 6; i++) expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
+    expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
     await waitFor(() => calls().length >= 1, "the first evaluation");
+    for (let i = 0; i < 5; i++) expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
+    // Their background parts have left their mark and gone: only the evaluating one runs the hook now.
+    await waitFor(() => runningCopies(hook) === 1, "the later events to leave their mark");
+    writeFileSync(release, "");
     await waitFor(() => !existsSync(`${mark}.busy`), "the evaluations to end", 6000);
     expect(calls()).toEqual(["configd evaluate", "configd evaluate"]);
   });

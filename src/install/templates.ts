@@ -212,11 +212,15 @@ const SYSHOOK = `#!/bin/sh
 	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 || {
 		: >%%MARK%%.pending
 		find %%MARK%%.busy -maxdepth 0 -mmin +10 -exec rmdir {} \\; 2>/dev/null
-		mkdir %%MARK%%.busy 2>/dev/null || exit 0
-		trap 'rmdir %%MARK%%.busy' EXIT
-		while [ -e %%MARK%%.pending ]; do
-			rm -f %%MARK%%.pending
-			%%BINARY%% configd evaluate >/dev/null 2>&1
+		# An event that finds the mark busy leaves its pending mark to the holder, which looks again
+		# after letting go of the busy mark: an event in that moment is never left unanswered.
+		while mkdir %%MARK%%.busy 2>/dev/null; do
+			while [ -e %%MARK%%.pending ]; do
+				rm -f %%MARK%%.pending
+				%%BINARY%% configd evaluate >/dev/null 2>&1
+			done
+			rmdir %%MARK%%.busy
+			[ -e %%MARK%%.pending ] || break
 		done
 	}
 ) </dev/null >/dev/null 2>&1 &

@@ -201,6 +201,6 @@ describe("config.xml through the model, template_ctl.py and config", () => {
     const imported = await modelTool(env, dir, ["import", toml, cliWrapper(dir)]);
     expect(imported.values.hooksDir).toBe("/usr/local/etc/rc.carp_service_status.d");
     expect(imported.log.join("\n")).toContain(`"${toml}" was not imported, carp-service-status does not accept it:`);
-    expect(imported.log.join("\n")).toContain('Unrecognized key: "hookDir"');
+    expect(imported.log.join("\n")).toContain('Unknown key "hookDir"; did you mean "hooksDir"?');
   });
 });
