@@ -4,13 +4,14 @@
  * versions (the same reader against plain overwrites shows that it would notice a torn file). The
  * synchronous writer creates its temporary file exclusively and never through a link, gives the
  * file its mode, owner and times exactly, and, when durable, fsyncs the file before the rename and
- * the directory after (seen with strace, for the writer and the state file).
+ * the directory after (seen with strace, for the writer, the state file and the install manifest).
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { LAYOUT, STAGING } from "../../src/install/layout.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "../../src/system/atomic-file.ts";
 import { FIXTURES, REPO } from "../helpers.ts";
 
@@ -218,5 +219,30 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("durable writes, seen with
         "if (warning) throw new Error(warning);\n",
     );
     expectDurable(calls, target);
+  });
+
+  test("the install manifest is written durably, before and after each step", () => {
+    const root = scratch();
+    const executable = join(scratch(), "exe");
+    writeFileSync(executable, "#!/bin/sh\n");
+    const calls = fileCalls(
+      `import { install } from ${JSON.stringify(join(REPO, "src/install/install.ts"))};\n` +
+        `install({ root: ${JSON.stringify(root)}, executable: ${JSON.stringify(executable)}, replaceStock: false }, () => {});\n`,
+    );
+    const manifest = join(root, LAYOUT.manifest);
+    expectDurable(calls, join(root, LAYOUT.binary));
+    const renames = calls.filter((line) => line.startsWith("rename("));
+    const toManifest = (line: string) => line.endsWith(`, "${manifest}") = 0`);
+    const toStaging = (line: string) => line.includes(STAGING);
+    const firstChange = renames.findIndex((line) => !toManifest(line) && !toStaging(line));
+    // The journal is in place (its staging directory renamed to usr) before the first file lands.
+    expect(renames.slice(0, firstChange).some((line) => line.startsWith(`rename("${join(root, STAGING)}", "${join(root, "usr")}")`))).toBe(
+      true,
+    );
+    // Every file that lands is recorded at once; the manifest is the last thing written.
+    renames.forEach((line, i) => {
+      if (i >= firstChange && !toManifest(line)) expect(toManifest(renames[i + 1] ?? "")).toBe(true);
+    });
+    expect(toManifest(renames.at(-1)!)).toBe(true);
   });
 });
