@@ -164,7 +164,7 @@ describe("what a killed run leaves", () => {
     expect(manifest.pending.steps.map((s: { op: string }) => s.op)).toEqual(["keep-stock", "write"]);
     install({ root, executable, replaceStock: true }, (line) => lines.push(line));
     expect(lines[0]).toBe(
-      `Found an interrupted install in "${join(root, LAYOUT.manifest)}": 1 of its last 2 steps had landed and are recorded; the rest follows from what is on disk now`,
+      `Found an interrupted install in "${join(root, LAYOUT.manifest)}": of the 2 steps it had left, 1 had landed (now recorded); the rest is planned again from what is on disk`,
     );
     expect(JSON.parse(readFileSync(join(root, LAYOUT.manifest), "utf8")).pending).toBeNull();
   });

@@ -149,7 +149,11 @@ export function runSteps(actions: Action[], options: RunOptions): number {
   const { root, observed, report, operation, faults = () => {} } = options;
   const manifestPath = at(root, LAYOUT.manifest);
   let changes = 0;
-  for (const action of actions) {
+  // What a killed run left goes first, with the lines about it: nothing else runs beside it.
+  const cleanup = actions.findIndex((a) => a.kind !== "note" && a.kind !== "leftover");
+  const first = cleanup < 0 ? actions.length : cleanup;
+  for (const action of actions.slice(0, first)) {
+    if (action.kind === "note") report(action.message);
     if (action.kind !== "leftover") continue;
     removeLeftover(root, action.leftover, report);
     changes++;
@@ -171,7 +175,7 @@ export function runSteps(actions: Action[], options: RunOptions): number {
       throw new CarpError("system", `${failure.message}; nothing was changed`, { cause: error });
     }
   }
-  for (const action of actions) {
+  for (const action of actions.slice(first)) {
     if (action.kind === "note") report(action.message);
     if (action.kind === "adopt") report(action.line);
     if (action.kind !== "step") continue;

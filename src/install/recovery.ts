@@ -20,7 +20,7 @@ export function recoveryNote(observed: RootObservation): Action[] {
       kind: "note",
       message:
         `Found an interrupted ${operation} in "${at(observed.root, LAYOUT.manifest)}": ` +
-        `${landed.length} of its last ${total} steps had landed and are recorded; the rest follows from what is on disk now`,
+        `of the ${total} steps it had left, ${landed.length} had landed (now recorded); the rest is planned again from what is on disk`,
     },
   ];
 }
