@@ -1,7 +1,6 @@
 /** install/uninstall in-process into scratch roots, with a stand-in executable. */
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { compiledExecutable } from "../src/cli/install.ts";
 import { CarpError } from "../src/common/errors.ts";
@@ -9,9 +8,11 @@ import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
 import type { FileState } from "../src/install/file-ops.ts";
 import { type DesiredFile, type InstallObservation, type InstallOptions, install, planInstall } from "../src/install/install.ts";
 import { LAYOUT } from "../src/install/layout.ts";
+import { emptyManifest } from "../src/install/manifest.ts";
 import { isShim, renderShim, renderSyshook } from "../src/install/templates.ts";
 import { uninstall } from "../src/install/uninstall.ts";
 import { REPO, runCli } from "./helpers.ts";
+import { SCRATCH_BASE } from "./install-scenario.ts";
 import { listTree } from "./tree-listing.ts";
 
 // Not valid UTF-8 on purpose: the stock script must come back byte for byte, not via a string.
@@ -27,7 +28,7 @@ afterEach(() => {
 });
 
 function scratch(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(SCRATCH_BASE, prefix));
   chmodSync(dir, 0o755);
   dirs.push(dir);
   return dir;
@@ -224,7 +225,7 @@ describe("--replace-stock", () => {
     expect(t.read(LAYOUT.keptStock)).toEqual(STOCK);
     expect(modeOf(t.root, LAYOUT.keptStock)).toBe(STOCK_MODE.toString(8));
     const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
-    expect(manifest.stock).toMatchObject({ path: LAYOUT.stockScript, kept: LAYOUT.keptStock, mode: STOCK_MODE });
+    expect(manifest.stock).toMatchObject({ mode: STOCK_MODE, uid: 0, gid: 0 });
     expect(t.lines).toContain(`Kept the stock script "${join(t.root, LAYOUT.stockScript)}" as "${join(t.root, LAYOUT.keptStock)}"`);
   });
 
@@ -408,7 +409,7 @@ describe("errors", () => {
     expect(stderr).toBe("");
     expect(JSON.parse(stdout)).toEqual({
       code: "system",
-      message: `Cannot create directory "${join(t.root, "usr")}": permission denied; run install as root, or choose a --root you can write`,
+      message: `Cannot write the install journal "${join(t.root, LAYOUT.manifest)}": permission denied; run install as root, or choose a --root you can write; nothing was changed`,
     });
     expect(listTree(t.root)).toEqual([]);
   });
@@ -444,45 +445,55 @@ describe("planning is a pure function of what was found", () => {
     kind: "file",
     sha256: sha.length === 64 ? sha : sha.repeat(64),
     mode: 0o755,
+    uid: 0,
+    gid: 0,
     shim: false,
     ...extra,
   });
   const shimSha = new Bun.CryptoHasher("sha256").update(renderShim()).digest("hex");
-  const stockRecord = { path: LAYOUT.stockScript, kept: LAYOUT.keptStock, sha256: "b".repeat(64), mode: 0o555 } as const;
+  const stockRecord = { sha256: "b".repeat(64), mode: 0o555 };
 
   function observed(stock: FileState, kept: FileState, stockRecorded: boolean): InstallObservation {
     const absent: FileState = { kind: "absent" };
+    const manifest = { ...emptyManifest(), version: "0", stock: stockRecorded ? stockRecord : null };
     return {
       root,
-      previous: { format: 1, version: "0", directories: [], files: {}, stock: stockRecorded ? stockRecord : null },
+      found: manifest,
+      manifest,
+      interrupted: null,
       files: {
         [LAYOUT.binary]: absent,
         [LAYOUT.rcScript]: file("a"),
         [LAYOUT.configdActions]: absent,
         [LAYOUT.sampleConfig]: absent,
-      } as InstallObservation["files"],
+        [LAYOUT.syshook]: absent,
+        [LAYOUT.stockScript]: stock,
+        [LAYOUT.keptStock]: kept,
+      },
       dirs: {},
-      stock,
-      kept,
+      leftovers: [],
       config: absent,
     };
   }
 
+  /** The plan's lines about the stock script: `op (first word of its line)` for steps, the kind otherwise. */
   function stockSteps(stock: FileState, kept: FileState, stockRecorded: boolean): string[] {
     return planInstall(observed(stock, kept, stockRecorded), desired, { replaceStock: true })
-      .filter((action) => action.kind !== "unchanged" || action.path === LAYOUT.stockScript)
+      .filter((action) => !(action.kind === "adopt" && "path" in action.step && action.step.path === LAYOUT.rcScript))
       .filter((action) => !(action.kind === "note" && action.message.startsWith("No config")))
-      .map((action) => ("verb" in action ? `${action.kind} ${action.verb}` : action.kind));
+      .map((action) => (action.kind === "step" ? `${action.step.op} (${action.line.split(" ")[0]})` : action.kind));
   }
 
   const cases: [string, FileState, FileState, boolean, string[]][] = [
-    ["the stock script: kept aside, then the shim", file("c"), { kind: "absent" }, false, ["keep-stock", "write Installed"]],
-    ["a newer stock script after a firmware update: kept instead", file("d"), file("b"), true, ["keep-stock", "write Installed"]],
-    ["our current shim: nothing to do", file(shimSha, { shim: true }), file("b"), true, ["unchanged"]],
-    ["an older shim: updated, the kept copy untouched", file("e", { shim: true }), file("b"), true, ["write Updated"]],
-    ["our shim with the wrong mode: chmod", file(shimSha, { shim: true, mode: 0o700 }), file("b"), true, ["chmod"]],
-    ["our shim deleted by hand: reinstalled", { kind: "absent" }, file("b"), true, ["write Installed"]],
-    ["our shim without a recorded stock copy: a warning", file(shimSha, { shim: true }), { kind: "absent" }, false, ["note", "unchanged"]],
+    ["the stock script: kept aside, then the shim", file("c"), { kind: "absent" }, false, ["keep-stock (Kept)", "write (Installed)"]],
+    ["a newer stock script after a firmware update: kept instead", file("d"), file("b"), true, ["keep-stock (Kept)", "write (Installed)"]],
+    ["the stock script already kept by a run cut short: only the shim", file("b"), file("b"), true, ["write (Installed)"]],
+    ["our current shim: nothing to do", file(shimSha, { shim: true }), file("b"), true, ["note"]],
+    ["an older shim: updated, the kept copy untouched", file("e", { shim: true }), file("b"), true, ["write (Updated)"]],
+    ["our shim with the wrong mode: chmod", file(shimSha, { shim: true, mode: 0o700 }), file("b"), true, ["chmod (Set)"]],
+    ["our shim deleted by hand: reinstalled", { kind: "absent" }, file("b"), true, ["write (Installed)"]],
+    ["our shim with a kept copy nobody recorded: the copy is recorded", file(shimSha, { shim: true }), file("f"), false, ["adopt", "note"]],
+    ["our shim without any stock copy: a warning", file(shimSha, { shim: true }), { kind: "absent" }, false, ["note", "note"]],
   ];
   for (const [name, stock, kept, recorded, expected] of cases) {
     test(name, () => {

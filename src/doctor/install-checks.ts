@@ -1,11 +1,12 @@
 /**
  * doctor's look at what install puts on the node, under a root ("/" on the node): whether the stock
- * script is replaced by our shim, whether configd has our actions (the file, and a configd started
- * after it was written), and the CARP event hook. Read-only.
+ * script is replaced by our shim (or an install was cut short), whether configd has our actions
+ * (the file, and a configd started after it was written), and the CARP event hook. Read-only.
  */
 import { readFileSync, type Stats, statSync } from "node:fs";
 import { at } from "../install/file-ops.ts";
 import { LAYOUT } from "../install/layout.ts";
+import { readManifest } from "../install/manifest.ts";
 import { isShim, renderConfigdActions, renderSyshook } from "../install/templates.ts";
 import { type Finding, finding } from "./finding.ts";
 
@@ -28,9 +29,28 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-/** The stock script in place, replaced by our shim, or missing. */
+/** An install or uninstall cut short, as the manifest records it; null when none is (or it cannot be read). */
+function interruptedOperation(root: string): "install" | "uninstall" | null {
+  try {
+    return readManifest(root, "install")?.pending?.operation ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The stock script in place, replaced by our shim, or missing; or an install cut short. */
 export function checkStockScript(root: string): Finding {
   const path = at(root, LAYOUT.stockScript);
+  const interrupted = interruptedOperation(root);
+  if (interrupted !== null) {
+    const other = interrupted === "install" ? "uninstall" : "install";
+    return finding(
+      "stock script",
+      "warn",
+      `"${at(root, LAYOUT.manifest)}" records an ${interrupted} that was cut short: some of its steps are done, some not`,
+      `carp-service-status ${interrupted} (finishes it), or carp-service-status ${other} (undoes it)`,
+    );
+  }
   const text = readText(path);
   if (text === null) return finding("stock script", "warn", `"${path}" is missing: nothing answers the stock event (is this OPNsense?)`);
   if (isShim(text)) return finding("stock script", "ok", `"${path}" is our shim: the boot hook and plugins reach the daemon`);

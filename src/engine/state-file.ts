@@ -76,7 +76,7 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
 export function writeHistory(file: string, history: FlapHistory, { privateDir = SIMULATION_DIR } = {}): string | null {
   try {
     prepareDirectory(file, privateDir);
-    writeFileAtomicSync(file, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`, 0o600);
+    writeFileAtomicSync(file, `${JSON.stringify({ version: STATE_VERSION, ...history })}\n`, { mode: 0o600, durable: true });
     return null;
   } catch (error) {
     return `Cannot write the state file "${file}" (${messageOf(error)}): flap counters of this run are not kept`;

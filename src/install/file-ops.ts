@@ -1,37 +1,40 @@
 /**
- * The file operations install and uninstall share: looking at a path (type, mode, sha256), writing
- * a file atomically, and turning errno into a message that names the path and the fix.
+ * The file operations install and uninstall share: looking at a path (type, mode, owner, sha256),
+ * writing, copying and removing files and directories durably (each change is on disk before the
+ * journal says it landed), and turning errno into a message that names the path and the fix.
  */
 import {
   chmodSync,
   closeSync,
-  copyFileSync,
-  fsyncSync,
+  constants,
+  fstatSync,
   lstatSync,
+  mkdirSync,
   openSync,
-  readFileSync,
   readSync,
-  renameSync,
+  rmdirSync,
   type Stats,
   statSync,
   unlinkSync,
-  utimesSync,
-  writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { type AtomicContent, syncDirectory, writeFileAtomicSync } from "../system/atomic-file.ts";
+import { MODES, temporaryOf } from "./layout.ts";
 import { isShim } from "./templates.ts";
 
 /** One line per step, e.g. `Installed "/usr/local/bin/carp-service-status" (mode 0755)`. */
 export type Reporter = (line: string) => void;
 
-/** A file path as found on disk. `shim` is only looked for where asked (the stock script's path). */
+export type Command = "install" | "uninstall";
+
+/** A file path as found on disk. `shim` says whether its first lines carry the shim's marker. */
 export type FileState =
   | { kind: "absent" }
-  | { kind: "file"; sha256: string; mode: number; shim: boolean }
+  | { kind: "file"; sha256: string; mode: number; uid: number; gid: number; shim: boolean }
   | { kind: "other"; what: string };
 
-/** Content to write: a text, or a copy of a file (the executable, the stock script). */
+/** Content to write: a text, or a copy of a file (the executable). */
 export type Source = { kind: "text"; text: string } | { kind: "file"; path: string };
 
 /** A layout path (relative) under the root, for file operations and messages. */
@@ -41,14 +44,12 @@ export function at(root: string, path: string): string {
 
 /** A mode as people write it: 0755. */
 export function octal(mode: number): string {
-  return `0${(mode & 0o7777).toString(8)}`;
+  return `0${(mode & 0o7777).toString(8).padStart(3, "0")}`;
 }
 
 /** A failed file operation as a CarpError("system") naming the path and, for permissions, the fix. */
-export function fsFailure(
-  error: unknown,
-  { action: what, path, command }: { action: string; path: string; command: "install" | "uninstall" },
-): CarpError {
+export function fsFailure(error: unknown, { action: what, path, command }: { action: string; path: string; command: Command }): CarpError {
+  if (error instanceof CarpError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   const reason =
     code === "EACCES" || code === "EPERM"
@@ -61,7 +62,7 @@ export function fsFailure(
   return new CarpError("system", `Cannot ${what} "${path}": ${reason}`, { cause: error });
 }
 
-function isMissing(error: unknown): boolean {
+export function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === "ENOENT";
 }
 
@@ -70,53 +71,74 @@ export function sha256Text(text: string): string {
   return new Bun.CryptoHasher("sha256").update(text).digest("hex");
 }
 
-/** sha256 of a file, read in chunks: the executable is about 100 MB. */
-export function sha256File(path: string): string {
+/** Hashes an open file from its start, in chunks (the executable is about 100 MB); returns its first bytes too. */
+function hashDescriptor(fd: number): { sha256: string; head: string } {
   const hasher = new Bun.CryptoHasher("sha256");
   const buffer = Buffer.allocUnsafe(1 << 20);
+  let head = "";
+  for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) {
+    if (head === "") head = buffer.subarray(0, Math.min(n, 4096)).toString("latin1");
+    hasher.update(buffer.subarray(0, n));
+  }
+  return { sha256: hasher.digest("hex"), head };
+}
+
+/** sha256 of a file (the executable to install), as hex. */
+export function sha256File(path: string): string {
   const fd = openSync(path, "r");
   try {
-    for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) {
-      hasher.update(buffer.subarray(0, n));
-    }
+    return hashDescriptor(fd).sha256;
   } finally {
     closeSync(fd);
   }
-  return hasher.digest("hex");
 }
 
-/** What is at a path; symbolic links are not followed (a link is "other", never replaced or removed). */
-export function fileState(path: string, command: "install" | "uninstall", options: { detectShim?: boolean } = {}): FileState {
-  let stat: Stats;
+function kindOf(stat: Stats): string {
+  return stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symbolic link" : "special file";
+}
+
+/**
+ * What is at a path. A symbolic link is "other" (never followed, replaced or removed); the file is
+ * opened non-blocking and must still be a regular file once open, so a FIFO swapped in cannot hang
+ * install, and what is hashed is what was looked at.
+ */
+export function fileState(path: string, command: Command): FileState {
+  let fd: number;
   try {
-    stat = lstatSync(path);
+    const stat = lstatSync(path);
+    if (!stat.isFile()) return { kind: "other", what: kindOf(stat) };
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (isMissing(error)) return { kind: "absent" };
+    const code = (error as NodeJS.ErrnoException).code;
+    // O_NOFOLLOW on a link: ELOOP on Linux, EMLINK on FreeBSD.
+    if (code === "ELOOP" || code === "EMLINK") return { kind: "other", what: "symbolic link" };
     throw fsFailure(error, { action: "inspect", path, command });
   }
-  if (!stat.isFile()) {
-    return { kind: "other", what: stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symbolic link" : "special file" };
-  }
   try {
-    const shim = options.detectShim === true && stat.size < 1_048_576 && isShim(readFileSync(path, "utf8"));
-    return { kind: "file", sha256: sha256File(path), mode: stat.mode & 0o7777, shim };
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { kind: "other", what: kindOf(stat) };
+    const { sha256, head } = hashDescriptor(fd);
+    return { kind: "file", sha256, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, shim: isShim(head) };
   } catch (error) {
     throw fsFailure(error, { action: "read", path, command });
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** Whether a directory is there. */
-export function dirState(path: string): "directory" | "absent" | "other" {
+/** Whether a directory is there (a link to one is "other"). */
+export function dirState(path: string, command: Command): "directory" | "absent" | "other" {
   try {
-    return statSync(path).isDirectory() ? "directory" : "other";
+    return lstatSync(path).isDirectory() ? "directory" : "other";
   } catch (error) {
     if (isMissing(error)) return "absent";
-    throw fsFailure(error, { action: "inspect", path, command: "install" });
+    throw fsFailure(error, { action: "inspect", path, command });
   }
 }
 
 /** Fails clearly when the root is missing or not a directory. */
-export function checkRoot(root: string, command: "install" | "uninstall"): void {
+export function checkRoot(root: string, command: Command): void {
   let stat: Stats;
   try {
     stat = statSync(root);
@@ -127,47 +149,62 @@ export function checkRoot(root: string, command: "install" | "uninstall"): void 
   if (!stat.isDirectory()) throw new CarpError("usage", `Root "${root}" is not a directory; pass a directory to --root`);
 }
 
-/** A file being written: readable and writable by root only, executable by nobody. */
-const PRIVATE_MODE = 0o600;
-
 /**
- * Writes options.source to path with options.mode (and options.times, when given): beside the
- * destination, synced, and renamed into place, so a crash never leaves half a file, and an executable
- * that is running (the daemon) can be replaced, which writing in place cannot.
+ * Writes a layout file durably through its fixed temporary (layout.ts temporaryOf), with options'
+ * mode and, for a kept or restored stock script, its owner and times.
  */
-export function writeAtomically(path: string, options: { source: Source; mode: number; times?: { atime: Date; mtime: Date } }): void {
-  const { source, mode, times } = options;
-  const temporary = join(dirname(path), `.carp-service-status.${process.pid}.tmp`);
-  try {
-    // Not executable while it is written: rc.syshook runs every file of its directory, dotfiles too.
-    if (source.kind === "text") writeFileSync(temporary, source.text, { mode: PRIVATE_MODE });
-    else copyFileSync(source.path, temporary);
-    chmodSync(temporary, PRIVATE_MODE);
-    if (times) utimesSync(temporary, times.atime, times.mtime);
-    const fd = openSync(temporary, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(temporary, mode);
-    renameSync(temporary, path);
-  } catch (error) {
-    try {
-      unlinkSync(temporary);
-    } catch {
-      // Never created, or already renamed.
-    }
-    throw error;
-  }
+export function writeDurably(
+  root: string,
+  path: string,
+  options: { content: AtomicContent; mode: number; owner?: { uid: number; gid: number }; times?: { atime: Date; mtime: Date } },
+): void {
+  const { content, ...rest } = options;
+  writeFileAtomicSync(at(root, path), content, { ...rest, durable: true, temporary: at(root, temporaryOf(path)) });
 }
 
-/** Copies a file into place with options.mode, keeping its times: the stock script, byte for byte. */
-export function copyPreserving(from: string, to: string, options: { mode: number }): void {
-  const stat = statSync(from);
-  writeAtomically(to, {
-    source: { kind: "file", path: from },
+/**
+ * Copies a file into place byte for byte with its times, and with options' mode and owner: the
+ * stock script, kept aside and put back.
+ */
+export function copyPreserving(root: string, from: string, to: string, options: { mode: number; uid: number; gid: number }): void {
+  const stat = statSync(at(root, from));
+  writeDurably(root, to, {
+    content: { copyOf: at(root, from) },
     mode: options.mode,
+    owner: { uid: options.uid, gid: options.gid },
     times: { atime: stat.atime, mtime: stat.mtime },
   });
+}
+
+/** Creates a directory mode 0755 (mkdir's mode is cut by the umask), durably. */
+export function makeDirectory(path: string): void {
+  mkdirSync(path, { mode: MODES.directory });
+  chmodSync(path, MODES.directory);
+  syncDirectory(dirname(path));
+}
+
+/** Removes a file (or a link, never what it points to), durably; false when it was already gone. */
+export function removeFile(path: string): boolean {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+  syncDirectory(dirname(path));
+  return true;
+}
+
+/** Removes an empty directory, durably: "removed", "gone", or "not empty". */
+export function removeDirectory(path: string): "removed" | "gone" | "not empty" {
+  try {
+    rmdirSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return "gone";
+    if (code === "ENOTEMPTY" || code === "EEXIST") return "not empty";
+    throw error;
+  }
+  syncDirectory(dirname(path));
+  return "removed";
 }

@@ -1,4 +1,5 @@
 /** Where install puts each file on an OPNsense/FreeBSD node, with which mode (templates.ts has the texts). */
+import { basename, dirname, join } from "node:path";
 import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS } from "../config/defaults.ts";
 
 /** Paths relative to the install root; on the node the root is "/". */
@@ -18,17 +19,76 @@ export const LAYOUT = {
   keptStock: "usr/local/share/carp-service-status/carp_service_status.stock",
 } as const;
 
-/** Modes of the installed files. rc.d scripts in ports are 0755 too (base uses 0555). */
+/** Modes of the files install writes that are not in INSTALLED_FILES, and of its directories. */
 export const MODES = {
-  binary: 0o755,
-  rcScript: 0o755,
-  configdActions: 0o644,
-  sampleConfig: 0o644,
-  syshook: 0o755,
   shim: 0o755,
   manifest: 0o644,
   directory: 0o755,
 } as const;
+
+/** A file install puts in place and tracks in the manifest. */
+export interface InstalledFile {
+  path: string;
+  /** rc.d scripts in ports are 0755 too (base uses 0555). */
+  mode: number;
+  /** Edited since install (its sha256 differs from the manifest's): neither rewritten nor removed. */
+  keepEdits?: boolean;
+}
+
+/**
+ * The files install tracks, in install order: a file comes after what it calls (the executable
+ * first), and uninstall removes them in the reverse order. A new file is a new row here (and its
+ * content in install.ts); the manifest, its journal and uninstall follow from this table.
+ */
+export const INSTALLED_FILES = [
+  { path: LAYOUT.binary, mode: 0o755 },
+  { path: LAYOUT.rcScript, mode: 0o755 },
+  { path: LAYOUT.configdActions, mode: 0o644 },
+  { path: LAYOUT.sampleConfig, mode: 0o644, keepEdits: true },
+  { path: LAYOUT.syshook, mode: 0o755 },
+] as const satisfies readonly InstalledFile[];
+
+export type TrackedFile = (typeof INSTALLED_FILES)[number]["path"];
+
+/** The paths of INSTALLED_FILES, in install order. */
+export const TRACKED_FILES: readonly TrackedFile[] = INSTALLED_FILES.map((file) => file.path);
+
+/** The directories above a layout path, deepest first. */
+export function ancestors(path: string): string[] {
+  const dirs: string[] = [];
+  for (let dir = dirname(path); dir !== "." && dir !== "/"; dir = dirname(dir)) dirs.push(dir);
+  return dirs;
+}
+
+/** Directories install may create: the parents of what it writes (never usr/local/sbin's). */
+export const OWNED_DIRS: readonly string[] = [...new Set([...TRACKED_FILES, LAYOUT.manifest, LAYOUT.keptStock].flatMap(ancestors))];
+
+/** Every file install writes (through a temporary file beside it, see temporaryOf). */
+export const WRITTEN_FILES: readonly string[] = [...TRACKED_FILES, LAYOUT.stockScript, LAYOUT.keptStock, LAYOUT.manifest];
+
+/** rc.syshook runs every file in each directory below this one (`find -type f`), dotfiles too. */
+const SYSHOOK_ROOT = "usr/local/etc/rc.syshook.d";
+
+/**
+ * The temporary file install writes `path` through. A fixed name, so that a run killed mid-write
+ * leaves a file the next run knows to remove; created with O_EXCL, so a file or link already
+ * there is never written through. Hidden, and beside the file, except in an rc.syshook.d class
+ * directory, where rc.syshook would run it: there it goes one level up (the same file system,
+ * so the rename stays atomic).
+ */
+export function temporaryOf(path: string): string {
+  const dir = dirname(path);
+  const beside = dirname(dir) === SYSHOOK_ROOT ? SYSHOOK_ROOT : dir;
+  return join(beside, `.${basename(path)}.carp-service-status.tmp`);
+}
+
+/**
+ * The name under which the manifest's directories are built before they appear, and taken apart
+ * after they are gone: the highest one that install creates (or uninstall removes) is renamed
+ * from (or to) `STAGING` in its parent, so that the manifest and its directories come and go in
+ * one rename. A kill in between leaves this name, which the next run removes.
+ */
+export const STAGING = ".carp-service-status.staging";
 
 /** Absolute paths on the node the installed texts refer to: they never contain --root. */
 export interface NodePaths {

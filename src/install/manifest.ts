@@ -1,61 +1,111 @@
 /**
- * The install manifest (`usr/local/share/carp-service-status/install.json`): what install wrote,
- * so uninstall removes exactly that. Validated with zod when read, against the layout: uninstall
- * deletes what it lists, so an edited or damaged manifest must not be able to name anything else.
+ * The install manifest (`usr/local/share/carp-service-status/install.json`), which is also the
+ * journal of the operation under way. It records what is in place (files with their sha256, the
+ * directories install created, the stock script kept aside) and, while install or uninstall runs,
+ * the steps still to do. It is written durably before the first change and again after each step
+ * lands, so a run killed at any point leaves a manifest from which the next run knows what is
+ * ours: the first pending step may have landed or not (settleManifest looks), the rest have not.
+ *
+ * Validated with zod when read, against the layout: uninstall deletes what it lists, so an edited
+ * or damaged manifest must not be able to name anything else.
  */
-import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
-import { at, fsFailure } from "./file-ops.ts";
-import { LAYOUT } from "./layout.ts";
+import { at, type Command, type FileState, fsFailure, isMissing } from "./file-ops.ts";
+import { LAYOUT, OWNED_DIRS, TRACKED_FILES, type TrackedFile } from "./layout.ts";
 
-/** The files install tracks by hash (the shim and the kept stock copy are recorded under `stock`). */
-export const TRACKED_FILES = [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig, LAYOUT.syshook] as const;
-export type TrackedFile = (typeof TRACKED_FILES)[number];
+export const MANIFEST_FORMAT = 2;
 
-/** The directories above a layout path, deepest first. */
-export function ancestors(path: string): string[] {
-  const dirs: string[] = [];
-  for (let dir = dirname(path); dir !== "." && dir !== "/"; dir = dirname(dir)) dirs.push(dir);
-  return dirs;
-}
-
-/** Directories install may create: the parents of what it writes (never usr/local/sbin's). */
-export const OWNED_DIRS = [...new Set([...TRACKED_FILES, LAYOUT.manifest, LAYOUT.keptStock].flatMap(ancestors))];
+/** A manifest is a few KiB; anything near this is not one. */
+const MANIFEST_MAX_BYTES = 1 << 20;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const mode = z.number().int().min(0).max(0o7777);
+const id = z.number().int().min(0);
+const dir = z.enum(OWNED_DIRS as [string, ...string[]]);
+const tracked = z.enum(TRACKED_FILES as [TrackedFile, ...TrackedFile[]]);
+/** Files a step may write: the tracked ones and, with --replace-stock, the shim. */
+const writable = z.enum([LAYOUT.stockScript, ...TRACKED_FILES]);
+/** Files a step may remove: the tracked ones and the kept stock copy. */
+const removable = z.enum([LAYOUT.keptStock, ...TRACKED_FILES]);
+const files = z.partialRecord(tracked, z.strictObject({ sha256, mode }));
+
+const stepSchema = z.discriminatedUnion("op", [
+  z.strictObject({ op: z.literal("mkdir"), path: dir }),
+  z.strictObject({ op: z.literal("write"), path: writable, sha256, mode }),
+  z.strictObject({ op: z.literal("chmod"), path: writable, sha256, mode }),
+  /** Copies the stock script to LAYOUT.keptStock with its mode, owner and times. */
+  z.strictObject({ op: z.literal("keep-stock"), sha256, mode, uid: id, gid: id }),
+  /** Copies LAYOUT.keptStock back over LAYOUT.stockScript with the stock script's mode and owner. */
+  z.strictObject({ op: z.literal("restore-stock"), sha256, mode, uid: id, gid: id }),
+  z.strictObject({ op: z.literal("remove"), path: removable }),
+  z.strictObject({ op: z.literal("rmdir"), path: dir }),
+]);
+
+/** One change install or uninstall makes, as the journal records it before it is made. */
+export type Step = z.infer<typeof stepSchema>;
 
 const manifestSchema = z.strictObject({
-  format: z.literal(1),
+  format: z.literal(MANIFEST_FORMAT),
   /** The version that last wrote it. */
   version: z.string(),
-  /** Directories install created (it removes them on uninstall when empty). */
-  directories: z.array(z.enum(OWNED_DIRS as [string, ...string[]])),
-  files: z.partialRecord(z.enum(TRACKED_FILES), z.strictObject({ sha256, mode: z.number().int() })),
-  /** The stock script kept aside by --replace-stock, or null. */
-  stock: z
-    .strictObject({ path: z.literal(LAYOUT.stockScript), kept: z.literal(LAYOUT.keptStock), sha256, mode: z.number().int() })
-    .nullable(),
+  /** Directories install created (uninstall removes them when empty). */
+  directories: z.array(dir),
+  files,
+  /** The stock script kept aside as LAYOUT.keptStock by --replace-stock, or null. */
+  stock: z.strictObject({ sha256, mode, uid: id.optional(), gid: id.optional() }).nullable(),
+  /** The operation under way, with its steps not yet known to have landed; null when none is. */
+  pending: z.strictObject({ operation: z.enum(["install", "uninstall"]), steps: z.array(stepSchema) }).nullable(),
 });
 
-/** What install wrote: files with their hashes, the directories it created, the kept stock script. */
+/** What is in place, and what an operation under way still has to do. */
 export type Manifest = z.infer<typeof manifestSchema>;
+
+/** Format 1 (before the journal): read so that an earlier install can be upgraded or removed. */
+const formatOneSchema = z.strictObject({
+  format: z.literal(1),
+  version: z.string(),
+  directories: z.array(dir),
+  files,
+  stock: z.strictObject({ path: z.literal(LAYOUT.stockScript), kept: z.literal(LAYOUT.keptStock), sha256, mode }).nullable(),
+});
 
 /** The manifest before anything was installed. */
 export function emptyManifest(): Manifest {
-  return { format: 1, version: VERSION, directories: [], files: {}, stock: null };
+  return { format: MANIFEST_FORMAT, version: VERSION, directories: [], files: {}, stock: null, pending: null };
+}
+
+/**
+ * Reads a small regular file: opened without following a link and without blocking, so a FIFO or
+ * device planted at the path is an error, not a hang; and refused past `maxBytes`.
+ */
+function readSmallFile(path: string, maxBytes: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error("not a regular file");
+    if (stat.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    const buffer = Buffer.alloc(stat.size);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads the manifest; null when there is none. A damaged one is an error naming it. */
-export function readManifest(root: string, command: "install" | "uninstall"): Manifest | null {
+export function readManifest(root: string, command: Command): Manifest | null {
   const path = at(root, LAYOUT.manifest);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readSmallFile(path, MANIFEST_MAX_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    if (isMissing(error)) return null;
+    if (!(error as NodeJS.ErrnoException).code)
+      throw new CarpError("system", `Cannot read install manifest "${path}": ${messageOf(error)}`);
     throw fsFailure(error, { action: "read", path, command });
   }
   let data: unknown;
@@ -63,6 +113,12 @@ export function readManifest(root: string, command: "install" | "uninstall"): Ma
     data = JSON.parse(text);
   } catch (error) {
     throw new CarpError("system", `Cannot parse install manifest "${path}": ${messageOf(error)}`, { cause: error });
+  }
+  const formatOne = formatOneSchema.safeParse(data);
+  if (formatOne.success) {
+    const { sha256, mode } = formatOne.data.stock ?? {};
+    const stock = sha256 !== undefined && mode !== undefined ? { sha256, mode } : null;
+    return { ...formatOne.data, format: MANIFEST_FORMAT, stock, pending: null };
   }
   const result = manifestSchema.safeParse(data);
   if (!result.success) throw new CarpError("system", `Invalid install manifest "${path}":\n${z.prettifyError(result.error)}`);
@@ -77,4 +133,98 @@ export function formatManifest(manifest: Manifest): string {
     files: Object.fromEntries(Object.entries(manifest.files).sort(([a], [b]) => a.localeCompare(b))),
   };
   return `${JSON.stringify(sorted, null, 2)}\n`;
+}
+
+/** What the manifest records as in place, apart from the journal: did an operation change it? */
+export function recordedPart(manifest: Manifest): string {
+  return formatManifest({ ...manifest, version: "", pending: null });
+}
+
+/** Files and directories as found, for judging whether a step landed. */
+export interface Seen {
+  /** Tracked files, the stock script's path and the kept copy's. */
+  files: Record<string, FileState>;
+  /** Every directory in OWNED_DIRS. */
+  dirs: Record<string, "directory" | "absent" | "other">;
+}
+
+function isFile(state: FileState | undefined, sha256: string): boolean {
+  return state?.kind === "file" && state.sha256 === sha256;
+}
+
+/** Whether a step's effect is on disk: every step is judged by what it leaves, not by who made it. */
+export function stepLanded(step: Step, seen: Seen): boolean {
+  switch (step.op) {
+    case "mkdir":
+      return seen.dirs[step.path] === "directory";
+    case "rmdir":
+      return seen.dirs[step.path] === "absent";
+    case "write":
+    case "chmod": {
+      const state = seen.files[step.path];
+      return isFile(state, step.sha256) && state?.kind === "file" && state.mode === step.mode;
+    }
+    case "keep-stock":
+      return isFile(seen.files[LAYOUT.keptStock], step.sha256);
+    case "restore-stock":
+      return isFile(seen.files[LAYOUT.stockScript], step.sha256);
+    case "remove":
+      return seen.files[step.path]?.kind === "absent";
+  }
+}
+
+/** The manifest once a step has landed (a copy). */
+export function recordStep(manifest: Manifest, step: Step): Manifest {
+  const next = structuredClone(manifest);
+  switch (step.op) {
+    case "mkdir":
+      if (!next.directories.includes(step.path)) next.directories.push(step.path);
+      break;
+    case "rmdir":
+      next.directories = next.directories.filter((d) => d !== step.path);
+      break;
+    case "write":
+    case "chmod":
+      if (step.path !== LAYOUT.stockScript) next.files[step.path as TrackedFile] = { sha256: step.sha256, mode: step.mode };
+      break;
+    case "keep-stock":
+      next.stock = { sha256: step.sha256, mode: step.mode, uid: step.uid, gid: step.gid };
+      break;
+    case "restore-stock":
+      break;
+    case "remove":
+      if (step.path === LAYOUT.keptStock) next.stock = null;
+      else delete next.files[step.path as TrackedFile];
+      break;
+  }
+  return next;
+}
+
+/** What settleManifest found of an interrupted operation. */
+export interface Interrupted {
+  operation: "install" | "uninstall";
+  /** Pending steps whose effect was found on disk: now recorded. */
+  landed: Step[];
+  /** Pending steps that had not happened: dropped. */
+  dropped: Step[];
+}
+
+/**
+ * Ends an operation a killed run left pending: each pending step that landed is recorded, the
+ * others are dropped. Pure. The result records exactly what is in place, so the next plan (install
+ * or uninstall) starts from the truth.
+ */
+export function settleManifest(manifest: Manifest, seen: Seen): { manifest: Manifest; interrupted: Interrupted | null } {
+  if (!manifest.pending) return { manifest, interrupted: null };
+  let settled: Manifest = { ...manifest, pending: null };
+  const interrupted: Interrupted = { operation: manifest.pending.operation, landed: [], dropped: [] };
+  for (const step of manifest.pending.steps) {
+    if (stepLanded(step, seen)) {
+      settled = recordStep(settled, step);
+      interrupted.landed.push(step);
+    } else {
+      interrupted.dropped.push(step);
+    }
+  }
+  return { manifest: settled, interrupted };
 }

@@ -1,37 +1,27 @@
 /**
  * uninstall: removes what the manifest says install wrote and puts the stock script back, in the
- * same three stages as install (observe, a pure plan, apply with a line per step).
+ * same three stages as install (observe, a pure plan, apply through the journal with a line per
+ * step). The stock script comes back first, and the executable goes last: at every point the node
+ * has a working carp_service_status, the stock one or the shim with the executable it calls.
  */
-import { readdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { CarpError } from "../common/errors.ts";
-import { at, checkRoot, copyPreserving, type FileState, fileState, fsFailure, type Reporter } from "./file-ops.ts";
-import { LAYOUT } from "./layout.ts";
-import { type Manifest, readManifest, type TrackedFile } from "./manifest.ts";
+import { type Action, type Faults, runSteps } from "./apply.ts";
+import { at, type FileState, type Reporter } from "./file-ops.ts";
+import { ancestors, LAYOUT, TRACKED_FILES } from "./layout.ts";
+import { observeRoot, type RootObservation } from "./observe.ts";
+import { planLeftovers, recoveryNote } from "./recovery.ts";
 
 /** Where the rc.d script's daemon(8) supervisor writes its pid. */
 const PIDFILE = "var/run/carp_service_status.pid";
 
 /** Everything uninstall may touch under the root, as found. */
-export interface UninstallObservation {
-  root: string;
-  manifest: Manifest | null;
-  files: Partial<Record<TrackedFile, FileState>>;
-  stock: FileState;
-  kept: FileState;
+export interface UninstallObservation extends RootObservation {
   /** A live process named by the rc.d pidfile under the root, or null. */
   daemonPid: number | null;
 }
 
-/** One step of an uninstall. */
-export type UninstallAction =
-  | { kind: "restore-stock"; mode: number }
-  | { kind: "drop-kept"; message: string }
-  | { kind: "remove"; path: TrackedFile }
-  | { kind: "leave"; path: string; reason: string }
-  | { kind: "gone"; path: string }
-  | { kind: "remove-manifest" }
-  | { kind: "rmdir"; path: string }
-  | { kind: "note"; message: string };
+export type UninstallAction = Action;
 
 function livePid(pidfile: string): number | null {
   let pid: number;
@@ -51,158 +41,141 @@ function livePid(pidfile: string): number | null {
 
 /** Looks at everything uninstall may touch under the root. */
 export function observeUninstall(root: string): UninstallObservation {
-  checkRoot(root, "uninstall");
-  const manifest = readManifest(root, "uninstall");
-  const files: Partial<Record<TrackedFile, FileState>> = {};
-  for (const path of Object.keys(manifest?.files ?? {}) as TrackedFile[]) files[path] = fileState(at(root, path), "uninstall");
-  return {
-    root,
-    manifest,
-    files,
-    stock: fileState(at(root, LAYOUT.stockScript), "uninstall", { detectShim: true }),
-    kept: fileState(at(root, LAYOUT.keptStock), "uninstall"),
-    daemonPid: manifest ? livePid(at(root, PIDFILE)) : null,
+  const observed = observeRoot(root, "uninstall");
+  return { ...observed, daemonPid: observed.manifest ? livePid(at(root, PIDFILE)) : null };
+}
+
+const REINSTALL_STOCK = "Reinstall it (opnsense-revert opnsense) and run uninstall again";
+
+/** The stock script's path and the kept copy, as found. */
+interface StockPaths {
+  stock: FileState;
+  kept: FileState;
+  stockPath: string;
+  keptPath: string;
+}
+
+function removeKept(line: string): Action {
+  return { kind: "step", step: { op: "remove", path: LAYOUT.keptStock }, line };
+}
+
+function restore(paths: StockPaths, record: { sha256: string; mode: number; uid: number; gid: number }): Action[] {
+  const line = `Restored the stock script "${paths.stockPath}" from "${paths.keptPath}"`;
+  const { sha256, mode, uid, gid } = record;
+  return [
+    { kind: "step", step: { op: "restore-stock", sha256, mode, uid, gid }, line },
+    removeKept(`Removed the kept stock copy "${paths.keptPath}"`),
+  ];
+}
+
+/** No stock copy recorded: a kept copy found beside our shim (or the stock script) is still the stock script. */
+function planUnrecordedStock(paths: StockPaths): Action[] {
+  const { stock, kept, stockPath, keptPath } = paths;
+  const ours = stock.kind === "absent" || (stock.kind === "file" && stock.shim);
+  if (kept.kind === "file" && (ours || (stock.kind === "file" && kept.sha256 === stock.sha256))) {
+    // A copy nobody recorded (an install killed before it could).
+    const { sha256, mode, uid, gid } = kept;
+    const found: Action = {
+      kind: "adopt",
+      step: { op: "keep-stock", sha256, mode, uid, gid },
+      line: `Found the kept stock script "${keptPath}"`,
+    };
+    return ours
+      ? [found, ...restore(paths, { sha256, mode, uid, gid })]
+      : [found, removeKept(`Removed the kept stock copy "${keptPath}": the stock script is in place`)];
+  }
+  if (stock.kind === "file" && stock.shim) {
+    // Removing the executable would leave the shim calling nothing: nothing would evaluate.
+    throw new CarpError(
+      "system",
+      `Cannot restore the stock script: "${stockPath}" is our shim and no stock copy was kept ("${keptPath}" is missing); nothing was removed. ${REINSTALL_STOCK}`,
+    );
+  }
+  return [];
+}
+
+/** Putting the stock script back, or leaving the one in place. */
+function planStock(observed: UninstallObservation): Action[] {
+  const { root, manifest } = observed;
+  const paths: StockPaths = {
+    stock: observed.files[LAYOUT.stockScript] ?? { kind: "absent" },
+    kept: observed.files[LAYOUT.keptStock] ?? { kind: "absent" },
+    stockPath: at(root, LAYOUT.stockScript),
+    keptPath: at(root, LAYOUT.keptStock),
   };
+  const { stock, kept, stockPath, keptPath } = paths;
+  const record = manifest?.stock ?? null;
+  if (record === null) return planUnrecordedStock(paths);
+  const { sha256, mode, uid = kept.kind === "file" ? kept.uid : 0, gid = kept.kind === "file" ? kept.gid : 0 } = record;
+  if (stock.kind === "file" && stock.sha256 === sha256) {
+    // Put back already (by an uninstall cut short), or never replaced (an install cut short).
+    return kept.kind === "absent" ? [] : [removeKept(`Removed the kept stock copy "${keptPath}": the stock script is in place`)];
+  }
+  if (stock.kind === "file" && !stock.shim) {
+    const message = `Left "${stockPath}" as is: it is no longer our shim (a firmware update replaced it?), so the kept copy is not restored`;
+    return [{ kind: "note", message }, ...(kept.kind === "absent" ? [] : [removeKept(`Removed the kept stock copy "${keptPath}"`)])];
+  }
+  if (stock.kind === "other" || kept.kind !== "file" || kept.sha256 !== sha256) {
+    const what =
+      stock.kind === "other"
+        ? `"${stockPath}" is a ${stock.what}`
+        : `its kept copy "${keptPath}" is ${kept.kind === "file" ? "changed" : "missing"}`;
+    throw new CarpError("system", `Cannot restore the stock script: ${what}; nothing was removed. ${REINSTALL_STOCK}`);
+  }
+  return restore(paths, { sha256, mode, uid, gid });
 }
 
 /** Plans uninstall: pure. Throws CarpError when going ahead would lose the stock script or orphan the daemon. */
 export function planUninstall(observed: UninstallObservation): UninstallAction[] {
-  const { root, manifest, stock, kept } = observed;
-  if (!manifest) {
-    return [
-      { kind: "note", message: `Nothing to uninstall under "${root}": no manifest "${at(root, LAYOUT.manifest)}" (install writes it)` },
-    ];
-  }
-  if (observed.daemonPid !== null) {
+  const { root, manifest } = observed;
+  const actions: Action[] = [...recoveryNote(observed), ...planLeftovers(observed)];
+  if (manifest && observed.daemonPid !== null) {
     // Without its rc.d script the daemon could no longer be stopped with service(8).
     throw new CarpError(
       "usage",
       `The daemon is running (pid ${observed.daemonPid} in "${at(root, PIDFILE)}"); stop it first: service carp_service_status stop`,
     );
   }
-  const actions: UninstallAction[] = [];
-  const stockPath = at(root, LAYOUT.stockScript);
-  if (manifest.stock) {
-    const ours = stock.kind === "absent" || (stock.kind === "file" && stock.shim);
-    if (!ours) {
-      const message = `Left "${stockPath}" as is: it is no longer our shim (a firmware update replaced it?), so the kept copy is not restored`;
-      actions.push({ kind: "drop-kept", message });
-    } else if (kept.kind === "file" && kept.sha256 === manifest.stock.sha256) {
-      actions.push({ kind: "restore-stock", mode: manifest.stock.mode });
-    } else {
-      throw new CarpError(
-        "system",
-        `Cannot restore the stock script: its kept copy "${at(root, LAYOUT.keptStock)}" is ${kept.kind === "file" ? "changed" : "missing"}; ` +
-          "nothing was removed. Reinstall it (opnsense-revert opnsense) and run uninstall again",
-      );
-    }
-  } else if (stock.kind === "file" && stock.shim) {
-    actions.push({ kind: "leave", path: LAYOUT.stockScript, reason: "it is our shim, but no stock copy was recorded to restore" });
+  const stock = planStock(observed);
+  actions.push(...stock);
+  if (!manifest) {
+    const message =
+      stock.length > 0
+        ? `No manifest "${at(root, LAYOUT.manifest)}": nothing else under "${root}" is known to be ours`
+        : `Nothing to uninstall under "${root}": no manifest "${at(root, LAYOUT.manifest)}" (install writes it)`;
+    return [...actions, { kind: "note", message }];
   }
-
-  for (const [path, record] of Object.entries(manifest.files) as [TrackedFile, { sha256: string }][]) {
+  // The reverse of install's order: what calls the executable goes before it.
+  for (const path of [...TRACKED_FILES].reverse()) {
+    const record = manifest.files[path];
+    if (!record) continue;
     const state = observed.files[path] ?? { kind: "absent" };
-    if (state.kind === "absent") actions.push({ kind: "gone", path });
-    else if (state.kind === "file" && state.sha256 === record.sha256) actions.push({ kind: "remove", path });
-    else actions.push({ kind: "leave", path, reason: "it changed since install" });
+    const where = at(root, path);
+    if (state.kind === "absent") actions.push({ kind: "note", message: `Already gone: "${where}"` });
+    else if (state.kind === "file" && state.sha256 === record.sha256) {
+      actions.push({ kind: "step", step: { op: "remove", path }, line: `Removed "${where}"` });
+    } else actions.push({ kind: "note", message: `Left "${where}" as is: it changed since install` });
   }
-  actions.push({ kind: "remove-manifest" });
-  // Deepest first, so a parent is tried after its children.
+  // Deepest first, so a parent is tried after its children; the manifest's own go with it (retireJournal).
+  const journalDirs = new Set(ancestors(LAYOUT.manifest));
   const deepestFirst = (a: string, b: string) => b.split("/").length - a.split("/").length || a.localeCompare(b);
-  for (const dir of [...manifest.directories].sort(deepestFirst)) actions.push({ kind: "rmdir", path: dir });
+  for (const dir of [...manifest.directories].sort(deepestFirst)) {
+    if (journalDirs.has(dir)) continue;
+    actions.push({ kind: "step", step: { op: "rmdir", path: dir }, line: `Removed directory "${at(root, dir)}"` });
+  }
   return actions;
 }
 
-function remove(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    throw fsFailure(error, { action: "remove", path, command: "uninstall" });
-  }
-}
-
-/** Removes a directory that install created once it is empty; says why when it stays. */
-function removeDirectory(path: string, report: Reporter): number {
-  let entries: string[];
-  try {
-    entries = readdirSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw fsFailure(error, { action: "read directory", path, command: "uninstall" });
-  }
-  if (entries.length > 0) {
-    report(`Left directory "${path}" in place: not empty`);
-    return 0;
-  }
-  try {
-    rmdirSync(path);
-  } catch (error) {
-    throw fsFailure(error, { action: "remove directory", path, command: "uninstall" });
-  }
-  report(`Removed directory "${path}"`);
-  return 1;
-}
-
 /** Performs planned uninstall actions in order under options.root, reporting each; returns the number of changes. */
-export function applyUninstall(actions: UninstallAction[], options: { root: string; report: Reporter }): number {
-  const { root, report } = options;
-  const kept = at(root, LAYOUT.keptStock);
-  const stock = at(root, LAYOUT.stockScript);
-  let changes = 0;
-  for (const action of actions) {
-    const path = "path" in action ? at(root, action.path) : "";
-    switch (action.kind) {
-      case "restore-stock":
-        // Stock first: the node is never left without a working carp_service_status.
-        try {
-          copyPreserving(kept, stock, { mode: action.mode });
-        } catch (error) {
-          throw fsFailure(error, { action: "restore the stock script", path: stock, command: "uninstall" });
-        }
-        remove(kept);
-        changes++;
-        report(`Restored the stock script "${stock}" from "${kept}"`);
-        break;
-      case "drop-kept":
-        report(action.message);
-        try {
-          unlinkSync(kept);
-          changes++;
-          report(`Removed the kept stock copy "${kept}"`);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "ENOENT")
-            throw fsFailure(error, { action: "remove", path: kept, command: "uninstall" });
-        }
-        break;
-      case "remove":
-        remove(path);
-        changes++;
-        report(`Removed "${path}"`);
-        break;
-      case "leave":
-        report(`Left "${path}" as is: ${action.reason}`);
-        break;
-      case "gone":
-        report(`Already gone: "${path}"`);
-        break;
-      case "remove-manifest":
-        remove(at(root, LAYOUT.manifest));
-        changes++;
-        report(`Removed manifest "${at(root, LAYOUT.manifest)}"`);
-        break;
-      case "rmdir":
-        changes += removeDirectory(path, report);
-        break;
-      case "note":
-        report(action.message);
-        break;
-    }
-  }
-  return changes;
+export function applyUninstall(
+  actions: UninstallAction[],
+  options: { root: string; observed: UninstallObservation; report: Reporter; faults?: Faults },
+): number {
+  return runSteps(actions, { ...options, operation: "uninstall" });
 }
 
 /** Removes what install wrote under root and restores the stock script, reporting every step. */
-export function uninstall(options: { root: string }, report: Reporter): number {
+export function uninstall(options: { root: string }, report: Reporter, faults?: Faults): number {
   const observed = observeUninstall(options.root);
-  return applyUninstall(planUninstall(observed), { root: options.root, report });
+  return applyUninstall(planUninstall(observed), { root: options.root, observed, report, faults });
 }

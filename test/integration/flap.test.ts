@@ -53,6 +53,8 @@ test("a held promotion waits for promoteDelayMs, then happens on time without a 
   expect(waitedMs).toBeLessThan(3500);
   // The syslog line follows the write.
   await waitFor(() => sandbox.syslog().at(-1)?.includes("carp promoted by 1048576 due to service recovery"), "the promotion's syslog line");
+  // Counted once the evaluation has ended, after the state file is written (and synced).
+  await waitFor(async () => (await daemon!.call("status")).counters.promotions === 1, "the promotion counted");
   const status = await daemon.call("status");
   expect(status.counters).toMatchObject({ triggers: 1, scheduled: 0, promotions: 1 });
 }, 20_000);
