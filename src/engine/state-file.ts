@@ -14,6 +14,9 @@ import { type FlapHistory, type HookHistory, NO_HISTORY } from "./flap.ts";
 
 const STATE_VERSION = 1;
 
+/** The most of a state file we read: thousands of hooks; anything bigger is not our file. */
+const STATE_FILE_MAX_BYTES = 1024 * 1024;
+
 function isHookHistory(value: unknown): value is HookHistory {
   if (typeof value !== "object" || value === null) return false;
   const { state, streak } = value as Record<string, unknown>;
@@ -55,7 +58,7 @@ export function readHistory(file: string, { privateDir = SIMULATION_DIR } = {}):
   let text: string;
   try {
     prepareDirectory(file, privateDir);
-    text = readNoFollow(file);
+    text = readNoFollow(file, STATE_FILE_MAX_BYTES);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { history: NO_HISTORY, warning: null };
     return { history: NO_HISTORY, warning: `Cannot read the state file "${file}" (${messageOf(error)}): starting without flap history` };
