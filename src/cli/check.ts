@@ -38,11 +38,8 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
 export async function run(flags: Flags): Promise<number> {
   const evaluation = await evaluateHere({ configFile: flags.config as string | undefined, dryRun: flags["dry-run"] === true });
   printEvaluation(evaluation, flags.json === true);
-  // The bit stays set for want of a history, not for a failing check: a system error, as the
-  // admin must fix the state file (the table says why too).
-  if (evaluation.promotionWithheld) {
-    console.error(`carp-service-status: ${evaluation.promotionWithheld}`);
-    return EXIT.system;
-  }
+  // The bit stays set for want of a history, not for a failing check: a system error, which the
+  // admin must fix (the table's warning and the log say why).
+  if (evaluation.promotionWithheld) return EXIT.system;
   return exitCodeOfEvaluation(evaluation);
 }

@@ -253,11 +253,14 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     }
     const promotionWithheld =
       run.lost !== null && isDemoted(demotionAfter) && action === "none" && !stale && observed.every(({ raw }) => raw === "pass")
-        ? `The 2^20 bit stays set although every check passes: ${run.lost}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or run the daemon, which keeps the history in memory`
+        ? `The 2^20 bit stays set although every check passes: ${run.lost}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or let the daemon decide (it keeps the history in memory)`
         : null;
-    if (promotionWithheld !== null) {
-      warnings.push(promotionWithheld);
-      deps.log.error({ stateFile: config.stateFile }, promotionWithheld);
+    if (run.lost !== null) {
+      const lost =
+        promotionWithheld ??
+        `${run.lost}: the flap history is lost for this run, so every check counts as failing while the 2^20 bit is set (a failing check still demotes at once)`;
+      warnings.push(lost);
+      deps.log.error({ stateFile: config.stateFile }, lost);
     }
     const anomalies = findAnomalies(demotionAfter);
     if (action !== "none" && isDemoted(demotionAfter) !== (action === "demoted")) {

@@ -68,7 +68,7 @@ export interface RunCount {
   bitSetBefore: boolean | null;
   /** Another run whose hooks started later has decided already: this one changes nothing. */
   stale: boolean;
-  /** Why this one-shot run's history is lost (not read, or not kept), or null. */
+  /** Why this one-shot run's history is lost (not read, or not kept), or null: the caller says it. */
   lost: string | null;
   /** What the evaluation reports about the history (each logged here already). */
   warnings: string[];
@@ -80,9 +80,9 @@ export interface RunCount {
 export function countRun(config: Config, log: Logger, input: RunInput): RunCount {
   const { observed, observedAt, now, memory } = input;
   const warnings: string[] = [];
-  const warn = (message: string, level: "warn" | "error" = "warn") => {
+  const warn = (message: string) => {
     warnings.push(message);
-    if (!memory?.logged.has(message)) log[level]({ stateFile: config.stateFile }, message);
+    if (!memory?.logged.has(message)) log.warn({ stateFile: config.stateFile }, message);
   };
   const settings = {
     now: now.monotonicMs,
@@ -150,12 +150,6 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
     if (memory.logged.size > 0 && warnings.length === 0)
       log.info({ stateFile: config.stateFile }, "the state file is read and written again");
     memory.logged = new Set(warnings);
-  }
-  if (lost !== null) {
-    warn(
-      `${lost}: the flap history is lost for this run, so it counts every check as failing while the 2^20 bit is set (a failing check still demotes at once)`,
-      "error",
-    );
   }
   return {
     flap,
