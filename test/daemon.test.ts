@@ -9,6 +9,7 @@ import { type Config, type LoadedConfig, parseConfig } from "../src/config/confi
 import { Daemon, type DaemonDeps, startDaemon } from "../src/daemon/daemon.ts";
 import { planReload } from "../src/daemon/reload.ts";
 import type { SocketHandlers } from "../src/daemon/socket-server.ts";
+import type { HistoryMemory } from "../src/engine/flap-history.ts";
 import type { Evaluation } from "../src/protocol/wire.ts";
 import { evaluationOf } from "./wire-builders.ts";
 
@@ -33,15 +34,17 @@ function world(initial: Config = config()) {
   let listenError: unknown = null;
   const timers: Array<() => void> = [];
   const fresh: boolean[] = [];
+  const memories: HistoryMemory[] = [];
   const deps: DaemonDeps = {
     log: pino({ level: "silent" }),
     loadConfig: () => {
       if (nextConfig instanceof Error) throw nextConfig;
       return nextConfig;
     },
-    evaluate: (_config, { signal, freshStart }) => {
+    evaluate: (_config, { signal, freshStart, memory }) => {
       events.push("evaluate");
       fresh.push(freshStart);
+      memories.push(memory);
       return new Promise((resolve, reject) => pending.push({ resolve, reject, signal }));
     },
     listen: async (path, options) => {
@@ -72,6 +75,7 @@ function world(initial: Config = config()) {
     events,
     pending,
     fresh,
+    memories,
     handlers: () => handlers!,
     /** Fires the newest timer. */
     fireTimer: () => timers.pop()!(),
@@ -217,6 +221,19 @@ describe("flap control in the daemon", () => {
     await w.finish();
     expect(w.fresh).toEqual([true, true, false]);
     expect(daemon.status().counters.evaluations).toBe(3);
+  });
+
+  test("every evaluation counts in the same memory, across reloads: it is the history when the state file is not", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    await w.finish();
+    w.setNextConfig(loaded(config({ rise: 3 })));
+    daemon.reload();
+    w.tick();
+    await w.finish();
+    expect(w.memories).toHaveLength(2);
+    expect(w.memories[1]).toBe(w.memories[0]!);
+    expect(w.memories[0]).toEqual({ history: null, fileBehind: false, logged: new Set() });
   });
 
   test("a held promotion runs again when its hold-down ends, not a schedule period later", async () => {

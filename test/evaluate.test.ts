@@ -5,9 +5,14 @@ import { join } from "node:path";
 import pino from "pino";
 import { CarpError } from "../src/common/errors.ts";
 import { parseConfig } from "../src/config/config.ts";
-import { type EvaluationDeps, evaluate } from "../src/engine/evaluate.ts";
+import { type EvaluateOptions, type EvaluationDeps, evaluate } from "../src/engine/evaluate.ts";
+import { type FlapHistory, NO_HISTORY } from "../src/engine/flap.ts";
+import { emptyMemory } from "../src/engine/flap-history.ts";
 import type { HookRun, RunHookOptions } from "../src/engine/hook-runner.ts";
+import { formatState, type HistoryRead, historyAsOf, type StoredHistory } from "../src/engine/state-file.ts";
+import type { ClockReading } from "../src/system/clock.ts";
 import type { DemotionSysctl } from "../src/system/sysctl.ts";
+import { timeline } from "./fake-clock.ts";
 import { makeSandbox, type Sandbox } from "./helpers.ts";
 
 const BIT = 1048576;
@@ -340,12 +345,13 @@ describe("flap control in an evaluation", () => {
     expect((await evaluate(config, deps, { freshStart: true })).action).toBe("demoted");
   });
 
-  test("a corrupt state file means no history: a warning, never a crash", async () => {
+  test("a corrupt state file is a lost history: a failing check still demotes at once, with the reason", async () => {
     const { deps } = setup(["ospf"], 0, { ospf: 1 });
     writeFileSync(sandbox.config.stateFile, "{ not json");
     const evaluation = await evaluate(withFlap({ fall: 3 }), deps);
     expect(evaluation.action).toBe("demoted");
-    expect(evaluation.warnings).toEqual([expect.stringContaining("starting without flap history")]);
+    expect(evaluation.warnings).toEqual([expect.stringContaining("is not JSON: the flap history is lost for this run")]);
+    expect(evaluation.promotionWithheld).toBeNull();
   });
 
   test("someone clearing our bit while a check counts as failed: set again, and said", async () => {
@@ -360,12 +366,12 @@ describe("flap control in an evaluation", () => {
 
   test("a held promotion says until when, and promotes once the hold-down has passed", async () => {
     const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
-    let now = Date.parse("2026-11-30T12:00:00Z");
-    deps.now = () => now;
+    const time = timeline();
+    deps.clock = time.clock("check");
     const config = withFlap({ promoteDelayMs: 60_000 });
     await evaluate(config, deps);
     deps.runHook = fakeRunner({ ospf: 0 });
-    now += 5_000;
+    time.advance(5_000);
     const held = await evaluate(config, deps);
     expect(held.action).toBe("none");
     expect(held.promotionHeld).toEqual({
@@ -373,46 +379,40 @@ describe("flap control in an evaluation", () => {
       until: "2026-11-30T12:01:05.000Z",
       remainingMs: 60_000,
     });
-    now += 60_000;
+    time.advance(60_000);
     expect((await evaluate(config, deps)).action).toBe("promoted");
     expect(kernel.value()).toBe(0);
   });
 
   test("results older than another run's decision do not overrule it: a slow passing run cannot promote after a newer demotion", async () => {
     const { deps, kernel } = setup(["ospf"], BIT, { ospf: 0 });
-    let now = 1_000_000;
-    deps.now = () => now;
+    const time = timeline();
+    deps.clock = time.clock("slow");
     const passing = fakeRunner({ ospf: 0 });
+    let newer: FlapHistory | null = null;
     deps.runHook = async (path, options) => {
       // While this run's checks run, a newer run (a check, configd's evaluate) sees the failure and decides.
-      now += 5_000;
-      writeFileSync(
-        sandbox.config.stateFile,
-        JSON.stringify({
-          version: 1,
-          hooks: { ospf: { state: "fail", streak: 0 } },
-          passingSince: null,
-          bitSet: true,
-          observedAt: now - 1_000,
-        }),
-      );
+      time.advance(5_000);
+      const other = time.clock("newer").reading();
+      newer = { hooks: { ospf: { state: "fail", streak: 0 } }, passingSince: null, bitSet: true, observedAt: other.monotonicMs - 1_000 };
+      writeFileSync(sandbox.config.stateFile, formatState(newer, other));
       return passing(path, options);
     };
     const evaluation = await evaluate(sandbox.config, deps);
     expect(evaluation.action).toBe("none");
     expect(evaluation.warnings).toEqual([expect.stringContaining("its result stands")]);
     expect(kernel.value()).toBe(BIT);
-    expect(JSON.parse(readFileSync(sandbox.config.stateFile, "utf8")).observedAt).toBe(now - 1_000);
+    expect(JSON.parse(readFileSync(sandbox.config.stateFile, "utf8")).observedAt).toBe(newer!.observedAt);
   });
 
-  test("a state file that cannot be written: each run decides on its own, so a failing check still demotes", async () => {
+  test("a state file that cannot be written: a failing check still demotes at once, and the reason is given", async () => {
     const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
     writeFileSync(join(sandbox.dir, "not-a-directory"), "");
     const config = withFlap({ fall: 3, stateFile: join(sandbox.dir, "not-a-directory", "state") });
     const evaluation = await evaluate(config, deps);
     expect(evaluation.action).toBe("demoted");
     expect(kernel.value()).toBe(BIT);
-    expect(evaluation.warnings).toEqual(expect.arrayContaining([expect.stringContaining("deciding on this run alone")]));
+    expect(evaluation.warnings).toEqual(expect.arrayContaining([expect.stringContaining("the flap history is lost for this run")]));
   });
 
   test("a dry run shows the counted states but keeps no history", async () => {
@@ -454,5 +454,234 @@ describe("flap control in an evaluation", () => {
     const { deps } = setup(["dns"], 0, {});
     const evaluation = await evaluate(withFlap({ hooks: { later: { fall: 3 } } }), deps);
     expect(evaluation.warnings).toEqual([expect.stringContaining('[hooks."later"] names no file')]);
+  });
+});
+
+/** The state file as a test controls it: kept as a history and the clock that wrote it, and made to fail. */
+function fakeStore() {
+  let stored: StoredHistory | null = null;
+  const store = {
+    failRead: null as string | null,
+    failWrite: null as string | null,
+    writes: 0,
+    read(now: ClockReading): HistoryRead {
+      if (store.failRead !== null) return { status: "unreadable", history: NO_HISTORY, reason: store.failRead };
+      if (stored === null) return { status: "missing", history: NO_HISTORY };
+      return { status: "read", ...historyAsOf(stored, now) };
+    },
+    write(history: FlapHistory, now: ClockReading): string | null {
+      if (store.failWrite !== null) return store.failWrite;
+      store.writes++;
+      stored = { history, clock: now };
+      return null;
+    },
+  };
+  return store;
+}
+
+describe("time that cannot jump: the hold-down is measured on the monotonic clock", () => {
+  /** ospf failed (demoted), then passes: the hold-down of promoteDelayMs has just begun. */
+  async function holding(promoteDelayMs = 300_000, options: { bootIds?: boolean } = {}) {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
+    const time = timeline();
+    const store = fakeStore();
+    deps.historyStore = store;
+    deps.clock = time.clock("check-1", { bootId: options.bootIds ?? true });
+    const config = parseConfig({ ...sandbox.config, promoteDelayMs });
+    expect((await evaluate(config, deps)).action).toBe("demoted");
+    deps.runHook = fakeRunner({ ospf: 0 });
+    time.advance(1_000);
+    deps.clock = time.clock("check-2", { bootId: options.bootIds ?? true });
+    expect((await evaluate(config, deps)).promotionHeld?.remainingMs).toBe(promoteDelayMs);
+    return { deps, kernel, time, store, config };
+  }
+
+  test("the wall clock stepped +1 h inside one process (the daemon) does not end a hold-down early", async () => {
+    const { deps, kernel, time, config } = await holding();
+    time.advance(6_000);
+    time.stepWall(3_600_000);
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.promotionHeld?.remainingMs).toBe(294_000);
+    expect(kernel.value()).toBe(BIT);
+    // Shown on the wall clock as it reads now.
+    expect(evaluation.promotionHeld?.until).toBe(new Date(Date.parse("2026-11-30T12:00:01Z") + 3_600_000 + 300_000).toISOString());
+  });
+
+  test("the wall clock stepped +1 h between one-shot runs of one boot: the hold-down goes on, on the monotonic clock", async () => {
+    const { deps, kernel, time, config } = await holding();
+    time.advance(6_000);
+    time.stepWall(3_600_000);
+    deps.clock = time.clock("check-3");
+    const stepped = await evaluate(config, deps);
+    expect(stepped.action).toBe("none");
+    expect(stepped.promotionHeld?.remainingMs).toBe(294_000);
+    time.advance(294_000);
+    deps.clock = time.clock("check-4");
+    expect((await evaluate(config, deps)).action).toBe("promoted");
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("the wall clock stepped back 1 h between one-shot runs does not stretch the hold-down either", async () => {
+    const { deps, time, config } = await holding();
+    time.stepWall(-3_600_000);
+    time.advance(300_000);
+    deps.clock = time.clock("check-3");
+    expect((await evaluate(config, deps)).action).toBe("promoted");
+  });
+
+  test("without boot ids, a stepped wall clock between processes restarts the hold-down in full, never ends it early", async () => {
+    const { deps, kernel, time, config } = await holding(300_000, { bootIds: false });
+    time.advance(6_000);
+    time.stepWall(3_600_000);
+    deps.clock = time.clock("check-3", { bootId: false });
+    const stepped = await evaluate(config, deps);
+    expect(stepped.action).toBe("none");
+    expect(stepped.promotionHeld?.remainingMs).toBe(300_000);
+    expect(stepped.warnings).toEqual([expect.stringContaining("The hold-down starts over: the wall clock has moved +3600 s")]);
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("after a reboot a stored hold-down restarts in full", async () => {
+    const { deps, time, config } = await holding();
+    time.reboot({ uptimeMs: 400_000 });
+    deps.clock = time.clock("check-after-boot");
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.promotionHeld?.remainingMs).toBe(300_000);
+    expect(evaluation.warnings).toEqual([expect.stringContaining("the machine has restarted")]);
+  });
+});
+
+describe("fail closed when the history is lost", () => {
+  /** rise 3 and a minute's hold-down: fail, then one passing run ("passing 1 of 3"). */
+  async function passingOnce(extra: Partial<EvaluateOptions> = {}) {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 1 });
+    const time = timeline();
+    const store = fakeStore();
+    deps.historyStore = store;
+    deps.clock = time.clock("p");
+    const config = parseConfig({ ...sandbox.config, rise: 3, promoteDelayMs: 60_000 });
+    expect((await evaluate(config, deps, extra)).action).toBe("demoted");
+    deps.runHook = fakeRunner({ ospf: 0 });
+    time.advance(10_000);
+    const once = await evaluate(config, deps, extra);
+    expect(once.services[0]?.counted).toEqual({ state: "fail", streak: 1, needed: 3 });
+    return { deps, kernel, time, store, config };
+  }
+
+  test("a one-shot run that cannot write the history keeps the bit and says why, however long it passes", async () => {
+    const { deps, kernel, time, store, config } = await passingOnce();
+    store.failWrite = 'Cannot write the state file "/var/run/s": EROFS: read-only file system';
+    for (let run = 0; run < 5; run++) {
+      time.advance(60_000);
+      const evaluation = await evaluate(config, deps);
+      expect(evaluation.action).toBe("none");
+      expect(evaluation.services[0]?.counted).toEqual({ state: "fail", streak: 1, needed: 3 });
+      expect(evaluation.promotionWithheld).toStartWith(
+        'The 2^20 bit stays set although every check passes: Cannot write the state file "/var/run/s": EROFS: read-only file system, so this run cannot count',
+      );
+    }
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("a one-shot run that cannot read the history keeps the bit too", async () => {
+    const { deps, kernel, time, store, config } = await passingOnce();
+    store.failRead = 'Cannot read the state file "/var/run/s": it is a FIFO (named pipe), not a regular file';
+    time.advance(600_000);
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.promotionWithheld).toContain("it is a FIFO");
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("with the history lost a failing check still demotes at once, whatever fall says", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 0 });
+    const store = fakeStore();
+    deps.historyStore = store;
+    deps.clock = timeline().clock("p");
+    const config = parseConfig({ ...sandbox.config, fall: 3 });
+    await evaluate(config, deps);
+    store.failWrite = "Cannot write the state file: ENOSPC";
+    deps.runHook = fakeRunner({ ospf: 1 });
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(evaluation.promotionWithheld).toBeNull();
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("without flap control a lost history changes nothing: every run decides alone, as the stock script", async () => {
+    const { deps, kernel } = setup(["ospf"], BIT, { ospf: 0 });
+    const store = fakeStore();
+    store.failRead = "Cannot read the state file: EACCES";
+    store.failWrite = "Cannot write the state file: EACCES";
+    deps.historyStore = store;
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("promoted");
+    expect(evaluation.promotionWithheld).toBeNull();
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("the daemon counts on in memory when the state file cannot be written, and promotes on time", async () => {
+    const memory = emptyMemory();
+    const { deps, kernel, time, store, config } = await passingOnce({ memory });
+    store.failWrite = "Cannot write the state file: EROFS";
+    time.advance(10_000);
+    const second = await evaluate(config, deps, { memory });
+    expect(second.services[0]?.counted).toEqual({ state: "fail", streak: 2, needed: 3 });
+    expect(second.promotionWithheld).toBeNull();
+    expect(second.warnings).toEqual(["Cannot write the state file: EROFS; the daemon keeps counting in memory"]);
+    time.advance(10_000);
+    const third = await evaluate(config, deps, { memory });
+    expect(third.services[0]?.counted).toEqual({ state: "pass", streak: 0, needed: 1 });
+    expect(third.promotionHeld?.remainingMs).toBe(60_000);
+    time.advance(60_000);
+    expect((await evaluate(config, deps, { memory })).action).toBe("promoted");
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("the daemon counts from memory when the state file cannot be read", async () => {
+    const memory = emptyMemory();
+    const { deps, time, store, config } = await passingOnce({ memory });
+    store.failRead = "Cannot read the state file: it is a FIFO (named pipe), not a regular file";
+    time.advance(10_000);
+    const evaluation = await evaluate(config, deps, { memory });
+    expect(evaluation.services[0]?.counted).toEqual({ state: "fail", streak: 2, needed: 3 });
+    expect(evaluation.warnings).toEqual([expect.stringContaining("counting from the daemon's memory")]);
+  });
+
+  test("a daemon that starts without a readable history and finds the bit set counts rise and the hold-down from its start", async () => {
+    const memory = emptyMemory();
+    const { deps, kernel } = setup(["ospf"], BIT, { ospf: 0 });
+    const time = timeline();
+    const store = fakeStore();
+    store.failRead = "Cannot read the state file: EIO";
+    deps.historyStore = store;
+    deps.clock = time.clock("daemon");
+    const config = parseConfig({ ...sandbox.config, rise: 2, promoteDelayMs: 30_000 });
+    const first = await evaluate(config, deps, { memory, freshStart: true });
+    expect(first.services[0]?.counted).toEqual({ state: "fail", streak: 1, needed: 2 });
+    time.advance(10_000);
+    expect((await evaluate(config, deps, { memory })).promotionHeld?.remainingMs).toBe(30_000);
+    time.advance(30_000);
+    expect((await evaluate(config, deps, { memory })).action).toBe("promoted");
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("a lasting state-file problem is logged once by the daemon, not at every run", async () => {
+    const memory = emptyMemory();
+    const lines: string[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+    const { deps } = setup(["ospf"], 0, { ospf: 0 }, { log });
+    const store = fakeStore();
+    store.failWrite = "Cannot write the state file: EROFS";
+    deps.historyStore = store;
+    for (let run = 0; run < 3; run++) await evaluate(sandbox.config, deps, { memory });
+    store.failWrite = null;
+    await evaluate(sandbox.config, deps, { memory });
+    expect(lines.filter((line) => line.includes("state file"))).toEqual([
+      "Cannot write the state file: EROFS; the daemon keeps counting in memory",
+      "the state file is read and written again",
+    ]);
   });
 });

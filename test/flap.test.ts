@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { decide, isDemoted } from "../src/engine/decide.ts";
-import { type FlapHistory, NO_HISTORY, observe, type Raw } from "../src/engine/flap.ts";
+import { assumedHistory, type FlapHistory, NO_HISTORY, observe, type Raw } from "../src/engine/flap.ts";
 
 const BIT = 1048576;
 const S = 1000;
@@ -214,5 +214,29 @@ describe("odd histories", () => {
     const second = observe(first.history, [{ name: "__proto__", raw: "fail" }], settings);
     expect(Object.keys(second.history.hooks)).toEqual(["__proto__"]);
     expect(second.counted.get("__proto__")).toEqual({ state: "pass", streak: 1, needed: 3 });
+  });
+});
+
+describe("the history assumed when the real one is lost", () => {
+  test("with our bit set every hook counts as failed: a promotion needs every rise and the whole hold-down again", () => {
+    const history = assumedHistory(["ospf", "dns"], { demoted: true });
+    play(
+      [
+        { at: 0, raw: { ospf: "pass", dns: "pass" }, expect: "none", counted: { ospf: "fail (1 of 2)", dns: "fail (1 of 2)" } },
+        { at: 10, raw: { ospf: "pass", dns: "pass" }, expect: "none", counted: { ospf: "pass", dns: "pass" }, held: true },
+        { at: 69, raw: { ospf: "pass", dns: "pass" }, expect: "none", held: true },
+        { at: 70, raw: { ospf: "pass", dns: "pass" }, expect: "promote" },
+      ],
+      { rise: 2, promoteDelayMs: 60 * S, history, demotion: BIT },
+    );
+  });
+
+  test("with the bit clear it is no history: a failing check demotes at once, whatever fall says", () => {
+    expect(assumedHistory(["ospf"], { demoted: false })).toEqual(NO_HISTORY);
+    play([{ at: 0, raw: { ospf: "fail" }, expect: "demote" }], { fall: 3, history: assumedHistory(["ospf"], { demoted: false }) });
+  });
+
+  test("without flap control it changes nothing: a passing run promotes at once, as the stock script does", () => {
+    play([{ at: 0, raw: { ospf: "pass" }, expect: "promote" }], { history: assumedHistory(["ospf"], { demoted: true }), demotion: BIT });
   });
 });

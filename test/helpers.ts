@@ -111,9 +111,9 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
   return sandbox;
 }
 
-/** Runs the CLI as a real process. */
-export async function runCli(args: string[], options: { env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn([process.execPath, CLI, ...args], {
+/** Runs the CLI as a real process (`prefix`: a wrapper such as setpriv before it). */
+export async function runCli(args: string[], options: { env?: Record<string, string>; prefix?: string[] } = {}) {
+  const proc = Bun.spawn([...(options.prefix ?? []), process.execPath, CLI, ...args], {
     stdout: "pipe",
     stderr: "pipe",
     env: { ...process.env, ...options.env },
@@ -158,11 +158,16 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
 }
 
 /** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
-export async function spawnDaemon(sandbox: Sandbox, options: { waitForSocket?: boolean; args?: string[] } = {}): Promise<DaemonProcess> {
-  const proc = Bun.spawn([process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])], {
+export async function spawnDaemon(
+  sandbox: Sandbox,
+  options: { waitForSocket?: boolean; args?: string[]; env?: Record<string, string>; prefix?: string[] } = {},
+): Promise<DaemonProcess> {
+  const argv = [...(options.prefix ?? []), process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])];
+  const proc = Bun.spawn(argv, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    env: { ...process.env, ...options.env },
   });
   let text = "";
   void (async () => {

@@ -1,5 +1,6 @@
 /** `check`: one evaluation, here and now. */
 
+import { EXIT } from "../common/errors.ts";
 import { loadConfigLazily } from "../config/built-in.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import type { Evaluation } from "../protocol/wire.ts";
@@ -37,5 +38,8 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
 export async function run(flags: Flags): Promise<number> {
   const evaluation = await evaluateHere({ configFile: flags.config as string | undefined, dryRun: flags["dry-run"] === true });
   printEvaluation(evaluation, flags.json === true);
+  // The bit stays set for want of a history, not for a failing check: a system error, which the
+  // admin must fix (the table's warning and the log say why).
+  if (evaluation.promotionWithheld) return EXIT.system;
   return exitCodeOfEvaluation(evaluation);
 }

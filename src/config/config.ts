@@ -3,11 +3,12 @@
  * The file is TOML with camelCase keys, as in bunfig.toml.
  */
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import { FileRefused, readBoundedFile } from "../common/read-file.ts";
+import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
 import { findGid, GROUP_FILE } from "./group.ts";
 import { describeSimulation } from "./notices.ts";
 import { SCHEDULE_EXAMPLE, scheduleProblem } from "./schedule.ts";
@@ -249,12 +250,19 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   return { config, file, notices: describeSimulation(config, platform) };
 }
 
-function readToml(file: string): unknown {
-  let text: string;
+/**
+ * The text of a config file, bounded like every file we read: `--config /dev/zero` or a FIFO is
+ * an error naming it, not a hang (common/read-file.ts).
+ */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readBoundedFile(file, { maxBytes: CONFIG_MAX_BYTES });
   } catch (error) {
-    throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}`, { cause: error });
+    const fix = error instanceof FileRefused ? "; give the path of a TOML file" : "";
+    throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}${fix}`, { cause: error });
   }
-  return parseToml(text, file);
+}
+
+function readToml(file: string): unknown {
+  return parseToml(readConfigText(file), file);
 }

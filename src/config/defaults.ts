@@ -14,6 +14,9 @@ export const DEMOTION_BIT = 1_048_576;
 /** The config file read when `--config` is not given and the file exists. */
 export const DEFAULT_CONFIG_FILE = "/usr/local/etc/carp_service_status.toml";
 
+/** The most we read of a config file: a config is a few KiB, this is room for comments, not for /dev/zero. */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
+
 /** Paths on a real OPNsense/FreeBSD node; the lock file and hooks dir are the stock script's. */
 export const FREEBSD_PATHS = {
   hooksDir: "/usr/local/etc/rc.carp_service_status.d",

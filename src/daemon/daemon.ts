@@ -11,6 +11,7 @@ import { VERSION } from "../common/version.ts";
 import type { Config, LoadedConfig } from "../config/config.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { evaluate } from "../engine/evaluate.ts";
+import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
 import type { Logger } from "../system/log.ts";
@@ -38,12 +39,18 @@ export interface DaemonDeps {
   log: Logger;
   /** Re-reads the configuration (the `--config` file, or the default one) on reload. */
   loadConfig(): LoadedConfig;
-  /** One evaluation with the given config; aborted by the signal at shutdown. */
-  evaluate(config: Config, options: { signal: AbortSignal; freshStart: boolean }): Promise<Evaluation>;
+  /**
+   * One evaluation with the given config; aborted by the signal at shutdown. `memory` is the
+   * daemon's own flap history, which carries on when the state file cannot be read or written.
+   */
+  evaluate(config: Config, options: { signal: AbortSignal; freshStart: boolean; memory: HistoryMemory }): Promise<Evaluation>;
   listen: Listen;
   startSchedule: StartSchedule;
   now(): Date;
-  /** Calls `fn` once after `ms`; returns what cancels it. */
+  /**
+   * Calls `fn` once after `ms`; returns what cancels it. On the monotonic clock (Bun's setTimeout
+   * is): a stepped wall clock moves the end of a hold-down neither way.
+   */
   setTimer(ms: number, fn: () => void): () => void;
   /** Replaces how the metrics file is written and notify scripts run (tests). */
   observers?: Pick<ObserverDeps, "writeFile" | "notify">;
@@ -101,6 +108,8 @@ export class Daemon {
   #scheduler: Scheduler | null = null;
   /** Until an evaluation succeeds, the next one observes afresh (flap control's first observation). */
   #freshStart = true;
+  /** The flap history as this daemon counted it: a read-only or full /var/run does not stop flap control. */
+  readonly #memory: HistoryMemory = emptyMemory();
   /** Cancels the run due when a promotion hold-down ends. */
   #cancelHoldTimer: (() => void) | null = null;
 
@@ -245,7 +254,7 @@ export class Daemon {
     const signal = this.#shutdown.signal;
     signal.throwIfAborted();
     try {
-      const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart });
+      const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart, memory: this.#memory });
       this.#freshStart = false;
       this.#armHoldTimer(evaluation);
       const transitions = this.#book.record(evaluation);

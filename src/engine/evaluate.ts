@@ -7,18 +7,19 @@ import { messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
+import { type Clock, systemClock } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { describeChange } from "./change-line.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
-import { NO_HISTORY, observe, type Raw } from "./flap.ts";
+import type { Raw } from "./flap.ts";
+import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
-import { isDisabled, skippedByConfig, thresholdsOf, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
+import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
-import { readHistory, writeHistory } from "./state-file.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
 export const HOOK_ENV: Record<string, string> = {
@@ -39,8 +40,10 @@ export interface EvaluationDeps {
   openFilesLimit?: number | null;
   /** How long the lock may be held, from the read to the syslog line (default LOCK_PHASE_TIMEOUT_MS). */
   lockPhaseTimeoutMs?: number;
-  /** The clock of flap control's hold-down, epoch ms (default Date.now). */
-  now?: () => number;
+  /** The clocks of flap control (default: CLOCK_MONOTONIC with the boot id, system/clock.ts). */
+  clock?: Clock;
+  /** Where the flap history is kept (default: the config's stateFile). */
+  historyStore?: HistoryStore;
 }
 
 /** Read, write, read back and the syslog line: each tool call takes milliseconds and is bounded by itself too. */
@@ -60,6 +63,12 @@ export interface EvaluateOptions {
   freshStart?: boolean;
   /** Aborting kills running hooks and skips the write: a shutdown never changes the demotion. */
   signal?: AbortSignal;
+  /**
+   * The daemon's own copy of the flap history, used when the state file cannot be read or is
+   * behind it. Without it (check, trigger's fallback, configd) a history that cannot be read or
+   * kept makes the run count every check as failing while the bit is set: see promotionWithheld.
+   */
+  memory?: HistoryMemory;
 }
 
 /** Said of a hook that exited leaving its group running; the README's Hooks section tells how to detach on purpose. */
@@ -152,9 +161,10 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     warnings.push(warning);
     sayOnce(deps.log, warning);
   }
-  const clock = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock();
+  if (clock.note) sayOnce(deps.log, clock.note);
   // What the hooks see is the world as of now; a decision made by another run since must stand.
-  const observedAt = clock();
+  const observedAt = clock.read().monotonicMs;
   const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !isDisabled(config, hook.name)), signal });
   const notRun = [
     ...discovery.notRun.map((entry) => (isDisabled(config, entry.name) ? skippedByConfig(entry.name) : entry)),
@@ -171,41 +181,28 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const timer = setTimeout(() => deadline.abort(new Error(`the lock phase's deadline of ${phaseMs} ms passed`)), phaseMs);
   const phase = { signal: deadline.signal };
   try {
-    // The history is read and written under the lock, so concurrent runs count every run once.
-    const stored = readHistory(config.stateFile);
-    if (stored.warning !== null) {
-      warnings.push(stored.warning);
-      deps.log.warn(stored.warning);
-    }
-    const now = clock();
+    const now = clock.read();
+    const demotionBefore = await deps.sysctl.read(phase);
     const observed = services.filter((s) => s.status !== "skipped").map((s) => ({ name: s.name, raw: s.status as Raw }));
-    const thresholds = (name: string) => thresholdsOf(config, name);
-    // Another run (a check, the fallback of a trigger, configd's evaluate) whose hooks started
-    // later has decided already: these results are older than its, and must not overrule them.
-    // A stored time ahead of now is a clock stepped back, not a newer run.
-    const newer = stored.history.observedAt;
-    const stale = !dryRun && newer !== null && newer > observedAt && newer <= now;
-    let flap = observe(stored.history, observed, { now, promoteDelayMs: config.promoteDelayMs, thresholds, fresh: options.freshStart });
-    let historyKept = true;
-    if (!dryRun && !stale) {
-      const notKept = writeHistory(config.stateFile, { ...flap.history, observedAt, bitSet: stored.history.bitSet });
-      if (notKept !== null) {
-        // Counters that cannot be kept would hold a failing check at "failing 1 of 3" forever:
-        // decide as the stock script does instead (every run on its own, no hold-down).
-        historyKept = false;
-        const warning = `${notKept}; deciding on this run alone, as without flap control`;
-        warnings.push(warning);
-        deps.log.error(warning);
-        flap = observe(NO_HISTORY, observed, { now, promoteDelayMs: 0, thresholds: () => ({ fall: 1, rise: 1 }) });
-      }
-    }
+    // The history is read and written under the lock, so concurrent runs count every run once.
+    const run = countRun(config, deps.log, {
+      observed,
+      observedAt,
+      now,
+      demoted: isDemoted(demotionBefore),
+      dryRun,
+      fresh: options.freshStart === true,
+      memory: options.memory,
+      store: deps.historyStore,
+    });
+    warnings.push(...run.warnings);
+    const { flap, stale } = run;
     for (const service of services) {
       const counted = flap.counted.get(service.name);
       if (counted) service.counted = counted;
     }
     const failed = services.filter((s) => s.counted?.state === "fail").map((s) => s.name);
 
-    const demotionBefore = await deps.sysctl.read(phase);
     const decided = decide(demotionBefore, failed, { mayPromote: flap.mayPromote });
     const decision = stale ? ({ action: "none" } as const) : decided;
     if (stale) {
@@ -213,7 +210,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       warnings.push(warning);
       deps.log.info(warning);
     }
-    if (decision.action === "demote" && stored.history.bitSet === true) {
+    if (decision.action === "demote" && run.bitSetBefore === true) {
       // We left the bit set and someone took it off (leaving CARP maintenance mode resets the demotion).
       const warning =
         "The 2^20 bit was taken off outside this tool while a check counts as failed (leaving CARP maintenance mode does that); setting it again";
@@ -237,24 +234,34 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       const change = describeChange(action, { demotionBefore, demotionAfter, services });
       deps.log.warn(change.fields, change.message);
     }
-    if (!dryRun && !stale && historyKept && isDemoted(demotionAfter) !== stored.history.bitSet) {
-      // The bit as we leave it, to tell an outside reset next time; a failure here only costs that.
-      writeHistory(config.stateFile, { ...flap.history, observedAt, bitSet: isDemoted(demotionAfter) });
-    }
+    run.keepBit(isDemoted(demotionAfter));
+    // Monotonic times shown as the wall clock reads them now.
+    const wallTime = (monotonicMs: number) => new Date(now.wallMs + (monotonicMs - now.monotonicMs)).toISOString();
     const promotionHeld =
       isDemoted(demotionAfter) && failed.length === 0 && flap.hold !== null
         ? {
-            passingSince: new Date(flap.hold.passingSince).toISOString(),
-            until: new Date(flap.hold.until).toISOString(),
-            remainingMs: flap.hold.until - now,
+            passingSince: wallTime(flap.hold.passingSince),
+            until: wallTime(flap.hold.until),
+            remainingMs: Math.ceil(flap.hold.until - now.monotonicMs),
           }
         : null;
     // One line when a hold starts, not one per run while it lasts.
-    if (promotionHeld !== null && flap.hold?.passingSince === now && !dryRun) {
+    if (promotionHeld !== null && flap.hold?.passingSince === now.monotonicMs && !dryRun) {
       deps.log.info(
         { until: promotionHeld.until },
         `promotion held for ${Math.round(promotionHeld.remainingMs / 1000)} s: every check must keep passing until then (promoteDelayMs)`,
       );
+    }
+    const promotionWithheld =
+      run.lost !== null && isDemoted(demotionAfter) && action === "none" && !stale && observed.every(({ raw }) => raw === "pass")
+        ? `The 2^20 bit stays set although every check passes: ${run.lost}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or let the daemon decide (it keeps the history in memory)`
+        : null;
+    if (run.lost !== null) {
+      const lost =
+        promotionWithheld ??
+        `${run.lost}: the flap history is lost for this run, so every check counts as failing while the 2^20 bit is set (a failing check still demotes at once)`;
+      warnings.push(lost);
+      deps.log.error({ stateFile: config.stateFile }, lost);
     }
     const anomalies = findAnomalies(demotionAfter);
     if (action !== "none" && isDemoted(demotionAfter) !== (action === "demoted")) {
@@ -274,6 +281,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       message: decision.action === "none" ? null : decision.message,
       services,
       promotionHeld,
+      promotionWithheld,
       anomalies,
       warnings,
       hooksDir: config.hooksDir,

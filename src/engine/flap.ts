@@ -12,6 +12,10 @@
  * The hold-down starts when every hook counts as passing and none failed its last run, and is
  * broken by any failed run. The bit may come off once it has lasted `promoteDelayMs` (at once with
  * the default 0), and never in a run in which a check failed.
+ *
+ * Every time here is a monotonic reading in ms (system/clock.ts): a stepped wall clock can neither
+ * end a hold-down early nor stretch it. The state file's reader hands over only times taken on
+ * this process's clock (state-file.ts).
  */
 import type { CountedState } from "../protocol/wire.ts";
 
@@ -26,18 +30,19 @@ export interface HookHistory {
 /** What outlives one process (the state file). */
 export interface FlapHistory {
   hooks: Record<string, HookHistory>;
-  /** Epoch ms since which every hook has counted as passing without a failed run; null while not. */
+  /** Monotonic ms since which every hook has counted as passing without a failed run; null while not. */
   passingSince: number | null;
   /** The 2^20 bit as this tool last saw it after its decision, to tell an outside reset; null when unknown. */
   bitSet: boolean | null;
   /**
-   * Epoch ms at which the hooks of the run that wrote this history started. A run whose hooks
+   * Monotonic ms at which the hooks of the run that wrote this history started. A run whose hooks
    * started earlier observed an older world and must not overrule it (see evaluate.ts).
    */
   observedAt: number | null;
 }
 
 export interface FlapSettings {
+  /** Monotonic ms. */
   now: number;
   /**
    * A daemon's first run: a failing hook counts as failed at once (a check failing at start demotes
@@ -71,6 +76,19 @@ export interface FlapOutcome {
 /** An empty history: every hook's next observation sets its state directly. */
 export const NO_HISTORY: FlapHistory = { hooks: {}, passingSince: null, bitSet: null, observedAt: null };
 
+/**
+ * The history to assume when the real one is lost (the state file cannot be read, or this run's
+ * cannot be kept): with our bit set, every hook counts as failed, so a promotion still needs each
+ * hook's `rise` and the whole hold-down, counted from now; with the bit clear, no history, so a
+ * failing check demotes at once. Never earlier than the lost history would have allowed.
+ */
+export function assumedHistory(names: readonly string[], { demoted }: { demoted: boolean }): FlapHistory {
+  if (!demoted) return NO_HISTORY;
+  const hooks: Record<string, HookHistory> = Object.create(null);
+  for (const name of names) hooks[name] = { state: "fail", streak: 0 };
+  return { hooks, passingSince: null, bitSet: null, observedAt: null };
+}
+
 function advance(previous: HookHistory | undefined, raw: Raw, { fall, rise }: { fall: number; rise: number }): HookHistory {
   if (previous === undefined) return { state: raw, streak: 0 };
   if (raw === previous.state) return { state: raw, streak: 0 };
@@ -100,7 +118,7 @@ export function observe(previous: FlapHistory, results: ReadonlyArray<{ name: st
   }
   const failed = results.filter(({ name }) => hooks[name]!.state === "fail").map(({ name }) => name);
   const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass");
-  // Never in the future: a clock stepped back must not stretch the hold-down.
+  // Never in the future: a time from another clock must not stretch the hold-down.
   const since = settings.fresh || previous.passingSince === null ? settings.now : Math.min(previous.passingSince, settings.now);
   const passingSince = steady ? since : null;
   const holding = passingSince !== null && settings.now < passingSince + settings.promoteDelayMs;

@@ -3,9 +3,10 @@
  * the config file without loading zod (the daemon validated that file) and speaks HTTP with
  * Bun's fetch. Everything here is cheap to import.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { DEFAULT_CONFIG_FILE, defaultPaths } from "../config/defaults.ts";
+import { readBoundedFile } from "../common/read-file.ts";
+import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_FILE, defaultPaths } from "../config/defaults.ts";
 import {
   isErrorReply,
   PROTOCOL_HEADER,
@@ -46,7 +47,7 @@ export function findSocket(configFile?: string): string | false {
   if (file === null) return defaultPaths().socket;
   let parsed: Record<string, unknown>;
   try {
-    parsed = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    parsed = Bun.TOML.parse(readBoundedFile(file, { maxBytes: CONFIG_MAX_BYTES })) as Record<string, unknown>;
   } catch (error) {
     throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}`);
   }

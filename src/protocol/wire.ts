@@ -80,6 +80,12 @@ export interface Evaluation {
   services: ServiceResult[];
   /** The bit is set, every check passes, and the hold-down has not passed yet (since 1.2). */
   promotionHeld?: PromotionHold | null;
+  /**
+   * Why the bit stays set although every check passes: the flap history could not be read or kept,
+   * so this run could not count towards rise and promoteDelayMs (`check` exits 3). Only a local
+   * evaluation sets it; the daemon keeps the history in memory.
+   */
+  promotionWithheld?: string | null;
   /** Something about the demotion value that needs a human (stacked or negative). */
   anomalies: string[];
   /** Things that did not stop the evaluation (unreadable hooks dir, syslog failure). */

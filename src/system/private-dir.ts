@@ -4,8 +4,9 @@
  * that directory first, or plant a symbolic link in it, and have us write where they choose. It must
  * be a real directory of ours, mode 0700, and nothing in it is opened through a symbolic link.
  */
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, type Stats } from "node:fs";
+import { chmodSync, constants, lstatSync, mkdirSync, openSync, type Stats } from "node:fs";
 import { CarpError } from "../common/errors.ts";
+import { explainSymlinkRefusal, readBoundedFile } from "../common/read-file.ts";
 
 /** Only we may list, read or write the simulation's state. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -64,22 +65,15 @@ export function openNoFollow(file: string, flags: number, mode = 0o644): number 
   try {
     return openSync(file, flags | constants.O_NOFOLLOW, mode);
   } catch (error) {
-    // Linux says ELOOP, FreeBSD EMLINK; either may also mean something else, so look.
-    if (lstatOrNull(file)?.isSymbolicLink()) {
-      throw new CarpError("system", `Refusing "${file}": it is a symbolic link, and we never follow one here; remove it: rm "${file}"`, {
-        cause: error,
-      });
-    }
+    explainSymlinkRefusal(file, error);
     throw error;
   }
 }
 
-/** The whole of `file`, opened with O_NOFOLLOW. */
-export function readNoFollow(file: string): string {
-  const fd = openNoFollow(file, constants.O_RDONLY);
-  try {
-    return readFileSync(fd, "utf8");
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * The whole of `file`, never through a symbolic link, and bounded as every file we read is
+ * (common/read-file.ts): a FIFO, a device or more than `maxBytes` is refused, not waited on.
+ */
+export function readNoFollow(file: string, maxBytes: number): string {
+  return readBoundedFile(file, { maxBytes, noFollow: true });
 }

@@ -4,9 +4,10 @@
  * "simulated" for `sysctl` or `logger`. Their directory, SIMULATION_DIR by default, is private
  * (see private-dir.ts) and none of their files is opened through a symbolic link.
  */
-import { closeSync, constants, mkdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { describeKind, FileRefused, refusalFix } from "../common/read-file.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "./atomic-file.ts";
 import { ensurePrivateDir, openNoFollow, readNoFollow } from "./private-dir.ts";
@@ -29,10 +30,24 @@ function ensureDirOf(file: string, { privateDir = SIMULATION_DIR, forWrite }: Si
   else if (forWrite) mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Writes all of `text` to a new descriptor from openNoFollow, then closes it. */
+/** The error's message, with the fix when the file was refused for what it is. */
+function withFix(error: unknown, file: string, key: string): string {
+  return error instanceof FileRefused ? `${error.message}; ${refusalFix(error.stats, file, key)}` : messageOf(error);
+}
+
+/** A simulated file holds a number or a few syslog lines; anything bigger is not one of ours. */
+const SIMULATION_FILE_MAX_BYTES = 64 * 1024;
+
+/**
+ * Writes all of `text` to a new descriptor from openNoFollow, then closes it. O_NONBLOCK: a FIFO
+ * in place of the file must not block the open (it fails with ENXIO without a reader), and only
+ * a regular file is written.
+ */
 function writeNoFollow(file: string, flags: number, text: string): void {
-  const fd = openNoFollow(file, flags);
+  const fd = openNoFollow(file, flags | constants.O_NONBLOCK);
   try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new FileRefused("ENOTREG", `it is ${describeKind(stats)}, not a regular file`, stats);
     writeSync(fd, text);
   } finally {
     closeSync(fd);
@@ -48,11 +63,11 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
     let text: string;
     try {
       ensureDirOf(stateFile, { ...options, forWrite: false });
-      text = readNoFollow(stateFile);
+      text = readNoFollow(stateFile, SIMULATION_FILE_MAX_BYTES);
     } catch (error) {
       if (error instanceof CarpError) throw error;
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-      throw new CarpError("system", `Cannot read simulated demotion "${stateFile}": ${messageOf(error)}`);
+      throw new CarpError("system", `Cannot read simulated demotion "${stateFile}": ${withFix(error, stateFile, "simulationFile")}`);
     }
     return parseDemotion(text, `simulated demotion "${stateFile}"`);
   }
@@ -88,16 +103,11 @@ export function createSimulatedOidReader(stateFile: string, options: SimulationO
       const file = join(dirname(stateFile), oid);
       try {
         ensureDirOf(file, { ...options, forWrite: false });
-        const fd = openNoFollow(file, constants.O_RDONLY);
-        try {
-          return readFileSync(fd, "utf8").trim();
-        } finally {
-          closeSync(fd);
-        }
+        return readNoFollow(file, SIMULATION_FILE_MAX_BYTES).trim();
       } catch (error) {
         if (error instanceof CarpError) throw error;
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-          throw new CarpError("system", `Cannot read simulated oid "${file}": ${messageOf(error)}`);
+          throw new CarpError("system", `Cannot read simulated oid "${file}": ${withFix(error, file, "simulationFile")}`);
         }
       }
       const value = SIMULATED_OIDS[oid];
@@ -123,7 +133,7 @@ export function appendSimulatedSyslog(logFile: string, record: SimulatedRecord, 
     writeNoFollow(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, line);
   } catch (error) {
     if (error instanceof CarpError) throw error;
-    throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${messageOf(error)}`);
+    throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${withFix(error, logFile, "simulationLog")}`);
   }
 }
 
