@@ -215,7 +215,9 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("durable writes, seen with
     const target = join(scratch(), "carp_service_status.state");
     const calls = fileCalls(
       `import { writeHistory } from ${JSON.stringify(join(REPO, "src/engine/state-file.ts"))};\n` +
-        `const warning = writeHistory(${JSON.stringify(target)}, { hooks: {}, passingSince: null, bitSet: null, observedAt: null });\n` +
+        `import { systemClock } from ${JSON.stringify(join(REPO, "src/system/clock.ts"))};\n` +
+        `const history = { hooks: {}, passingSince: null, bitSet: null, observedAt: null };\n` +
+        `const warning = writeHistory(${JSON.stringify(target)}, history, systemClock().read());\n` +
         "if (warning) throw new Error(warning);\n",
     );
     expectDurable(calls, target);
