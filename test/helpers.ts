@@ -147,8 +147,13 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
 }
 
 /** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
-export async function spawnDaemon(sandbox: Sandbox, options: { waitForSocket?: boolean; args?: string[] } = {}): Promise<DaemonProcess> {
-  const proc = Bun.spawn([process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])], {
+export async function spawnDaemon(
+  sandbox: Sandbox,
+  options: { waitForSocket?: boolean; args?: string[] /** `ulimit -n` for it (bash execs it: same pid). */; fdLimit?: number } = {},
+): Promise<DaemonProcess> {
+  const argv = [process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])];
+  const command = options.fdLimit === undefined ? argv : ["bash", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "bash", ...argv];
+  const proc = Bun.spawn(command, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
