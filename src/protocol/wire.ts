@@ -182,8 +182,11 @@ export const CONNECT_TIMEOUT_MS = 2_000;
  * heartbeats. A stopped or wedged daemon costs a client this, however long an evaluation may take.
  */
 export const REPLY_IDLE_TIMEOUT_MS = 5 * HEARTBEAT_MS;
-/** How long `status` waits for the whole reply. */
-export const STATUS_TIMEOUT_MS = 5_000;
+/**
+ * How long `status` waits for the whole reply, which the daemon has at hand: a silent daemon meets
+ * the idle deadline first; this ends one that keeps sending without ever finishing.
+ */
+export const STATUS_TIMEOUT_MS = 2 * REPLY_IDLE_TIMEOUT_MS;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
