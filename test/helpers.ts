@@ -149,7 +149,12 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
 /** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
 export async function spawnDaemon(
   sandbox: Sandbox,
-  options: { waitForSocket?: boolean; args?: string[] /** `ulimit -n` for it (bash execs it: same pid). */; fdLimit?: number } = {},
+  options: {
+    waitForSocket?: boolean;
+    args?: string[];
+    /** `ulimit -n` for it (bash sets it, then execs the daemon: the same pid). */
+    fdLimit?: number;
+  } = {},
 ): Promise<DaemonProcess> {
   const argv = [process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])];
   const command = options.fdLimit === undefined ? argv : ["bash", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "bash", ...argv];
