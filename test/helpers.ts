@@ -160,10 +160,19 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
 /** Starts `daemon --config` on the sandbox; resolves once it has started (or has exited). */
 export async function spawnDaemon(
   sandbox: Sandbox,
-  options: { waitForSocket?: boolean; args?: string[]; env?: Record<string, string>; prefix?: string[] } = {},
+  options: {
+    waitForSocket?: boolean;
+    args?: string[];
+    /** `ulimit -n` for it (bash sets it, then execs the daemon: the same pid). */
+    fdLimit?: number;
+    env?: Record<string, string>;
+    /** A command the daemon runs under (e.g. faketime, setpriv). */
+    prefix?: string[];
+  } = {},
 ): Promise<DaemonProcess> {
   const argv = [...(options.prefix ?? []), process.execPath, CLI, "daemon", "--config", sandbox.configFile, ...(options.args ?? [])];
-  const proc = Bun.spawn(argv, {
+  const command = options.fdLimit === undefined ? argv : ["bash", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "bash", ...argv];
+  const proc = Bun.spawn(command, {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -1,6 +1,6 @@
 /** The installed texts: the rc.d script, the configd actions and the shim, run by real shells. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listenSocket, type SocketServer } from "../src/daemon/socket-server.ts";
@@ -14,12 +14,15 @@ import {
   renderSyshook,
   SHIM_MARKER,
 } from "../src/install/templates.ts";
+import { REPLY_IDLE_TIMEOUT_MS } from "../src/protocol/wire.ts";
 import { waitFor } from "./helpers.ts";
 
 const SHELLCHECK = Bun.which("shellcheck");
 const PYTHON = Bun.which("python3");
 // OpenBSD netcat, as in FreeBSD's base system (Debian: netcat-openbsd; .ci/run installs it).
 const NC = Bun.which("nc");
+/** nc's -w in the installed scripts: the clients' reply idle deadline. */
+const NC_WAIT_S = REPLY_IDLE_TIMEOUT_MS / 1000;
 /** Enough of an evaluation for the socket server to send. */
 const EVALUATION = { action: "none", services: [], demotionAfter: 0 };
 
@@ -74,10 +77,10 @@ describe("templates", () => {
     expect(renderRcScript()).toContain('program="/usr/local/bin/carp-service-status"');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in the rc.d script
     expect(renderRcScript()).toContain(': "${carp_service_status_config:=/usr/local/etc/carp_service_status.toml}"');
-    expect(renderShim()).toContain("| /usr/bin/nc -U -w 300 /var/run/carp_service_status.sock 2>/dev/null)");
+    expect(renderShim()).toContain(`| /usr/bin/nc -U -w ${NC_WAIT_S} /var/run/carp_service_status.sock 2>/dev/null)`);
     expect(renderShim()).toContain("\n/usr/local/bin/carp-service-status configd evaluate >/dev/null\n");
     expect(renderConfigdActions()).toContain("command:/usr/local/bin/carp-service-status configd evaluate\n");
-    expect(renderSyshook()).toContain("| /usr/bin/nc -U -w 5 /var/run/carp_service_status.sock; } >/dev/null 2>&1 ||");
+    expect(renderSyshook()).toContain(`| /usr/bin/nc -U -w ${NC_WAIT_S} /var/run/carp_service_status.sock 2>/dev/null)`);
   });
 });
 
@@ -230,18 +233,37 @@ async function standInDaemon(path: string, evaluate: () => Promise<unknown>) {
   return requests;
 }
 
-const servers: SocketServer[] = [];
+/**
+ * A stand-in for a daemon that accepts a connection and then resets it at the request, or stays
+ * silent (as a stopped one does: the kernel accepts for it).
+ */
+function brokenDaemon(path: string, behaviour: "reset" | "silent"): void {
+  const listener = Bun.listen({
+    unix: path,
+    socket: {
+      data(socket) {
+        if (behaviour === "reset") socket.terminate();
+      },
+    },
+  });
+  servers.push({ close: () => listener.stop(true) });
+}
+
+const servers: Array<Pick<SocketServer, "close">> = [];
 afterEach(() => {
   for (const server of servers.splice(0)) server.close();
 });
 
 describe("shim", () => {
-  async function runShim(options: { daemon?: () => Promise<unknown> } = {}) {
+  async function runShim(options: { daemon?: () => Promise<unknown>; broken?: "reset" | "silent" } = {}) {
     const socket = join(dir, "sock");
     const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
+    if (options.broken) brokenDaemon(socket, options.broken);
     const binary = fakeBinary();
     const shim = write("carp_service_status", renderShim(paths({ binary, nc: NC!, socket })));
-    return { requests, ...(await sh(["/bin/sh", shim])) };
+    const started = performance.now();
+    const result = await sh(["/bin/sh", shim]);
+    return { requests, ...result, ms: performance.now() - started };
   }
 
   test("is valid sh and recognisable as ours", async () => {
@@ -260,16 +282,46 @@ describe("shim", () => {
   });
 
   test.skipIf(!NC)("asks a running daemon through nc, starts no executable, prints nothing and exits 0", async () => {
-    const result = await runShim({ daemon: async () => EVALUATION });
+    const { ms: _, ...result } = await runShim({ daemon: async () => EVALUATION });
     expect(result).toEqual({ requests: ["evaluate"], stdout: "", stderr: "", exitCode: 0 });
     expect(calls()).toEqual([]);
   });
+
+  test.skipIf(!NC)(
+    "waits for an evaluation longer than nc's idle timeout: the daemon's 102s keep it, no fallback",
+    async () => {
+      const { ms, ...result } = await runShim({
+        daemon: async () => {
+          await Bun.sleep(REPLY_IDLE_TIMEOUT_MS + 1500);
+          return EVALUATION;
+        },
+      });
+      expect(result).toEqual({ requests: ["evaluate"], stdout: "", stderr: "", exitCode: 0 });
+      expect(ms).toBeGreaterThan(REPLY_IDLE_TIMEOUT_MS + 1500);
+      expect(calls()).toEqual([]);
+    },
+    30_000,
+  );
+
+  for (const broken of ["reset", "silent"] as const) {
+    test.skipIf(!NC)(
+      `falls back to the executable when the daemon ${broken === "reset" ? "resets the connection" : "accepts and stays silent (stopped)"}`,
+      async () => {
+        const { ms, ...result } = await runShim({ broken });
+        expect(result).toEqual({ requests: [], stdout: "", stderr: "carp-service-status: boom\n", exitCode: 0 });
+        expect(calls()).toEqual(["configd evaluate"]);
+        // Seconds: nc's idle timeout at most, not the evaluation's worth of waiting.
+        expect(ms).toBeLessThan(REPLY_IDLE_TIMEOUT_MS * 3);
+      },
+      30_000,
+    );
+  }
 
   test.skipIf(!NC)("with no daemon to answer, falls back to the executable's configd evaluate, and exits 0", async () => {
     const result = await runShim();
     // The stand-in prints a line on each stream: stdout is discarded, stderr (a crash: configd
     // evaluate writes none) passed on.
-    expect(result).toEqual({ requests: [], stdout: "", stderr: "carp-service-status: boom\n", exitCode: 0 });
+    expect({ ...result, ms: 0 }).toEqual({ requests: [], stdout: "", stderr: "carp-service-status: boom\n", exitCode: 0, ms: 0 });
     expect(calls()).toEqual(["configd evaluate"]);
   });
 
@@ -278,7 +330,7 @@ describe("shim", () => {
     ["cannot evaluate (500)", new Error("sysctl failed")],
   ] as const) {
     test.skipIf(!NC)(`falls back to the executable when the daemon ${what}`, async () => {
-      const result = await runShim({
+      const { ms: _, ...result } = await runShim({
         daemon: async () => {
           throw error;
         },
@@ -296,15 +348,29 @@ function runningCopies(path: string): number {
 }
 
 describe("CARP event hook", () => {
-  async function runSyshook(options: { daemon?: () => Promise<unknown> } = {}) {
+  async function runSyshook(options: { daemon?: () => Promise<unknown>; broken?: "reset" | "silent" } = {}) {
     const socket = join(dir, "sock");
     const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
+    if (options.broken) brokenDaemon(socket, options.broken);
     const binary = fakeBinary();
     const hook = write("50-carp-service-status", renderSyshook(paths({ binary, nc: NC!, socket })));
     const started = performance.now();
     // As rc.syshook runs it: SCRIPT VHID@IF TYPE.
     const result = await sh([hook, "1@vtnet0", "MASTER"]);
-    return { requests, ms: performance.now() - started, ...result };
+    return { requests, ms: performance.now() - started, hook, ...result };
+  }
+
+  /** Whether the hook's background subshell (a fork of the script, same command line) still runs. */
+  function backgroundRuns(hook: string): boolean {
+    return readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(hook);
+        } catch {
+          return false;
+        }
+      });
   }
 
   test("with no daemon, a burst of events starts one evaluation and one more after it, not one each", async () => {
@@ -356,6 +422,39 @@ describe("CARP event hook", () => {
     await answered;
     expect(calls()).toEqual([]);
   });
+
+  for (const broken of ["reset", "silent"] as const) {
+    test.skipIf(!NC)(
+      `when the daemon ${broken === "reset" ? "resets the connection" : "accepts and stays silent (stopped)"}, the executable evaluates here, in the background`,
+      async () => {
+        const result = await runSyshook({ broken });
+        expect(result.exitCode).toBe(0);
+        expect(result.ms).toBeLessThan(500);
+        await waitFor(() => calls().length === 1, "the executable to be run", REPLY_IDLE_TIMEOUT_MS * 3);
+        expect(calls()).toEqual(["configd evaluate"]);
+      },
+      30_000,
+    );
+  }
+
+  test.skipIf(!NC)(
+    "a daemon that answers 200 after its 102s is not second-guessed: no evaluation here",
+    async () => {
+      const { promise: answered, resolve } = Promise.withResolvers<void>();
+      const result = await runSyshook({
+        daemon: async () => {
+          await Bun.sleep(REPLY_IDLE_TIMEOUT_MS + 1500);
+          resolve();
+          return EVALUATION;
+        },
+      });
+      expect(result.ms).toBeLessThan(500);
+      await answered;
+      await waitFor(() => !backgroundRuns(result.hook), "the background request to end");
+      expect(calls()).toEqual([]);
+    },
+    30_000,
+  );
 
   test.skipIf(!NC)("with no daemon, the executable evaluates here, in the background", async () => {
     const result = await runSyshook();

@@ -10,7 +10,9 @@ import { type DaemonStatus, type Evaluation, PROTOCOL_HEADER, PROTOCOL_VERSION, 
 
 const dirs: string[] = [];
 const servers: Array<{ stop(force: boolean): unknown }> = [];
+const cleanupTimers: Array<() => void> = [];
 afterEach(() => {
+  for (const clear of cleanupTimers.splice(0)) clear();
   for (const server of servers.splice(0)) server.stop(true);
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
@@ -49,11 +51,98 @@ test("a reply that is not JSON is a clear error", async () => {
   await expect(callDaemon(socket, "status", { timeoutMs: 1000 })).rejects.toThrow("not JSON");
 });
 
-test("a daemon that does not answer in time is a system error, not a fallback", async () => {
-  const socket = serve(() => new Promise<Response>(() => {}) as unknown as Response);
-  const error = (await callDaemon(socket, "evaluate", { timeoutMs: 200 }).catch((e: unknown) => e)) as CarpError;
-  expect(error).toBeInstanceOf(CarpError);
-  expect(error.message).toContain("did not answer within 200 ms");
+describe("deadlines and failures: each is no daemon, so the caller evaluates by itself", () => {
+  /** A stand-in on a raw socket: `onRequest` gets the connection once a request head arrived. */
+  function rawServer(onRequest: (socket: Bun.Socket<undefined>) => void): string {
+    const socket = join(scratch(), "sock");
+    const listener = Bun.listen({
+      unix: socket,
+      socket: {
+        data(s, chunk) {
+          if (chunk.toString().includes("\r\n\r\n")) onRequest(s);
+        },
+      },
+    });
+    servers.push({ stop: (force) => listener.stop(force) });
+    return socket;
+  }
+
+  test("a daemon that accepts and then says nothing (stopped) is given up on at the idle deadline", async () => {
+    const socket = rawServer(() => {});
+    const started = performance.now();
+    const error = await callDaemon(socket, "evaluate", { idleTimeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachable);
+    expect((error as Error).message).toBe(`The daemon at "${socket}" sent nothing for 300 ms (stopped or hung?)`);
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  test("interim replies keep a long evaluation waited for, well past the idle deadline", async () => {
+    const body = JSON.stringify({ action: "none", services: [], demotionAfter: 0 });
+    const socket = rawServer((s) => {
+      const heartbeat = setInterval(() => s.write(`HTTP/1.1 102 Processing\r\n${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}\r\n\r\n`), 100);
+      setTimeout(() => {
+        clearInterval(heartbeat);
+        s.end(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${PROTOCOL_HEADER}: ${PROTOCOL_VERSION}\r\n\r\n${body}`);
+      }, 1500);
+    });
+    expect((await callDaemon(socket, "evaluate", { idleTimeoutMs: 500 })).action).toBe("none");
+  });
+
+  test("a connection closed without a reply (a reset) is no daemon", async () => {
+    const socket = rawServer((s) => s.terminate());
+    const error = await callDaemon(socket, "evaluate").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachable);
+    expect((error as Error).message).toMatch(/closed the connection without answering|reset the connection/);
+  });
+
+  test("a reply cut short is no daemon either", async () => {
+    const socket = rawServer((s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}"));
+    const error = await callDaemon(socket, "status").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachable);
+    expect((error as Error).message).toContain("closed the connection mid-reply");
+  });
+
+  test("the total deadline of a status call", async () => {
+    const socket = rawServer((s) => {
+      const heartbeat = setInterval(() => s.write("HTTP/1.1 102 Processing\r\n\r\n"), 50);
+      cleanupTimers.push(() => clearInterval(heartbeat));
+    });
+    await expect(callDaemon(socket, "status", { timeoutMs: 300 })).rejects.toThrow("did not answer within 300 ms");
+  });
+
+  test("something that does not speak HTTP is a clear error, not a fallback", async () => {
+    const socket = rawServer((s) => s.end("SSH-2.0-OpenSSH\r\n\r\n"));
+    const error = await callDaemon(socket, "status").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect((error as Error).message).toContain("that is not the daemon answered");
+  });
+
+  test("a failed connect names its cause the same way under every Bun: ENOENT, ENOTSOCK, ECONNREFUSED", async () => {
+    const dir = scratch();
+    const file = join(dir, "file");
+    writeFileSync(file, "");
+    // A socket file nobody listens on, as a daemon killed with -9 leaves it.
+    const stale = join(dir, "stale");
+    const listener = Bun.spawn(
+      [process.execPath, "-e", `Bun.listen({ unix: ${JSON.stringify(stale)}, socket: { data() {} } }); console.log("up")`],
+      {
+        stdout: "pipe",
+      },
+    );
+    const reader = listener.stdout.getReader();
+    await reader.read();
+    listener.kill("SIGKILL");
+    await listener.exited;
+    for (const [path, code] of [
+      [join(dir, "none"), "ENOENT"],
+      [file, "ENOTSOCK"],
+      [stale, "ECONNREFUSED"],
+    ] as const) {
+      const error = await callDaemon(path, "status").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DaemonUnreachable);
+      expect((error as Error).message).toBe(`No daemon answers at "${path}" (${code})`);
+    }
+  });
 });
 
 test("findSocket reads the socket from the config file, or false", () => {
@@ -86,10 +175,11 @@ describe("protocol versions", () => {
   });
 
   test("a daemon of another major version is incompatible: restart it after an upgrade", async () => {
-    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: "2.0" } }));
+    const other = `${protocolMajor(PROTOCOL_VERSION) - 1}.2`;
+    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: other } }));
     const error = await callDaemon(socket, "evaluate", { timeoutMs: 1000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonIncompatible);
-    expect((error as Error).message).toContain("speaks protocol 2.0");
+    expect((error as Error).message).toContain(`speaks protocol ${other}`);
     expect((error as Error).message).toContain("restart the daemon after an upgrade");
   });
 
@@ -99,7 +189,8 @@ describe("protocol versions", () => {
   });
 
   test("a newer minor version of the same major is understood", async () => {
-    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: "1.7" } }));
+    const newerMinor = `${protocolMajor(PROTOCOL_VERSION)}.97`;
+    const socket = serve(() => Response.json(evaluationBody, { headers: { [PROTOCOL_HEADER]: newerMinor } }));
     expect((await callDaemon(socket, "evaluate", { timeoutMs: 1000 })).action).toBe("none");
   });
 

@@ -7,11 +7,13 @@
  * level; a real failure (sysctl, lock, config) is one syslog line at err, with ident
  * carp-service-status, and stdout says so in words configctl passes on.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { EXIT, messageOf } from "../common/errors.ts";
-import { builtInConfig, loadConfigLazily } from "../config/built-in.ts";
+import { loadConfigLazily } from "../config/built-in.ts";
+import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "../config/defaults.ts";
 import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
-import { EVALUATE_TIMEOUT_MS, STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
-import { createSyslogWriter, LOG_IDENT } from "../system/log-syslog.ts";
+import { STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
+import { createSyslogWriter, LOG_IDENT, type SyslogTarget } from "../system/log-syslog.ts";
 import { evaluateHere } from "./check.ts";
 import type { Flags } from "./flags.ts";
 import { formatEvaluation } from "./report.ts";
@@ -33,17 +35,40 @@ export function oneLine(message: string): string {
 }
 
 /**
+ * Where the syslog line of a failure goes when the config itself failed to load: only where the
+ * file says (its `logger`, and `simulationLog` for a simulated one, read as plain TOML however bad
+ * its other keys), else the system's logger(1) on a node with CARP. Never the built-in simulation's
+ * shared directory, which the admin did not choose: on such a machine the line is not logged.
+ */
+export function logTargetOfBrokenConfig(configFile: string | undefined, platform: string = process.platform): SyslogTarget | null {
+  const system = hasCarp(platform) ? { logger: FREEBSD_PATHS.logger, simulationLog: `${SIMULATION_DIR}/messages` } : null;
+  const file = configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  let keys: Record<string, unknown>;
+  try {
+    keys = file === undefined ? {} : (Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>);
+  } catch {
+    return system;
+  }
+  const isPath = (value: unknown): value is string => typeof value === "string" && value.startsWith("/");
+  if (keys.logger === SIMULATED) {
+    return isPath(keys.simulationLog) ? { logger: SIMULATED, simulationLog: keys.simulationLog } : system;
+  }
+  return isPath(keys.logger) ? { logger: keys.logger, simulationLog: `${SIMULATION_DIR}/messages` } : system;
+}
+
+/**
  * Logs a failure as one syslog line at err, with the config's logger (or, when the config is what
- * failed, the platform's default one), and returns the text configctl shows for it.
+ * failed, the one logTargetOfBrokenConfig finds), and returns the text configctl shows for it.
  */
 async function reportFailure(what: string, error: unknown, configFile: string | undefined): Promise<string> {
   const message = `${what} failed: ${oneLine(messageOf(error))}`;
-  let target: { logger: string; simulationLog: string };
+  let target: SyslogTarget | null;
   try {
     target = (await loadConfigLazily({ file: configFile })).config;
   } catch {
-    target = builtInConfig();
+    target = logTargetOfBrokenConfig(configFile);
   }
+  if (target === null) return `${LOG_IDENT}: ${message} (not logged: the config names no logger)`;
   const syslog = createSyslogWriter(target);
   syslog.send("err", message);
   await syslog.flush();
@@ -56,7 +81,7 @@ export async function evaluateForConfigd(configFile: string | undefined): Promis
   try {
     const socket = findSocket(configFile);
     if (socket === false) throw new DaemonUnreachable("The config sets no socket");
-    return formatEvaluation(await callDaemon(socket, "evaluate", { timeoutMs: EVALUATE_TIMEOUT_MS }));
+    return formatEvaluation(await callDaemon(socket, "evaluate"));
   } catch (error) {
     // The daemon logged its own failure already: one line in syslog is enough.
     if (error instanceof DaemonFailed) return `${LOG_IDENT}: ${oneLine(error.message)}`;

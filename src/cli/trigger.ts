@@ -1,7 +1,9 @@
-/** `trigger`: ask the daemon to evaluate now; evaluate here when no daemon answers. */
+/**
+ * `trigger`: ask the daemon to evaluate now; evaluate here when no daemon answers: none listening,
+ * the connection reset or refused, or the daemon silent past the client's deadlines (stopped).
+ */
 import { CarpError } from "../common/errors.ts";
 import { callDaemon, DaemonUnreachable, findSocket } from "../protocol/client.ts";
-import { EVALUATE_TIMEOUT_MS } from "../protocol/wire.ts";
 import type { Flags } from "./flags.ts";
 import { exitCodeOfEvaluation, printEvaluation } from "./report.ts";
 
@@ -10,7 +12,7 @@ export async function run(flags: Flags): Promise<number> {
   const socket = findSocket(configFile);
   try {
     if (socket === false) throw new DaemonUnreachable("The config sets no socket");
-    const evaluation = await callDaemon(socket, "evaluate", { timeoutMs: EVALUATE_TIMEOUT_MS });
+    const evaluation = await callDaemon(socket, "evaluate");
     printEvaluation(evaluation, flags.json === true);
     return exitCodeOfEvaluation(evaluation);
   } catch (error) {

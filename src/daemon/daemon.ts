@@ -14,13 +14,15 @@ import { evaluate } from "../engine/evaluate.ts";
 import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
+import { openFilesLimit } from "../system/limits.ts";
 import type { Logger } from "../system/log.ts";
 import { ensurePrivateDir } from "../system/private-dir.ts";
 import { Coalescer } from "./coalescer.ts";
+import { connectionCap } from "./connection-cap.ts";
 import { type ObserverDeps, Observers } from "./observers.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
-import { listenSocket, type SocketHandlers, type SocketServer } from "./socket-server.ts";
+import { type ListenOptions, listenSocket, type SocketServer } from "./socket-server.ts";
 import { StatusBook, type Transition } from "./status-book.ts";
 
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
@@ -31,7 +33,7 @@ const HOLD_TIMER_SLACK_MS = 20;
 /** Creates the socket and serves the handlers on it. */
 export type Listen = (
   path: string,
-  options: { group?: string | number; handlers: SocketHandlers },
+  options: Pick<ListenOptions, "group" | "handlers" | "maxConnections">,
 ) => Promise<SocketServer & { replacedStale: boolean }>;
 
 /** Everything the daemon does to the world. */
@@ -195,6 +197,8 @@ export class Daemon {
     try {
       const listening = await this.#deps.listen(path, {
         group: this.#config.socketGroup,
+        // Asked at each connection: the descriptor limit less what an evaluation of the current config needs.
+        maxConnections: () => connectionCap(openFilesLimit(), { concurrency: this.#config.concurrency }),
         handlers: {
           evaluate: () => {
             this.#book.counters.triggers++;

@@ -42,7 +42,8 @@ export class StatusBook {
     this.#services = new Map(
       evaluation.services.map((s) => {
         const since = previous.get(s.name) === stateOf(s) ? this.#services.get(s.name)!.since : at;
-        return [s.name, { ...s, since }];
+        // Frozen: replaced at the next evaluation, never changed, so the socket serializes it once.
+        return [s.name, Object.freeze({ ...s, since })];
       }),
     );
     this.#last = evaluation;

@@ -4,7 +4,7 @@
  * templates with %%NAME%% placeholders (as FreeBSD ports do with SUB_LIST) instead of escaping
  * every `${...}` in a JS template literal.
  */
-import { EVALUATE_TIMEOUT_MS } from "../protocol/wire.ts";
+import { REPLY_IDLE_TIMEOUT_MS } from "../protocol/wire.ts";
 import { NODE_PATHS, type NodePaths } from "./layout.ts";
 
 /** A line only our shim contains: how install and uninstall tell it from the stock script. */
@@ -149,6 +149,21 @@ export function renderConfigdActions(paths: NodePaths = NODE_PATHS): string {
 /** One request line for nc(1): the daemon answers and closes; printf turns the escapes into CR LF. */
 const EVALUATE_REQUEST = "POST /evaluate HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n";
 
+/**
+ * nc's -w is an idle timeout (no byte either way for that long), as long as a client's reply
+ * deadline: the daemon sends an interim "102 Processing" every second while it evaluates, so an
+ * evaluation of any length is waited for, and a stopped or wedged daemon is given up on.
+ */
+const NC_IDLE_S = String(REPLY_IDLE_TIMEOUT_MS / 1000);
+
+/**
+ * The shell test for a final "200 OK" in nc's output: first, or after interim replies (each ends
+ * in an empty line, so the final status line follows a newline). No other line of a reply starts
+ * so: the headers are the daemon's own, and a JSON body holds no raw newline.
+ */
+const ANSWERED_200 = `"HTTP/1.1 200 "* | *"
+HTTP/1.1 200 "*`;
+
 // Output is discarded, as the stock script's is: demotions and promotions are in syslog already,
 // and so is a failure to evaluate (the executable logs it).
 const SHIM = `#!/bin/sh
@@ -162,14 +177,17 @@ const SHIM = `#!/bin/sh
 # unchanged: like the stock script this evaluates the service checks, prints nothing and exits 0.
 #
 # Warm path, without starting the executable: nc(1) asks the daemon on its socket to evaluate now
-# and waits for its answer. Anything but "200 OK" (no socket yet, as at boot; a daemon shutting
-# down, or one that could not evaluate) falls back to the executable, which asks again or
-# evaluates here, and logs a failure to syslog.
+# and waits for its answer. The daemon sends "102 Processing" every second while it evaluates, and
+# nc gives up after %%WAIT_S%% s without a byte, so a long evaluation is waited for and a stopped
+# daemon costs seconds. Anything but a final "200 OK" (no socket yet, as at boot; a connection
+# refused, reset or silent; a daemon shutting down, or one that could not evaluate) falls back to
+# the executable, which asks again or evaluates here (the stock lock keeps that safe next to the
+# daemon's own run), and logs a failure to syslog.
 
 if [ -S %%SOCKET%% ]; then
 	reply=$(printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
 	case $reply in
-	"HTTP/1.1 200 "*) exit 0 ;;
+	%%ANSWERED%%) exit 0 ;;
 	esac
 fi
 %%BINARY%% configd evaluate >/dev/null
@@ -185,13 +203,10 @@ export function renderShim(paths: NodePaths = NODE_PATHS): string {
     NC: paths.nc,
     SOCKET: paths.socket,
     REQUEST: EVALUATE_REQUEST,
-    // As long as `trigger` waits: hooks time out long before.
-    WAIT_S: String(EVALUATE_TIMEOUT_MS / 1000),
+    ANSWERED: ANSWERED_200,
+    WAIT_S: NC_IDLE_S,
   });
 }
-
-/** How long the CARP event hook's request may take in the background: it only needs to be delivered. */
-const SYSHOOK_WAIT_S = 5;
 
 // rc.syshook runs the scripts of a level one after another and reports a non-zero exit status as
 // an error, so this one puts its work in the background and returns 0 at once.
@@ -202,27 +217,31 @@ const SYSHOOK = `#!/bin/sh
 # INIT), leaving maintenance mode included; OPNsense then runs each script in this directory in
 # name order as SCRIPT VHID@IF TYPE. This one asks the daemon to evaluate at once, so a demotion
 # reset by leaving maintenance mode is put right now, not at the next scheduled run. It never
-# waits: the request goes out in the background (nc gives up after %%WAIT_S%% s; the daemon
-# evaluates either way) and the script returns at once, so the scripts after it and the event
-# chain never wait on the service checks. With no daemon to ask, the executable evaluates here,
-# in the background too, bounded by its own timeouts: one evaluation at a time, and one more after
-# it when events came while it ran, however many came (a mark older than 10 minutes is stale).
+# waits: the request goes out in the background and the script returns at once, so the scripts
+# after it and the event chain never wait on the service checks. Unless the daemon answers
+# "200 OK" (none listening; the connection refused or reset; no byte for %%WAIT_S%% s, as from a
+# stopped daemon, while a working one sends "102 Processing" every second), the executable
+# evaluates here, in the background too, bounded by its own timeouts: one evaluation at a time,
+# and one more after it when events came while it ran, however many came (a mark older than
+# 10 minutes is stale).
 
 (
-	{ [ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%%; } >/dev/null 2>&1 || {
-		: >%%MARK%%.pending
-		find %%MARK%%.busy -maxdepth 0 -mmin +10 -exec rmdir {} \\; 2>/dev/null
-		# An event that finds the mark busy leaves its pending mark to the holder, which looks again
-		# after letting go of the busy mark: an event in that moment is never left unanswered.
-		while mkdir %%MARK%%.busy 2>/dev/null; do
-			while [ -e %%MARK%%.pending ]; do
-				rm -f %%MARK%%.pending
-				%%BINARY%% configd evaluate >/dev/null 2>&1
-			done
-			rmdir %%MARK%%.busy
-			[ -e %%MARK%%.pending ] || break
+	reply=$([ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
+	case $reply in
+	%%ANSWERED%%) exit 0 ;;
+	esac
+	: >%%MARK%%.pending
+	find %%MARK%%.busy -maxdepth 0 -mmin +10 -exec rmdir {} \\; 2>/dev/null
+	# An event that finds the mark busy leaves its pending mark to the holder, which looks again
+	# after letting go of the busy mark: an event in that moment is never left unanswered.
+	while mkdir %%MARK%%.busy 2>/dev/null; do
+		while [ -e %%MARK%%.pending ]; do
+			rm -f %%MARK%%.pending
+			%%BINARY%% configd evaluate >/dev/null 2>&1
 		done
-	}
+		rmdir %%MARK%%.busy
+		[ -e %%MARK%%.pending ] || break
+	done
 ) </dev/null >/dev/null 2>&1 &
 exit 0
 `;
@@ -234,7 +253,8 @@ export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
     NC: paths.nc,
     SOCKET: paths.socket,
     REQUEST: EVALUATE_REQUEST,
-    WAIT_S: String(SYSHOOK_WAIT_S),
+    ANSWERED: ANSWERED_200,
+    WAIT_S: NC_IDLE_S,
     MARK: paths.syshookMark,
   });
 }

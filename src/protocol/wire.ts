@@ -4,12 +4,18 @@
  *   POST /evaluate  evaluate now; 200 with the Evaluation (as `check --json` prints it)
  *   GET  /status    200 with the DaemonStatus
  *   GET  /metrics   200 with the metrics in Prometheus text format (text/plain, not JSON)
- * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. This module
- * imports nothing, so the lean clients can load it.
+ * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. While a reply
+ * takes longer than HEARTBEAT_MS (an evaluation), the daemon sends an HTTP/1.1 client an interim
+ * `102 Processing` every HEARTBEAT_MS before the final reply, so a client tells a daemon that is
+ * working from one that is stopped by an idle deadline (REPLY_IDLE_TIMEOUT_MS) rather than a total
+ * one. This module imports nothing, so the lean clients can load it.
  */
 
-/** "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields. */
-export const PROTOCOL_VERSION = "1.2";
+/**
+ * "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields.
+ * 2.0: interim 102 replies while an evaluation runs, which a client's idle deadline relies on.
+ */
+export const PROTOCOL_VERSION = "2.0";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -166,12 +172,27 @@ export const ROUTES = {
 
 /** Largest request body accepted (none is needed). */
 export const MAX_REQUEST_BODY_BYTES = 1024;
-/** Seconds a connection may stay silent before the daemon closes it. */
-export const IDLE_TIMEOUT_S = 10;
-/** How long `trigger` waits for an evaluation: hooks time out long before this. */
-export const EVALUATE_TIMEOUT_MS = 300_000;
-/** How long `status` waits for the reply. */
-export const STATUS_TIMEOUT_MS = 5_000;
+/**
+ * How long the daemon waits for a whole request: from the moment a connection opens, or its
+ * previous reply was taken, until the request's last byte. Bytes trickled in do not extend it.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** How long a reply may wait for the client to take it (read it) before the daemon closes the connection. */
+export const WRITE_TIMEOUT_MS = 10_000;
+/** The interval of the daemon's interim `102 Processing` replies while a reply is being prepared. */
+export const HEARTBEAT_MS = 1_000;
+/** How long a client waits for the daemon to accept its connection. */
+export const CONNECT_TIMEOUT_MS = 2_000;
+/**
+ * How long a client waits for the next byte of the reply (interim replies count): five missed
+ * heartbeats. A stopped or wedged daemon costs a client this, however long an evaluation may take.
+ */
+export const REPLY_IDLE_TIMEOUT_MS = 5 * HEARTBEAT_MS;
+/**
+ * How long `status` waits for the whole reply, which the daemon has at hand: a silent daemon meets
+ * the idle deadline first; this ends one that keeps sending without ever finishing.
+ */
+export const STATUS_TIMEOUT_MS = 2 * REPLY_IDLE_TIMEOUT_MS;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;

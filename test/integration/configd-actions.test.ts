@@ -5,14 +5,18 @@
  * In no expected state may configd log an error or answer "Execute error".
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { logTargetOfBrokenConfig } from "../../src/cli/configd.ts";
+import { SIMULATION_DIR } from "../../src/config/defaults.ts";
 import { NODE_PATHS } from "../../src/install/layout.ts";
 import { renderConfigdActions, renderShim } from "../../src/install/templates.ts";
+import { REPLY_IDLE_TIMEOUT_MS } from "../../src/protocol/wire.ts";
 import { parseActions, runConfigdAction } from "../configd-stand-in.ts";
-import { CLI, type DaemonProcess, makeSandbox, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
+import { CLI, type DaemonProcess, makeSandbox, type Sandbox, setFakeSwitch, spawnDaemon, waitFor } from "../helpers.ts";
 
 const NC = Bun.which("nc");
+const BIT = 1048576;
 let sandbox: Sandbox;
 let daemon: DaemonProcess | null = null;
 
@@ -109,6 +113,112 @@ describe("configctl carp_service_status evaluate", () => {
     expect(errors).toEqual([]);
     expect(reply).toStartWith("carp-service-status: The daemon could not evaluate: sysctl -n net.inet.carp.demotion failed");
     expect(sandbox.syslog().filter((line) => line.includes(".err:"))).toEqual([]);
+  });
+});
+
+describe("a stopped daemon (SIGSTOP): the kernel still accepts for it, nothing answers", () => {
+  /**
+   * Stops the daemon once its start-up evaluation is over (stopped in the middle, it would hold the
+   * lock), with the bit reset from outside, and runs `fn`.
+   */
+  async function whileStopped(fn: () => Promise<void>): Promise<void> {
+    await waitFor(async () => {
+      const status = await daemon!.call("status");
+      return status.counters.evaluations === 1 && !status.running;
+    }, "the daemon's start-up evaluation to end");
+    expect(sandbox.demotion()).toBe(BIT);
+    sandbox.setDemotion(0);
+    daemon!.proc.kill("SIGSTOP");
+    try {
+      await fn();
+    } finally {
+      daemon!.proc.kill("SIGCONT");
+    }
+  }
+
+  test("configctl evaluate gives up on it within seconds, evaluates here, demotes, and says why in syslog", async () => {
+    const t = setup("fail");
+    await startDaemon();
+    await whileStopped(async () => {
+      const started = performance.now();
+      const { reply, errors } = await t.evaluate();
+      expect(errors).toEqual([]);
+      expect(reply).toContain("demotion 0 -> 1048576: demoted");
+      expect(sandbox.demotion()).toBe(BIT);
+      // The reply deadline, not an evaluation's worth of minutes.
+      expect(performance.now() - started).toBeLessThan(REPLY_IDLE_TIMEOUT_MS * 4);
+      const note = `The daemon at "${sandbox.config.socket}" sent nothing for ${REPLY_IDLE_TIMEOUT_MS} ms (stopped or hung?): evaluating here`;
+      expect(sandbox.syslog()).toContain(`carp-service-status daemon.info: ${note}`);
+    });
+  }, 60_000);
+
+  test.skipIf(!NC)(
+    "the stock event through the shim gives up on it, falls back, demotes, and answers OK",
+    async () => {
+      const t = setup("fail");
+      await startDaemon();
+      await whileStopped(async () => {
+        const started = performance.now();
+        expect(await t.stockEvent()).toEqual({ reply: "OK", errors: [] });
+        expect(sandbox.demotion()).toBe(BIT);
+        // nc's idle timeout, then configd evaluate's own reply deadline, then the evaluation.
+        expect(performance.now() - started).toBeLessThan(REPLY_IDLE_TIMEOUT_MS * 6);
+      });
+    },
+    60_000,
+  );
+});
+
+describe("a broken config", () => {
+  /** What the built-in simulation's shared syslog holds that mentions this sandbox. */
+  function defaultSimulationLines(): string[] {
+    const file = join(SIMULATION_DIR, "messages");
+    if (!existsSync(file)) return [];
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.includes(sandbox.dir));
+  }
+
+  test("is answered and logged at err through the logger the file names, not the built-in default's", async () => {
+    const t = setup("pass");
+    sandbox.writeConfig({ schedule: false, logLevel: "info", logFormat: "text", hookTimeoutMs: "soon" });
+    const { reply, errors } = await t.evaluate();
+    expect(errors).toEqual([]);
+    expect(reply).toStartWith("carp-service-status: evaluation failed: ");
+    expect(reply).toContain("hookTimeoutMs");
+    expect(reply).toEndWith("(logged to syslog)\n");
+    const err = sandbox.syslog().filter((line) => line.includes(".err:"));
+    expect(err).toHaveLength(1);
+    expect(err[0]).toContain("hookTimeoutMs");
+    expect(defaultSimulationLines()).toEqual([]);
+  });
+
+  test("that is not even TOML, on a machine without CARP: answered, and logged nowhere rather than somewhere unchosen", async () => {
+    const t = setup("pass");
+    writeFileSync(sandbox.configFile, `logger = "${sandbox.config.logger}"\nthis is = = not toml\n`);
+    const { reply, errors } = await t.evaluate();
+    expect(errors).toEqual([]);
+    expect(reply).toStartWith(`carp-service-status: evaluation failed: Cannot read config "${sandbox.configFile}"`);
+    expect(reply).toEndWith("(not logged: the config names no logger)\n");
+    expect(sandbox.syslog()).toEqual([]);
+    expect(defaultSimulationLines()).toEqual([]);
+  });
+
+  test("the log target of a broken config: what the file names, else the system's logger on a node with CARP", () => {
+    sandbox = makeSandbox();
+    const file = join(sandbox.dir, "broken.toml");
+    writeFileSync(file, 'logger = "/opt/bin/logger"\nhookTimeoutMs = "soon"\n');
+    expect(logTargetOfBrokenConfig(file, "linux")).toMatchObject({ logger: "/opt/bin/logger" });
+    writeFileSync(file, 'logger = "simulated"\nsimulationLog = "/srv/sim/messages"\nx = [\n');
+    expect(logTargetOfBrokenConfig(file, "linux")).toBeNull();
+    expect(logTargetOfBrokenConfig(file, "freebsd")).toMatchObject({ logger: "/usr/bin/logger" });
+    writeFileSync(file, 'logger = "simulated"\nsimulationLog = "/srv/sim/messages"\nconcurrency = 0\n');
+    expect(logTargetOfBrokenConfig(file, "linux")).toEqual({ logger: "simulated", simulationLog: "/srv/sim/messages" });
+    writeFileSync(file, 'logger = "simulated"\nconcurrency = 0\n');
+    expect(logTargetOfBrokenConfig(file, "linux")).toBeNull();
+    writeFileSync(file, "concurrency = 0\n");
+    expect(logTargetOfBrokenConfig(file, "freebsd")).toMatchObject({ logger: "/usr/bin/logger" });
+    expect(logTargetOfBrokenConfig(file, "linux")).toBeNull();
   });
 });
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { REQUEST_TIMEOUT_MS } from "../../src/protocol/wire.ts";
 import { type DaemonProcess, isAlive, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 const BIT = 1048576;
@@ -22,7 +23,10 @@ async function start(extra: Record<string, unknown> = {}, options: { waitForSock
   return daemon;
 }
 
-/** Sends raw bytes on the socket and returns what comes back until the daemon closes. */
+/**
+ * Sends raw bytes on the socket and returns what comes back until the daemon closes. No half-close
+ * (Bun 1.3.14's node:net closes both ways on end()): every request here makes the daemon close.
+ */
 function rawRequest(socket: string, bytes: string | Buffer, options: { keepOpenMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const client = connect(socket);
@@ -31,8 +35,7 @@ function rawRequest(socket: string, bytes: string | Buffer, options: { keepOpenM
     client.on("error", reject);
     client.on("close", () => resolve(reply));
     client.write(bytes);
-    if (options.keepOpenMs === undefined) client.end();
-    else setTimeout(() => client.end(), options.keepOpenMs);
+    if (options.keepOpenMs !== undefined) setTimeout(() => client.end(), options.keepOpenMs);
   });
 }
 
@@ -194,6 +197,20 @@ describe("the socket", () => {
     expect(unknown).toContain('"code":"not_found"');
     const wrongMethod = await rawRequest(socket, "GET /evaluate HTTP/1.0\r\n\r\n");
     expect(wrongMethod).toStartWith("HTTP/1.1 405");
+    // RFC 9112's framing faults, each refused at once: no reading of the framing can differ.
+    for (const [bytes, message] of [
+      ["POST /evaluate HTTP/1.0\n\n", "Bare LF"],
+      ["POST /evaluate HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", "More than one Content-Length"],
+      ["POST /evaluate HTTP/1.1\r\nContent-Length : 0\r\n\r\n", "no whitespace before the colon"],
+      ["POST /evaluate HTTP/1.1\r\nX: \0\r\n\r\n", "NUL byte"],
+    ]) {
+      const started = performance.now();
+      const reply = await rawRequest(socket, bytes!);
+      expect(reply).toStartWith("HTTP/1.1 400");
+      expect(reply).toContain(message!);
+      // At once, not at the request deadline (a bare LF used to wait 12 s for a CR LF CR LF).
+      expect(performance.now() - started).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
+    }
     const status = await daemon.call("status");
     expect(status.counters).toMatchObject({ evaluations: 1, triggers: 0 });
     expect(sandbox.syslog()).toHaveLength(1);

@@ -2,7 +2,9 @@
  * The socket server with the client the shim and the CARP event hook use: OpenBSD netcat (`nc -U`,
  * in FreeBSD's base system; Debian's netcat-openbsd is the same program). A request with
  * `Connection: close` gets its reply and the connection closed, so nc exits by itself; pipelined
- * requests are answered in order; a half-closed client (`nc -N`) still gets its reply.
+ * requests are answered in order; a half-closed client (`nc -N`) still gets its reply; nc's -w is an
+ * idle timeout, which interim 102 replies reset, so a long evaluation is waited for and a silent
+ * daemon given up on.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +19,7 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-async function serve(evaluateMs: number): Promise<string> {
+async function serve(evaluateMs: number, heartbeatMs?: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "carp-nc-"));
   const socket = join(dir, "sock");
   let calls = 0;
@@ -30,6 +32,7 @@ async function serve(evaluateMs: number): Promise<string> {
       status: () => ({ version: "x", counters: {}, services: [], call: ++calls }) as unknown as DaemonStatus,
       metrics: () => "",
     },
+    timeouts: heartbeatMs === undefined ? {} : { heartbeatMs },
   });
   cleanups.push(() => {
     server.close();
@@ -39,9 +42,9 @@ async function serve(evaluateMs: number): Promise<string> {
 }
 
 /** printf's bytes piped into nc, as the installed scripts do. */
-async function nc(socket: string, request: string, flags: string[] = []) {
+async function nc(socket: string, request: string, flags: string[] = [], waitS = 5) {
   const started = performance.now();
-  const proc = Bun.spawn(["/bin/sh", "-c", `printf '${request}' | ${NC} ${flags.join(" ")} -U -w 5 "$0"`, socket], {
+  const proc = Bun.spawn(["/bin/sh", "-c", `printf '${request}' | ${NC} ${flags.join(" ")} -U -w ${waitS} "$0"`, socket], {
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -79,6 +82,31 @@ describe.skipIf(!NC)("nc(1) as a client", () => {
     const { reply, exitCode } = await nc(socket, "POST /evaluate HTTP/1.1\\r\\n\\r\\n", ["-N"]);
     expect(exitCode).toBe(0);
     expect(statusLines(reply)).toEqual(["HTTP/1.1 200 OK"]);
+  });
+
+  test("an evaluation longer than nc's -w is waited for: the interim 102s reset its idle timeout", async () => {
+    const socket = await serve(2500, 250);
+    const { reply, exitCode, ms } = await nc(socket, "POST /evaluate HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n", [], 1);
+    expect(exitCode).toBe(0);
+    expect(ms).toBeGreaterThanOrEqual(2500);
+    const lines = statusLines(reply);
+    expect(lines.at(-1)).toBe("HTTP/1.1 200 OK");
+    expect(new Set(lines.slice(0, -1))).toEqual(new Set(["HTTP/1.1 102 Processing"]));
+    expect(calls(reply)).toEqual([1]);
+  });
+
+  test("a daemon that accepts and then says nothing (stopped) costs nc its -w, and nothing reads as 200", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "carp-nc-"));
+    const socket = join(dir, "sock");
+    const silent = Bun.listen({ unix: socket, socket: { data() {} } });
+    cleanups.push(() => {
+      silent.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const { reply, ms } = await nc(socket, "POST /evaluate HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n", [], 1);
+    expect(reply).toBe("");
+    expect(ms).toBeGreaterThanOrEqual(1000);
+    expect(ms).toBeLessThan(5000);
   });
 
   test("with no daemon, nc says so and exits 1: the scripts' cue to fall back", async () => {
