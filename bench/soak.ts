@@ -4,14 +4,14 @@
  * pass, fail, flap and leave children behind, and a client hammering `POST /evaluate` (four in
  * flight) for N minutes (default 5). Every 30 s it samples the daemon's RSS, open descriptors and
  * the processes left running, and at the end prints the table. `--write` also puts it in
- * bench/soak.md and the README. Linux only (it reads /proc), like the benchmarks.
+ * bench/soak.md and docs/benchmarks.md. Linux only (it reads /proc), like the benchmarks.
  *
  * `--abuse`: the same daemon (with a /status of about 300 KB) under attack on its socket instead
  * of the hammering client (bench/abuse.ts): unread Connection: close and HTTP/1.0 replies, an idle
  * flood past the cap, slowloris, pipelining without reading. Meanwhile the real `trigger` runs
  * every 2 s and must be answered by the daemon, the demotion is reset from outside every 10 s and
  * must come back, and the daemon's memory must stay bounded; the table says how each went and the
- * run exits 1 if one did not. `--write` puts the table in bench/soak-abuse.md only.
+ * run exits 1 if one did not. `--write` puts the table in bench/soak-abuse.md and docs/benchmarks.md.
  */
 import { chmodSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -183,7 +183,7 @@ const sampler = (async () => {
 if (abuse) {
   const report = await runAbuse(sampler);
   console.log(report.text);
-  if (values.write) writeFileSync(join(REPO, "bench", "soak-abuse.md"), `${report.text}\n`);
+  if (values.write) publishReport("soak-abuse", report.text);
   rmSync(work, { recursive: true, force: true });
   process.exit(report.ok ? 0 : 1);
 }
