@@ -19,8 +19,8 @@ const PLUGIN_ACTIONS = PLUGIN_FILES.find((file) =>
   file.path.startsWith(`${LAYOUT.configdActions.slice(0, LAYOUT.configdActions.lastIndexOf("/"))}/`),
 )?.path;
 
-/** Where the runtime port puts its bundle: installed through pkg, the GUI comes as a package too. */
-const PORT_BUNDLE = "usr/local/libexec/carp-service-status/cli.js";
+/** Where the runtime port puts its bundle (scripts/build.ts PORT_BUNDLE): installed through pkg, the GUI comes as a package too. */
+export const PORT_BUNDLE_PATH = "usr/local/libexec/carp-service-status/cli.js";
 
 /** Where configd records its pid (configd.conf pid_filename): its mtime is when configd started. */
 export const CONFIGD_PIDFILE = "var/run/configd.pid";
@@ -155,7 +155,7 @@ export function checkPlugin(root: string): Finding {
       .map((p) => `"${p}"`)
       .join(", ")}${paths.length > 3 ? ", ..." : ""}`;
   if (missing.length === files.length) {
-    const viaPkg = existsSync(at(root, PORT_BUNDLE));
+    const viaPkg = existsSync(at(root, PORT_BUNDLE_PATH));
     return finding(
       "GUI plugin",
       "info",

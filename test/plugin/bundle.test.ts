@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from "node:path";
 import { bundle, PORT_BUNDLE, portFiles } from "../../scripts/build.ts";
 import { VERSION } from "../../src/common/version.ts";
+import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
 import { install } from "../../src/install/install.ts";
 import { INSTALLED_FILES, LAYOUT, NODE_PATHS, PLUGIN_FILES } from "../../src/install/layout.ts";
 import { renderConfigdActions, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
@@ -117,6 +118,8 @@ describe("the port sysutils/carp-service-status", () => {
         : [`${file.path.endsWith(".sample") ? "@sample " : ""}${local(file.path)}`],
     );
     expect(plist().sort()).toEqual(expected.sort());
+    // doctor tells a node with the port (and so the plugin as a package) by the bundle.
+    expect(PORT_BUNDLE_PATH).toBe(`usr/local/${PORT_BUNDLE}`);
   });
 
   test("the port ships no file of the plugin package, of core's, or that only install --replace-stock writes", () => {
