@@ -4,7 +4,8 @@
 #   scripts/opnsense-testenv.sh
 #
 # 1. Installs, with apt-get, whatever of these Debian packages is missing: php-cli php-xml
-#    php-mbstring phpunit python3-jinja2 libxml2-utils chromium.
+#    php-mbstring phpunit python3-jinja2 libxml2-utils chromium bmake (BSD make, for the plugin
+#    Makefiles' plugins.mk: the package's files and scripts).
 # 2. Unpacks the pinned tarballs of opnsense/core and opnsense/plugins (opnsense-core-*.tar.gz,
 #    opnsense-plugins-*.tar.gz) from the third-party directory into .opnsense-testenv/core and
 #    .opnsense-testenv/plugins (gitignored). A tree already unpacked from the same tarball is kept.
@@ -54,6 +55,7 @@ command -v phpunit >/dev/null 2>&1 || missing+=(phpunit)
 find_python >/dev/null || missing+=(python3-jinja2)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v bmake >/dev/null 2>&1 || missing+=(bmake)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null 2>&1 || fail "missing ${missing[*]}, and there is no apt-get to install them: install these Debian packages (or their equivalents) by hand"
@@ -74,6 +76,7 @@ phpunit=$(command -v phpunit) || fail "phpunit not found after installing phpuni
 python=$(find_python) || fail "no python3 can import jinja2 after installing python3-jinja2"
 xmllint=$(command -v xmllint) || fail "xmllint not found after installing libxml2-utils"
 [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium not found after installing chromium"
+bmake=$(command -v bmake) || fail "bmake not found after installing bmake"
 
 [ -d "$third_party" ] || fail "no third-party directory at \"$third_party\" (set OPNSENSE_THIRD_PARTY to the directory holding opnsense-core-*.tar.gz and opnsense-plugins-*.tar.gz)"
 
@@ -131,7 +134,8 @@ cat >"$testenv/env.json.new" <<EOF
   "phpunit": $(json_string "$phpunit"),
   "python": $(json_string "$python"),
   "xmllint": $(json_string "$xmllint"),
-  "chromium": "/usr/bin/chromium"
+  "chromium": "/usr/bin/chromium",
+  "bmake": $(json_string "$bmake")
 }
 EOF
 mv "$testenv/env.json.new" "$testenv/env.json"

@@ -76,14 +76,18 @@ const COMMANDS: Record<string, CommandSpec> = {
     load: () => import("./cli/doctor.ts"),
   },
   install: {
-    summary: "install this executable, the rc.d service, the configd actions and the CARP event hook under --root",
+    summary: "install this executable, the rc.d service, the configd actions, the CARP event hook and the GUI plugin under --root",
     options: {
       root: { type: "string", valueName: "DIR", description: "install into DIR instead of / (default /)" },
       "replace-stock": {
         type: "boolean",
-        description: "keep the stock /usr/local/sbin/carp_service_status aside and replace it with a shim",
+        description: "keep the stock /usr/local/sbin/carp_service_status aside and replace it with a shim (kept after firmware updates)",
       },
       force: { type: "boolean", description: "install even when doctor's dry run says starting now would demote this node" },
+      "after-firmware-update": {
+        type: "boolean",
+        description: "what the firmware update hook runs: put the shim back if an update reinstalled the stock script, nothing else",
+      },
     },
     load: () => import("./cli/install.ts"),
   },

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { dirname, join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { checkStockScript } from "../src/doctor/install-checks.ts";
-import { install } from "../src/install/install.ts";
+import { install, reinstateShim } from "../src/install/install.ts";
 import { LAYOUT, temporaryOf } from "../src/install/layout.ts";
 import { renderShim } from "../src/install/templates.ts";
 import { uninstall } from "../src/install/uninstall.ts";
@@ -87,6 +87,10 @@ function scenarios(): Scenario[] {
   }
   const reinstalled = cloneTree(updated);
   installTo(executable)(reinstalled);
+  // The firmware update hook's run after that update: the shim only.
+  const reinstated = cloneTree(updated);
+  reinstateShim({ root: reinstated }, quiet);
+  const afterUpdate = (root: string, faults?: (point: string) => void) => reinstateShim({ root }, quiet, faults);
 
   return [
     {
@@ -112,6 +116,15 @@ function scenarios(): Scenario[] {
       finish: installTo(executable),
       uninstalled: listTree(updatedUninstalled),
       installed: listTree(reinstalled),
+      stock: { bytes: newerStock, mode: 0o755 },
+    },
+    {
+      name: "install --after-firmware-update (the update hook) after a firmware update replaced the shim",
+      start: updated,
+      run: afterUpdate,
+      finish: afterUpdate,
+      uninstalled: listTree(updatedUninstalled),
+      installed: listTree(reinstated),
       stock: { bytes: newerStock, mode: 0o755 },
     },
     {

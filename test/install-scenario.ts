@@ -43,8 +43,9 @@ export function removeScratch(): void {
  */
 export const SCRATCH_BASE = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 
-export function scratch(prefix: string): string {
-  const dir = mkdtempSync(join(SCRATCH_BASE, prefix));
+/** A scratch directory, removed by removeScratch; `base` defaults to SCRATCH_BASE. */
+export function scratch(prefix: string, base = SCRATCH_BASE): string {
+  const dir = mkdtempSync(join(base, prefix));
   chmodSync(dir, 0o755);
   cleanups.push(dir);
   return dir;
@@ -59,16 +60,17 @@ export function put(root: string, path: string, content: string | Buffer, mode =
 }
 
 /** A stand-in for the executable install copies. */
-export function standInExecutable(text = "#!/bin/sh\necho stand-in executable\n"): string {
-  return put(scratch("carp-exe-"), "carp-service-status", text, 0o755);
+export function standInExecutable(text = "#!/bin/sh\necho stand-in executable\n", base = SCRATCH_BASE): string {
+  return put(scratch("carp-exe-", base), "carp-service-status", text, 0o755);
 }
 
 /**
  * An OPNsense-like root: the stock script (with STOCK_MODE and STOCK_OWNER, which install does not
- * give files it writes), a config, another package's rc.d script and CARP hook.
+ * give files it writes), a config, another package's rc.d script and CARP hook. Under `base` when
+ * something is executed from it (a tmpfs may be mounted noexec).
  */
-export function opnsenseRoot(): string {
-  const root = scratch("carp-root-");
+export function opnsenseRoot(base = SCRATCH_BASE): string {
+  const root = scratch("carp-root-", base);
   const stock = put(root, LAYOUT.stockScript, STOCK);
   chownSync(stock, STOCK_OWNER.uid, STOCK_OWNER.gid);
   // chmod(1), after the chown (which clears setgid): Bun 1.3.14's chmod drops setuid/setgid bits.

@@ -7,7 +7,7 @@ import { CarpError } from "../src/common/errors.ts";
 import { DEFAULT_CONFIG_FILE } from "../src/config/defaults.ts";
 import type { FileState } from "../src/install/file-ops.ts";
 import { type DesiredFile, type InstallObservation, type InstallOptions, install, planInstall } from "../src/install/install.ts";
-import { LAYOUT } from "../src/install/layout.ts";
+import { ancestors, LAYOUT, PLUGIN_FILES } from "../src/install/layout.ts";
 import { emptyManifest } from "../src/install/manifest.ts";
 import { isShim, renderShim, renderSyshook } from "../src/install/templates.ts";
 import { uninstall } from "../src/install/uninstall.ts";
@@ -77,30 +77,41 @@ function carpError(fn: () => unknown): CarpError {
 }
 
 describe("install", () => {
-  test("puts the executable, rc.d script, configd actions, sample and manifest in place with their modes", () => {
+  test("puts the executable, rc.d script, configd actions, sample, GUI plugin and manifest in place with their modes", () => {
     const t = setup();
     const result = t.install();
-    expect(listTree(t.root).map((line) => line.split(" ").slice(0, 3).join(" "))).toEqual([
-      "d 0755 usr",
-      "d 0755 usr/local",
-      "d 0755 usr/local/bin",
-      "f 0755 usr/local/bin/carp-service-status",
-      "d 0755 usr/local/etc",
-      "f 0644 usr/local/etc/carp_service_status.toml.sample",
-      "d 0755 usr/local/etc/rc.d",
-      "f 0755 usr/local/etc/rc.d/carp_service_status",
-      "d 0755 usr/local/etc/rc.syshook.d",
-      "d 0755 usr/local/etc/rc.syshook.d/carp",
-      "f 0755 usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
-      "d 0755 usr/local/opnsense",
-      "d 0755 usr/local/opnsense/service",
-      "d 0755 usr/local/opnsense/service/conf",
-      "d 0755 usr/local/opnsense/service/conf/actions.d",
-      "f 0644 usr/local/opnsense/service/conf/actions.d/actions_carp_service_status.conf",
-      "d 0755 usr/local/share",
-      "d 0755 usr/local/share/carp-service-status",
-      "f 0644 usr/local/share/carp-service-status/install.json",
+    const plugin = PLUGIN_FILES.flatMap((file) => [
+      `f 0${file.mode.toString(8)} ${file.path}`,
+      ...ancestors(file.path).map((dir) => `d 0755 ${dir}`),
     ]);
+    const tree = listTree(t.root).map((line) => line.split(" ").slice(0, 3).join(" "));
+    expect(PLUGIN_FILES.length).toBeGreaterThan(10);
+    expect(tree.sort()).toEqual(
+      [
+        ...new Set([
+          "d 0755 usr",
+          "d 0755 usr/local",
+          "d 0755 usr/local/bin",
+          "f 0755 usr/local/bin/carp-service-status",
+          "d 0755 usr/local/etc",
+          "f 0644 usr/local/etc/carp_service_status.toml.sample",
+          "d 0755 usr/local/etc/rc.d",
+          "f 0755 usr/local/etc/rc.d/carp_service_status",
+          "d 0755 usr/local/etc/rc.syshook.d",
+          "d 0755 usr/local/etc/rc.syshook.d/carp",
+          "f 0755 usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
+          "d 0755 usr/local/opnsense",
+          "d 0755 usr/local/opnsense/service",
+          "d 0755 usr/local/opnsense/service/conf",
+          "d 0755 usr/local/opnsense/service/conf/actions.d",
+          "f 0644 usr/local/opnsense/service/conf/actions.d/actions_carp_service_status.conf",
+          "d 0755 usr/local/share",
+          "d 0755 usr/local/share/carp-service-status",
+          "f 0644 usr/local/share/carp-service-status/install.json",
+          ...plugin,
+        ]),
+      ].sort(),
+    );
     expect(t.read(LAYOUT.binary)).toEqual(readFileSync(t.executable));
     expect(t.read(LAYOUT.rcScript).toString()).toContain('program="/usr/local/bin/carp-service-status"');
     expect(result.changes).toBeGreaterThan(0);
@@ -115,7 +126,14 @@ describe("install", () => {
     t.install();
     const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
     expect(Object.keys(manifest.files).sort()).toEqual(
-      [LAYOUT.binary, LAYOUT.rcScript, LAYOUT.configdActions, LAYOUT.sampleConfig, LAYOUT.syshook].sort(),
+      [
+        LAYOUT.binary,
+        LAYOUT.rcScript,
+        LAYOUT.configdActions,
+        LAYOUT.sampleConfig,
+        LAYOUT.syshook,
+        ...PLUGIN_FILES.map((f) => f.path),
+      ].sort(),
     );
     const sha = new Bun.CryptoHasher("sha256").update(readFileSync(t.executable)).digest("hex");
     expect(manifest.files[LAYOUT.binary]).toEqual({ sha256: sha, mode: 0o755 });
@@ -328,7 +346,7 @@ describe("uninstall", () => {
     const t = setup();
     t.install();
     t.uninstall();
-    const changes = t.uninstall();
+    const { changes } = t.uninstall();
     expect(changes).toBe(0);
     expect(t.lines).toEqual([`Nothing to uninstall under "${t.root}": no manifest "${join(t.root, LAYOUT.manifest)}" (install writes it)`]);
   });

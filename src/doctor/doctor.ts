@@ -11,7 +11,7 @@ import { checkDaemon, checkSocket } from "./daemon-checks.ts";
 import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
 import { checkHooks, checkNotifyScripts } from "./hooks-check.ts";
-import { checkConfigdActions, checkStockScript, checkSyshook } from "./install-checks.ts";
+import { checkConfigdActions, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
 import { checkLockFile, demotionFinding, PREEMPT_OID, preemptFinding, sysctlFinding } from "./system-checks.ts";
 
 export interface DoctorOptions {
@@ -53,7 +53,12 @@ async function configChecks(load: Extract<ConfigLoad, { ok: true }>): Promise<{ 
 /** Runs every check; the findings in the order of the table. */
 export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   const load = loadConfigForDoctor(options.root, options.configFile);
-  const install = [checkStockScript(options.root), checkConfigdActions(options.root), checkSyshook(options.root)];
+  const install = [
+    checkStockScript(options.root),
+    checkConfigdActions(options.root),
+    checkSyshook(options.root),
+    checkPlugin(options.root),
+  ];
   if (!load.ok) {
     const skipped = NEEDS_CONFIG.map((check) => finding(check, "skipped", "the config is not valid"));
     return [...configFindings(load), ...skipped.slice(0, 4), ...install, ...skipped.slice(4)];

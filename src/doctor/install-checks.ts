@@ -1,14 +1,26 @@
 /**
  * doctor's look at what install puts on the node, under a root ("/" on the node): whether the stock
- * script is replaced by our shim (or an install was cut short), whether configd has our actions
- * (the file, and a configd started after it was written), and the CARP event hook. Read-only.
+ * script is replaced by our shim (or an install was cut short) and kept so after firmware updates,
+ * whether configd has our actions and the GUI's (the files, and a configd started after they were
+ * written), the CARP event hook, and the GUI plugin's files. Read-only.
  */
-import { readFileSync, type Stats, statSync } from "node:fs";
+import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { at } from "../install/file-ops.ts";
-import { LAYOUT } from "../install/layout.ts";
+import { LAYOUT, PLUGIN_FILES } from "../install/layout.ts";
 import { readManifest } from "../install/manifest.ts";
+import { PLUGIN_PACKAGE } from "../install/plugin.ts";
+import { pluginTree } from "../install/plugin-files.ts";
 import { isShim, renderConfigdActions, renderSyshook } from "../install/templates.ts";
+import { renderUpdateHook } from "../install/update-hook.ts";
 import { type Finding, finding } from "./finding.ts";
+
+/** The GUI plugin's configd actions (configctl carpservicestatus ...). */
+const PLUGIN_ACTIONS = PLUGIN_FILES.find((file) =>
+  file.path.startsWith(`${LAYOUT.configdActions.slice(0, LAYOUT.configdActions.lastIndexOf("/"))}/`),
+)?.path;
+
+/** Where the runtime port puts its bundle (scripts/build.ts PORT_BUNDLE): installed through pkg, the GUI comes as a package too. */
+export const PORT_BUNDLE_PATH = "usr/local/libexec/carp-service-status/cli.js";
 
 /** Where configd records its pid (configd.conf pid_filename): its mtime is when configd started. */
 export const CONFIGD_PIDFILE = "var/run/configd.pid";
@@ -53,7 +65,23 @@ export function checkStockScript(root: string): Finding {
   }
   const text = readText(path);
   if (text === null) return finding("stock script", "warn", `"${path}" is missing: nothing answers the stock event (is this OPNsense?)`);
-  if (isShim(text)) return finding("stock script", "ok", `"${path}" is our shim: the boot hook and plugins reach the daemon`);
+  if (isShim(text)) {
+    const hook = at(root, LAYOUT.updateHook);
+    const hookText = readText(hook);
+    if (hookText !== renderUpdateHook()) {
+      return finding(
+        "stock script",
+        "warn",
+        `"${path}" is our shim, but the firmware update hook "${hook}" is ${hookText === null ? "missing" : "not this version's"}: a firmware update puts the stock script back, and nothing would put the shim back`,
+        "carp-service-status install --replace-stock",
+      );
+    }
+    return finding(
+      "stock script",
+      "ok",
+      `"${path}" is our shim, put back after firmware updates: the boot hook and plugins reach the daemon`,
+    );
+  }
   return finding(
     "stock script",
     "info",
@@ -77,19 +105,76 @@ export function checkConfigdActions(root: string): Finding {
   if (text !== renderConfigdActions()) {
     return finding("configd actions", "warn", `"${path}" differs from this version's`, "carp-service-status install");
   }
+  // The GUI's actions, when its files are there (install's or the package's): checkPlugin checks their content.
+  const files = [path, ...(PLUGIN_ACTIONS !== undefined && existsSync(at(root, PLUGIN_ACTIONS)) ? [at(root, PLUGIN_ACTIONS)] : [])];
+  const installed = files.map((file) => `"${file}"`).join(" and ");
   const configd = statOrNull(at(root, CONFIGD_PIDFILE));
-  const written = statOrNull(path)!;
   if (configd === null)
-    return finding("configd actions", "info", `"${path}" installed; configd is not running (no "${at(root, CONFIGD_PIDFILE)}")`);
-  if (configd.mtimeMs < written.mtimeMs) {
+    return finding("configd actions", "info", `${installed} installed; configd is not running (no "${at(root, CONFIGD_PIDFILE)}")`);
+  const late = files.find((file) => configd.mtimeMs < (statOrNull(file)?.mtimeMs ?? 0));
+  if (late !== undefined) {
     return finding(
       "configd actions",
       "warn",
-      `"${path}" installed after configd started: configd does not know them yet`,
+      `"${late}" installed after configd started: configd does not know its actions yet`,
       "service configd restart",
     );
   }
-  return finding("configd actions", "ok", `"${path}" installed, and configd started after it was written`);
+  return finding(
+    "configd actions",
+    "ok",
+    `${installed} installed, and configd started after ${files.length > 1 ? "they were" : "it was"} written`,
+  );
+}
+
+/**
+ * The GUI plugin: the package's (pkg checks its files), or install's, every file present with this
+ * version's content and mode; or not installed.
+ */
+export function checkPlugin(root: string): Finding {
+  const version = at(root, LAYOUT.pluginVersion);
+  if (existsSync(version)) {
+    return finding(
+      "GUI plugin",
+      "ok",
+      `the package ${PLUGIN_PACKAGE} is installed ("${version}"): pkg check -s ${PLUGIN_PACKAGE} verifies its files`,
+    );
+  }
+  const { files } = pluginTree();
+  const missing: string[] = [];
+  const changed: string[] = [];
+  for (const file of files) {
+    const path = at(root, file.path);
+    const stat = statOrNull(path);
+    if (stat === null) missing.push(path);
+    else if ((stat.mode & 0o7777) !== file.mode || readText(path) !== file.text) changed.push(path);
+  }
+  const listed = (paths: string[]) =>
+    `${paths
+      .slice(0, 3)
+      .map((p) => `"${p}"`)
+      .join(", ")}${paths.length > 3 ? ", ..." : ""}`;
+  if (missing.length === files.length) {
+    const viaPkg = existsSync(at(root, PORT_BUNDLE_PATH));
+    return finding(
+      "GUI plugin",
+      "info",
+      `not installed: no Services > CARP Service Status page and no dashboard widget (none of its ${files.length} files, e.g. "${at(root, files[0]!.path)}")`,
+      viaPkg ? `pkg install ${PLUGIN_PACKAGE}` : "carp-service-status install",
+    );
+  }
+  if (missing.length > 0 || changed.length > 0) {
+    const what = [
+      missing.length > 0 && `${missing.length} missing (${listed(missing)})`,
+      changed.length > 0 && `${changed.length} not as this version installs them (${listed(changed)})`,
+    ].filter(Boolean);
+    return finding("GUI plugin", "warn", `of its ${files.length} files, ${what.join("; ")}`, "carp-service-status install");
+  }
+  return finding(
+    "GUI plugin",
+    "ok",
+    `its ${files.length} files are in place as this version installs them: Services > CARP Service Status`,
+  );
 }
 
 /** The rc.syshook.d/carp hook that triggers an evaluation on every CARP state change. */

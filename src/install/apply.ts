@@ -96,6 +96,9 @@ function perform(step: Step, line: string, options: RunOptions): { line: string;
       if (result === "gone") return { line: `Already gone: "${path}"`, changed: false };
       break;
     }
+    case "disown":
+      // Only in the manifest: recorded when the journal starts (an "adopt" action).
+      break;
   }
   return { line, changed: true };
 }
@@ -139,6 +142,7 @@ const ACTION_OF: Record<Step["op"], string> = {
   "keep-stock": "keep the stock script aside as",
   "restore-stock": "restore the stock script",
   remove: "remove",
+  disown: "forget",
 };
 
 /**

@@ -8,11 +8,14 @@ import { CarpError } from "../common/errors.ts";
 import { renderSampleConfig } from "../config/sample.ts";
 import { type Action, type Faults, runSteps } from "./apply.ts";
 import { at, type FileState, fsFailure, octal, type Reporter, type Source, sha256File, sha256Text } from "./file-ops.ts";
-import { ancestors, INSTALLED_FILES, LAYOUT, MODES, type TrackedFile } from "./layout.ts";
+import { ancestors, INSTALLED_FILES, installedFile, LAYOUT, MODES, type TrackedFile } from "./layout.ts";
 import type { Step } from "./manifest.ts";
 import { observeRoot, type RootObservation } from "./observe.ts";
+import { type PluginOwner, packageNote, planDisown, pluginOwner } from "./plugin.ts";
+import { pluginTree } from "./plugin-files.ts";
 import { planLeftovers, recoveryNote } from "./recovery.ts";
 import { renderConfigdActions, renderRcScript, renderShim, renderSyshook } from "./templates.ts";
+import { renderUpdateHook } from "./update-hook.ts";
 
 export type { Faults, Reporter };
 
@@ -44,17 +47,28 @@ export interface InstallResult {
   changes: number;
   /** The executable was written: a running daemon runs the old one until restarted. */
   executableChanged: boolean;
+  /** Whose the GUI plugin's files are: install's (in place now), or the package's (left alone). */
+  plugin: PluginOwner["kind"];
 }
 
-/** Each installed text's content (the executable is copied). Keyed by the layout's table, so a new row needs its content here. */
-const CONTENTS: Record<Exclude<TrackedFile, typeof LAYOUT.binary>, () => string> = {
+/** The texts install writes (the executable is copied; the plugin's files are embedded). */
+const CONTENTS: Record<string, () => string> = {
   [LAYOUT.rcScript]: renderRcScript,
   [LAYOUT.configdActions]: renderConfigdActions,
   [LAYOUT.sampleConfig]: () => renderSampleConfig("freebsd"),
   [LAYOUT.syshook]: renderSyshook,
+  [LAYOUT.updateHook]: renderUpdateHook,
 };
 
-/** The files install puts in place, with their contents and modes, in the layout's order. */
+function textOf(path: TrackedFile): string {
+  const render = CONTENTS[path];
+  if (render) return render();
+  const file = pluginTree().files.find((f) => f.path === path);
+  if (file) return file.text;
+  throw new Error(`No content for "${path}": a row of INSTALLED_FILES needs its text in install.ts`);
+}
+
+/** Every file of the layout's table with its content and mode, in its order (planInstall picks those it wants). */
 export function desiredFiles(executable: string): DesiredFile[] {
   let executableSha256: string;
   try {
@@ -64,9 +78,32 @@ export function desiredFiles(executable: string): DesiredFile[] {
   }
   return INSTALLED_FILES.map(({ path, mode }): DesiredFile => {
     if (path === LAYOUT.binary) return { path, source: { kind: "file", path: executable }, sha256: executableSha256, mode };
-    const text = CONTENTS[path]();
+    const text = textOf(path);
     return { path, source: { kind: "text", text }, sha256: sha256Text(text), mode };
   });
+}
+
+/**
+ * Whether install puts a file in place: the plugin's unless its package has them; the firmware
+ * update hook with --replace-stock, and afterwards while our shim is in place or the hook is ours.
+ */
+function wanted(file: DesiredFile, observed: InstallObservation, context: { replaceStock: boolean; plugin: PluginOwner }): boolean {
+  switch (installedFile(file.path)?.part) {
+    case "plugin":
+      return context.plugin.kind === "ours";
+    case "replace-stock": {
+      const stock = observed.files[LAYOUT.stockScript];
+      const shim = stock?.kind === "file" && stock.shim;
+      return context.replaceStock || shim || observed.manifest?.files[file.path] !== undefined;
+    }
+    default:
+      return true;
+  }
+}
+
+/** Whose the plugin's files are, judged against what install would write. */
+function ownerOfPlugin(observed: InstallObservation, desired: DesiredFile[]): PluginOwner {
+  return pluginOwner(observed, new Map(desired.map((file) => [file.path, file.sha256])));
 }
 
 /** Looks at everything install may touch under the root. */
@@ -113,7 +150,7 @@ function planFile(observed: InstallObservation, file: DesiredFile): InstallActio
       ? adopt({ op: "write", path, sha256, mode }, `Unchanged "${where}"`)
       : step({ op: "chmod", path, sha256, mode }, `Set mode ${octal(mode)} on "${where}"`);
   }
-  const keepEdits = INSTALLED_FILES.some((row) => row.path === path && "keepEdits" in row && row.keepEdits);
+  const keepEdits = installedFile(path)?.keepEdits === true;
   if (keepEdits && manifest?.files[path]?.sha256 !== state.sha256) {
     // Edited since we wrote it (or never ours): it belongs to the admin now.
     return note(`Left "${where}" as is: it changed since install, so the new one is not written`);
@@ -124,8 +161,11 @@ function planFile(observed: InstallObservation, file: DesiredFile): InstallActio
 /** Plans install: pure. Throws CarpError when it cannot go ahead, before anything is written. */
 export function planInstall(observed: InstallObservation, desired: DesiredFile[], options: { replaceStock: boolean }): InstallAction[] {
   const actions: InstallAction[] = [...recoveryNote(observed), ...planLeftovers(observed)];
-  actions.push(...planDirectories(observed, desired, options.replaceStock));
-  for (const file of desired) actions.push(planFile(observed, file));
+  const plugin = ownerOfPlugin(observed, desired);
+  if (plugin.kind === "package") actions.push(packageNote(plugin, "install"), ...planDisown(observed));
+  const files = desired.filter((file) => wanted(file, observed, { replaceStock: options.replaceStock, plugin }));
+  actions.push(...planDirectories(observed, files, options.replaceStock));
+  for (const file of files) actions.push(planFile(observed, file));
   actions.push(...planStock(observed, options.replaceStock));
   const config = at(observed.root, LAYOUT.config);
   actions.push(
@@ -224,6 +264,27 @@ function planStockInPlace(context: StockContext, stock: FileState & { kind: "fil
 }
 
 /**
+ * Plans what the firmware update hook asks for (`install --after-firmware-update`): only the shim,
+ * put back in place of a stock script that a firmware update reinstalled, with that newer stock
+ * script kept for uninstall (planStock, as install --replace-stock does). Nothing when the shim is
+ * in place, or when no stock script is kept aside (install ran without --replace-stock, or
+ * uninstall has put it back). Pure.
+ */
+export function planAfterFirmwareUpdate(observed: InstallObservation): InstallAction[] {
+  const actions: InstallAction[] = [...recoveryNote(observed), ...planLeftovers(observed)];
+  const stock = observed.files[LAYOUT.stockScript] ?? { kind: "absent" };
+  const stockPath = at(observed.root, LAYOUT.stockScript);
+  if (!observed.manifest?.stock) {
+    return [
+      ...actions,
+      note(`No stock script is kept aside (install ran without --replace-stock, or uninstall put it back): "${stockPath}" is left as is`),
+    ];
+  }
+  if (stock.kind === "file" && stock.shim) return [...actions, note(`The shim "${stockPath}" is in place: nothing to put back`)];
+  return [...actions, ...planStock(observed, true)];
+}
+
+/**
  * Performs planned install actions in order under options.root through the journal, reporting
  * each. options.faults is for tests: called at every point where a run can be cut short.
  */
@@ -235,7 +296,7 @@ export function applyInstall(
   sources.set(LAYOUT.stockScript, { kind: "text", text: renderShim() });
   const changes = runSteps(actions, { ...options, operation: "install", sources });
   const executableChanged = actions.some((a) => a.kind === "step" && a.step.op === "write" && a.step.path === LAYOUT.binary);
-  return { changes, executableChanged };
+  return { changes, executableChanged, plugin: ownerOfPlugin(options.observed, options.desired).kind };
 }
 
 /** Installs under options.root, reporting every step. */
@@ -244,4 +305,15 @@ export function install(options: InstallOptions, report: Reporter, faults?: Faul
   const desired = desiredFiles(options.executable);
   const actions = planInstall(observed, desired, { replaceStock: options.replaceStock });
   return applyInstall(actions, { root: options.root, observed, desired, report, faults });
+}
+
+/**
+ * What the firmware update hook runs: puts the shim back after a firmware update reinstalled the
+ * stock script, through the journal, reporting every step. Writes nothing else, and needs no
+ * executable to copy. Returns the number of changes.
+ */
+export function reinstateShim(options: { root: string }, report: Reporter, faults?: Faults): number {
+  const observed = observeInstall(options.root);
+  const actions = planAfterFirmwareUpdate(observed);
+  return applyInstall(actions, { root: options.root, observed, desired: [], report, faults }).changes;
 }

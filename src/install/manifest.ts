@@ -42,6 +42,11 @@ const stepSchema = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("restore-stock"), sha256, mode, uid: id, gid: id }),
   z.strictObject({ op: z.literal("remove"), path: removable }),
   z.strictObject({ op: z.literal("rmdir"), path: dir }),
+  /**
+   * Forgets a file or directory without touching it: the plugin's files, once the package
+   * os-carp-service-status owns them. Only ever recorded when the journal starts, never pending.
+   */
+  z.strictObject({ op: z.literal("disown"), path: z.enum([...TRACKED_FILES, ...OWNED_DIRS] as [string, ...string[]]) }),
 ]);
 
 /** One change install or uninstall makes, as the journal records it before it is made. */
@@ -142,7 +147,7 @@ export function recordedPart(manifest: Manifest): string {
 
 /** Files and directories as found, for judging whether a step landed. */
 export interface Seen {
-  /** Tracked files, the stock script's path and the kept copy's. */
+  /** Tracked files, the stock script's path, the kept copy's and the plugin package's version file. */
   files: Record<string, FileState>;
   /** Every directory in OWNED_DIRS. */
   dirs: Record<string, "directory" | "absent" | "other">;
@@ -170,6 +175,8 @@ export function stepLanded(step: Step, seen: Seen): boolean {
       return isFile(seen.files[LAYOUT.stockScript], step.sha256);
     case "remove":
       return seen.files[step.path]?.kind === "absent";
+    case "disown":
+      return true;
   }
 }
 
@@ -195,6 +202,10 @@ export function recordStep(manifest: Manifest, step: Step): Manifest {
     case "remove":
       if (step.path === LAYOUT.keptStock) next.stock = null;
       else delete next.files[step.path as TrackedFile];
+      break;
+    case "disown":
+      delete next.files[step.path];
+      next.directories = next.directories.filter((d) => d !== step.path);
       break;
   }
   return next;

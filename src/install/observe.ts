@@ -65,7 +65,10 @@ export function observeRoot(root: string, command: Command): RootObservation {
   checkRoot(root, command);
   const found = readManifest(root, command);
   const files: Record<string, FileState> = {};
-  for (const path of [...TRACKED_FILES, LAYOUT.stockScript, LAYOUT.keptStock]) files[path] = fileState(at(root, path), command);
+  // The plugin's version file only says whether its package is installed (plugin.ts).
+  for (const path of [...TRACKED_FILES, LAYOUT.stockScript, LAYOUT.keptStock, LAYOUT.pluginVersion]) {
+    files[path] = fileState(at(root, path), command);
+  }
   const dirs = Object.fromEntries(OWNED_DIRS.map((dir) => [dir, dirState(at(root, dir), command)]));
   const settled = found ? settleManifest(found, { files, dirs }) : { manifest: null, interrupted: null };
   return {

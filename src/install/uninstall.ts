@@ -8,8 +8,9 @@ import { readFileSync } from "node:fs";
 import { CarpError } from "../common/errors.ts";
 import { type Action, type Faults, runSteps } from "./apply.ts";
 import { at, type FileState, type Reporter } from "./file-ops.ts";
-import { ancestors, LAYOUT, TRACKED_FILES } from "./layout.ts";
+import { ancestors, installedFile, LAYOUT, pluginOnlyDirs, TRACKED_FILES } from "./layout.ts";
 import { observeRoot, type RootObservation } from "./observe.ts";
+import { packageNote, pluginOwner } from "./plugin.ts";
 import { planLeftovers, recoveryNote } from "./recovery.ts";
 
 /** Where the rc.d script's daemon(8) supervisor writes its pid. */
@@ -145,10 +146,14 @@ export function planUninstall(observed: UninstallObservation): UninstallAction[]
         : `Nothing to uninstall under "${root}": no manifest "${at(root, LAYOUT.manifest)}" (install writes it)`;
     return [...actions, { kind: "note", message }];
   }
+  // The package's files are pkg's to remove, even those install wrote before pkg replaced them.
+  const plugin = pluginOwner(observed);
+  const packaged = plugin.kind === "package";
+  if (packaged) actions.push(packageNote(plugin, "uninstall"));
   // The reverse of install's order: what calls the executable goes before it.
   for (const path of [...TRACKED_FILES].reverse()) {
     const record = manifest.files[path];
-    if (!record) continue;
+    if (!record || (packaged && installedFile(path)?.part === "plugin")) continue;
     const state = observed.files[path] ?? { kind: "absent" };
     const where = at(root, path);
     if (state.kind === "absent") actions.push({ kind: "note", message: `Already gone: "${where}"` });
@@ -158,24 +163,34 @@ export function planUninstall(observed: UninstallObservation): UninstallAction[]
   }
   // Deepest first, so a parent is tried after its children; the manifest's own go with it (retireJournal).
   const journalDirs = new Set(ancestors(LAYOUT.manifest));
+  const pluginDirs = packaged ? pluginOnlyDirs() : new Set<string>();
   const deepestFirst = (a: string, b: string) => b.split("/").length - a.split("/").length || a.localeCompare(b);
   for (const dir of [...manifest.directories].sort(deepestFirst)) {
-    if (journalDirs.has(dir)) continue;
+    if (journalDirs.has(dir) || pluginDirs.has(dir)) continue;
     actions.push({ kind: "step", step: { op: "rmdir", path: dir }, line: `Removed directory "${at(root, dir)}"` });
   }
   return actions;
 }
 
-/** Performs planned uninstall actions in order under options.root, reporting each; returns the number of changes. */
+/** What an uninstall did. */
+export interface UninstallResult {
+  changes: number;
+  /** Files of the GUI plugin were removed: OPNsense's menu and ACL caches still list its page. */
+  pluginRemoved: boolean;
+}
+
+/** Performs planned uninstall actions in order under options.root, reporting each. */
 export function applyUninstall(
   actions: UninstallAction[],
   options: { root: string; observed: UninstallObservation; report: Reporter; faults?: Faults },
-): number {
-  return runSteps(actions, { ...options, operation: "uninstall" });
+): UninstallResult {
+  const changes = runSteps(actions, { ...options, operation: "uninstall" });
+  const pluginRemoved = actions.some((a) => a.kind === "step" && a.step.op === "remove" && installedFile(a.step.path)?.part === "plugin");
+  return { changes, pluginRemoved };
 }
 
 /** Removes what install wrote under root and restores the stock script, reporting every step. */
-export function uninstall(options: { root: string }, report: Reporter, faults?: Faults): number {
+export function uninstall(options: { root: string }, report: Reporter, faults?: Faults): UninstallResult {
   const observed = observeUninstall(options.root);
   return applyUninstall(planUninstall(observed), { root: options.root, observed, report, faults });
 }

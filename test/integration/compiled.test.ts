@@ -4,13 +4,14 @@
  * installs into a scratch root and out again; the FreeBSD one is a FreeBSD ELF executable.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, isRuntimeFetchFailure } from "../../scripts/build.ts";
 import { FREEBSD_PATHS } from "../../src/config/defaults.ts";
-import { LAYOUT } from "../../src/install/layout.ts";
+import { LAYOUT, PLUGIN_FILES } from "../../src/install/layout.ts";
 import { isShim } from "../../src/install/templates.ts";
+import { renderUpdateHook } from "../../src/install/update-hook.ts";
 import { makeSandbox, type Sandbox } from "../helpers.ts";
 import { listTree } from "../tree-listing.ts";
 
@@ -129,6 +130,18 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(installed.stdout).toContain(`Installed "${join(root, LAYOUT.binary)}" (mode 0755)`);
     expect(sha256(join(root, LAYOUT.binary))).toBe(sha256(LINUX));
     expect(isShim(readFileSync(join(root, LAYOUT.stockScript), "utf8"))).toBe(true);
+    // The GUI plugin, embedded in the executable: each file as the repository has it, with its mode.
+    expect(PLUGIN_FILES.length).toBeGreaterThan(10);
+    for (const file of PLUGIN_FILES) {
+      const source = join(import.meta.dir, "../../opnsense/sysutils/carp-service-status/src", file.path.replace(/^usr\/local\//, ""));
+      expect(sha256(join(root, file.path)), file.path).toBe(sha256(source));
+      expect(statSync(join(root, file.path)).mode & 0o7777, file.path).toBe(file.mode);
+    }
+    expect(readFileSync(join(root, LAYOUT.updateHook), "utf8")).toBe(renderUpdateHook());
+    const doctor = await exec([LINUX, "doctor", "--json", "--root", root], elsewhere);
+    const findings = JSON.parse(doctor.stdout).findings as { check: string; status: string }[];
+    expect(findings.find((f) => f.check === "GUI plugin")?.status).toBe("ok");
+    expect(findings.find((f) => f.check === "stock script")?.status).toBe("ok");
 
     const again = await exec([LINUX, "install", "--root", root, "--replace-stock"], elsewhere);
     expect(again.stdout).toEndWith(`Nothing changed: already installed under "${root}"\n`);

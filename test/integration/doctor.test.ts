@@ -12,7 +12,9 @@ import type { Finding } from "../../src/doctor/finding.ts";
 import { CONFIGD_PIDFILE, checkConfigdActions, checkStockScript, checkSyshook } from "../../src/doctor/install-checks.ts";
 import { checkLockFile } from "../../src/doctor/system-checks.ts";
 import { LAYOUT } from "../../src/install/layout.ts";
+import { pluginTree } from "../../src/install/plugin-files.ts";
 import { renderConfigdActions, renderShim, renderSyshook } from "../../src/install/templates.ts";
+import { renderUpdateHook } from "../../src/install/update-hook.ts";
 import { type DaemonProcess, makeSandbox, runCli, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
 
 const AS_ROOT = process.getuid?.() === 0;
@@ -40,11 +42,13 @@ function installedRoot(): string {
   const root = mkdtempSync(join(tmpdir(), "carp-doctor-root-"));
   dirs.push(root);
   put(root, LAYOUT.stockScript, renderShim(), 0o755);
+  put(root, LAYOUT.updateHook, renderUpdateHook(), 0o755);
   const actions = put(root, LAYOUT.configdActions, renderConfigdActions());
   put(root, LAYOUT.syshook, renderSyshook(), 0o755);
+  const plugin = pluginTree().files.map((file) => put(root, file.path, file.text, file.mode));
   put(root, CONFIGD_PIDFILE, "123\n");
   const earlier = new Date(Date.now() - 60_000);
-  utimesSync(actions, earlier, earlier);
+  for (const file of [actions, ...plugin]) utimesSync(file, earlier, earlier);
   return root;
 }
 
@@ -74,6 +78,7 @@ test("a node ready to run: every check passes, in the order of the table, and do
     ["stock script", "ok"],
     ["configd actions", "ok"],
     ["CARP event hook", "ok"],
+    ["GUI plugin", "ok"],
     ["daemon", "ok"],
     ["socket", "ok"],
     ["demotion", "ok"],
@@ -81,7 +86,7 @@ test("a node ready to run: every check passes, in the order of the table, and do
   ]);
   const cli = await runCli(["doctor", "--root", root, "--config", sandbox.configFile]);
   expect(cli.exitCode).toBe(0);
-  expect(cli.stdout).toEndWith("\nAll 12 checks passed\n");
+  expect(cli.stdout).toEndWith("\nAll 13 checks passed\n");
   const json = await runCli(["doctor", "--root", root, "--config", sandbox.configFile, "--json"]);
   expect(JSON.parse(json.stdout)).toMatchObject({ result: "ok", findings: expect.any(Array) });
 });
@@ -222,6 +227,9 @@ describe("what install put on the node", () => {
     put(root, LAYOUT.stockScript, "#!/usr/local/bin/php\n<?php\n", 0o755);
     expect(checkStockScript(root)).toMatchObject({ status: "info", fix: "carp-service-status install --replace-stock" });
     put(root, LAYOUT.stockScript, renderShim(), 0o755);
+    expect(checkStockScript(root)).toMatchObject({ status: "warn", fix: "carp-service-status install --replace-stock" });
+    expect(checkStockScript(root).detail).toContain("a firmware update puts the stock script back, and nothing would put the shim back");
+    put(root, LAYOUT.updateHook, renderUpdateHook(), 0o755);
     expect(checkStockScript(root).status).toBe("ok");
   });
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { compile } from "../../scripts/build.ts";
 import { install } from "../../src/install/install.ts";
-import { LAYOUT } from "../../src/install/layout.ts";
+import { LAYOUT, PLUGIN_FILES, pluginOnlyDirs, temporaryOf } from "../../src/install/layout.ts";
 import { isShim } from "../../src/install/templates.ts";
 import { uninstall } from "../../src/install/uninstall.ts";
 import { FIXTURES } from "../helpers.ts";
@@ -76,6 +76,41 @@ function changesUnder(root: string, run: Run): Call[] {
   return run.calls.filter((call) => CHANGES.includes(call.name) && call.line.includes(root));
 }
 
+/** What the plugin's files and the directories only they need are called in a trace: their paths and temporaries. */
+const PLUGIN_PATHS = new Set([...PLUGIN_FILES.flatMap((file) => [file.path, temporaryOf(file.path)]), ...pluginOnlyDirs()]);
+const MANIFEST_PATHS = new Set([LAYOUT.manifest, temporaryOf(LAYOUT.manifest)]);
+
+function pathsOf(call: Call, root: string): string[] {
+  return [...call.line.matchAll(/"([^"]*)"/g)].flatMap((m) => (m[1]!.startsWith(`${root}/`) ? [m[1]!.slice(root.length + 1)] : []));
+}
+
+/**
+ * The calls to cut a run short at, in order, with the plugin's many like steps sampled: a step is
+ * a call that changes the tree and the journal writes that record it; of the steps on the plugin's
+ * files (or on directories only they need), the first and the last of each kind (the system call
+ * that begins them: mkdir, a file's creation, unlink, rmdir) are kept. The others are the same code
+ * on other paths, and the in-process journal test (install-journal.test.ts) cuts each of them short.
+ */
+function sampled(calls: Call[], root: string): Call[] {
+  const steps: { calls: Call[]; plugin: boolean }[] = [];
+  let recording = true;
+  for (const call of calls) {
+    const paths = pathsOf(call, root);
+    const journal = paths.length > 0 && paths.every((path) => MANIFEST_PATHS.has(path));
+    if (steps.length === 0 || (!journal && recording)) steps.push({ calls: [], plugin: false });
+    const step = steps.at(-1)!;
+    step.calls.push(call);
+    if (!journal && paths.some((path) => PLUGIN_PATHS.has(path))) step.plugin = true;
+    recording = journal;
+  }
+  const plugin = steps.filter((step) => step.plugin);
+  const kind = (step: { calls: Call[] }) => step.calls[0]!.name;
+  const ends = new Set(
+    [...new Set(plugin.map(kind))].flatMap((name) => [plugin.find((s) => kind(s) === name), plugin.findLast((s) => kind(s) === name)]),
+  );
+  return steps.filter((step) => !step.plugin || ends.has(step)).flatMap((step) => step.calls);
+}
+
 /** The path a call names, relative to root, for test names. */
 function shortly(call: Call, root: string): string {
   const paths = [...call.line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!.replace(`${root}/`, ""));
@@ -135,7 +170,15 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("cut short by strace", () 
   for (const scenario of STRACE ? scenarios() : []) {
     const reference = cloneTree(scenario.start);
     const run = traced(scenario.args(reference));
-    const points = changesUnder(reference, run);
+    const all = changesUnder(reference, run);
+    const creations = run.calls.filter((c) => c.name === "openat" && c.line.includes("O_CREAT") && c.line.includes(reference));
+    const kept = new Set(
+      sampled(
+        [...all, ...creations].sort((a, b) => run.calls.indexOf(a) - run.calls.indexOf(b)),
+        reference,
+      ),
+    );
+    const points = all.filter((call) => kept.has(call));
 
     describe(scenario.name, () => {
       test("the reference run succeeds and changes the tree", () => {
@@ -153,8 +196,13 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("cut short by strace", () 
         });
       }
 
-      const creations = run.calls.filter((c) => c.name === "openat" && c.line.includes("O_CREAT") && c.line.includes(reference));
-      for (const call of scenario.name === "uninstall" ? [] : creations) {
+      test("the plugin's files are among the calls cut short at, first and last of each kind", () => {
+        const named = (calls: Call[]) => calls.filter((call) => pathsOf(call, reference).some((path) => PLUGIN_PATHS.has(path)));
+        expect(named(points).length).toBeGreaterThan(0);
+        expect(named(points).length).toBeLessThan(named(all).length);
+      });
+
+      for (const call of scenario.name === "uninstall" ? [] : creations.filter((c) => kept.has(c))) {
         test(`no space left at ${shortly(call, reference)}`, () => {
           const root = cloneTree(scenario.start);
           const failed = traced(scenario.args(root), `openat:error=ENOSPC:when=${call.index}`);

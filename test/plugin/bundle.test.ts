@@ -9,15 +9,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from "node:path";
 import { bundle, PORT_BUNDLE, portFiles } from "../../scripts/build.ts";
 import { VERSION } from "../../src/common/version.ts";
-import { NODE_PATHS } from "../../src/install/layout.ts";
+import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
+import { install } from "../../src/install/install.ts";
+import { INSTALLED_FILES, LAYOUT, NODE_PATHS, PLUGIN_FILES } from "../../src/install/layout.ts";
 import { renderConfigdActions, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
+import { opnsenseRoot, removeScratch, standInExecutable } from "../install-scenario.ts";
 import { PORT_DIR, run, scratchDir } from "./testenv.ts";
 
 /** FreeBSD ports' Bun; BUN_1_3_14 overrides where it is (npm's bun@1.3.14 runs on Linux). */
 const BUN_1_3_14 = process.env.BUN_1_3_14 ?? "/opt/bun1314/node_modules/.bin/bun";
 
 const scratch = scratchDir("carp-bundle-");
-afterAll(() => scratch.remove());
+afterAll(() => {
+  scratch.remove();
+  removeScratch();
+});
 
 /** The port's sed over the rendered files, for a PREFIX and LOCALBASE. */
 function substitute(text: string, prefix: string, localbase: string): string {
@@ -77,8 +83,58 @@ describe("dist/cli.js", () => {
   }
 });
 
+test("dist/cli.js carries the GUI plugin: its doctor, run away from the repository, finds install's copy in place", async () => {
+  const root = opnsenseRoot();
+  install({ root, executable: standInExecutable(), replaceStock: false }, () => {});
+  const elsewhere = join(scratch.dir, "elsewhere");
+  mkdirSync(elsewhere);
+  const cli = join(elsewhere, "cli.js");
+  writeFileSync(cli, readFileSync(built.outfile));
+  const doctor = await run([process.execPath, "--config=/dev/null", cli, "doctor", "--json", "--root", root], { cwd: elsewhere });
+  const findings = JSON.parse(doctor.stdout).findings as { check: string; status: string; detail: string }[];
+  expect(findings.find((f) => f.check === "GUI plugin")).toMatchObject({
+    status: "ok",
+    detail: `its ${PLUGIN_FILES.length} files are in place as this version installs them: Services > CARP Service Status`,
+  });
+});
+
+/** The lines of pkg-plist. */
+function plist(): string[] {
+  return readFileSync(join(PORT_DIR, "pkg-plist"), "utf8").trim().split("\n");
+}
+
 describe("the port sysutils/carp-service-status", () => {
   const makefile = readFileSync(join(PORT_DIR, "Makefile"), "utf8");
+
+  test("pkg-plist lists exactly what the build and install put under /usr/local, but the plugin package's files and --replace-stock's", () => {
+    const local = (path: string) => {
+      expect(path).toStartWith("usr/local/");
+      return path.slice("usr/local/".length);
+    };
+    // The executable is the port's wrapper and the bundle it runs; a sample is @sample (pkg copies it to the config when there is none).
+    const expected = INSTALLED_FILES.filter((file) => file.part === "runtime").flatMap((file) =>
+      file.path === LAYOUT.binary
+        ? [local(file.path), PORT_BUNDLE]
+        : [`${file.path.endsWith(".sample") ? "@sample " : ""}${local(file.path)}`],
+    );
+    expect(plist().sort()).toEqual(expected.sort());
+    // doctor tells a node with the port (and so the plugin as a package) by the bundle.
+    expect(PORT_BUNDLE_PATH).toBe(`usr/local/${PORT_BUNDLE}`);
+  });
+
+  test("the port ships no file of the plugin package, of core's, or that only install --replace-stock writes", () => {
+    const shipped = new Set(plist().map((line) => line.replace(/^@sample /, "")));
+    const notOurs = [
+      ...PLUGIN_FILES.map((file) => file.path),
+      LAYOUT.pluginVersion,
+      ...INSTALLED_FILES.filter((file) => file.part === "replace-stock").map((file) => file.path),
+      LAYOUT.stockScript,
+      LAYOUT.keptStock,
+      LAYOUT.manifest,
+    ];
+    expect(notOurs.length).toBeGreaterThan(PLUGIN_FILES.length + 4);
+    expect(notOurs.map((path) => path.replace(/^usr\/local\//, "")).filter((path) => shipped.has(path))).toEqual([]);
+  });
 
   test("pkg-plist lists exactly what the Makefile installs", () => {
     const installed = [...makefile.matchAll(/\$\{STAGEDIR\}\$\{PREFIX\}\/(\S+)$/gm)]

@@ -26,6 +26,8 @@ export interface TestEnv {
   python: string;
   xmllint: string;
   chromium: string;
+  /** BSD make, to run the plugin Makefiles' plugins.mk. */
+  bmake: string;
 }
 
 export const TESTENV_DIR = process.env.OPNSENSE_TESTENV ?? join(REPO, ".opnsense-testenv");
