@@ -44,13 +44,43 @@ interface Run {
 const CACHE = scratch("carp-bun-cache-");
 
 /**
+ * An injection at one call of a reference run, in another copy of its tree: strace's `-P` keeps
+ * to the calls on that call's path, and `when=` counts among those. Counted among all the calls
+ * of its name instead, the point would move whenever Bun opens a file of its own earlier or later.
+ */
+interface Injection {
+  /** strace's `inject=` argument, without `when=`. */
+  tamper: string;
+  call: Call;
+  /** The root of the reference run, and the one of this run. */
+  from: string;
+  to: string;
+  reference: Run;
+}
+
+/** The call's first path under `root`, relative to it. */
+function relativePathOf(call: Call, root: string): string {
+  const found = [...call.line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!).find((path) => path.startsWith(`${root}/`));
+  if (found === undefined) throw new Error(`no path under "${root}" in ${call.line}`);
+  return found.slice(root.length + 1);
+}
+
+/** `-P PATH -e inject=...:when=N` for the injection, N the call's number among those of its name on its path. */
+function injectionArgs({ tamper, call, from, to, reference }: Injection): string[] {
+  const path = relativePathOf(call, from);
+  const onPath = (c: Call) => c.name === call.name && c.line.includes(`"${join(from, path)}"`);
+  const when = reference.calls.filter(onPath).indexOf(call) + 1;
+  return ["-P", join(to, path), "-e", `inject=${tamper}:when=${when}`];
+}
+
+/**
  * Runs the driver under strace (its main thread only: that is where the synchronous file system
  * calls happen, and no child is followed), with an optional injection.
  */
-function traced(command: string[], inject?: string): Run {
+function traced(command: string[], inject?: Injection): Run {
   const out = join(scratch("carp-strace-"), "trace");
   const argv = [STRACE!, "-qq", "-o", out, "-e", `trace=openat,${CHANGES.join(",")}`];
-  if (inject) argv.push("-e", `inject=${inject}`);
+  if (inject) argv.push(...injectionArgs(inject));
   const result = Bun.spawnSync([...argv, ...command], {
     env: { ...process.env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: CACHE },
     stdout: "pipe",
@@ -190,7 +220,13 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("cut short by strace", () 
       for (const call of points) {
         test(`killed at ${shortly(call, reference)}`, () => {
           const root = cloneTree(scenario.start);
-          const killed = traced(scenario.args(root), `${call.name}:signal=SIGKILL:when=${call.index}`);
+          const killed = traced(scenario.args(root), {
+            tamper: `${call.name}:signal=SIGKILL`,
+            call,
+            from: reference,
+            to: root,
+            reference: run,
+          });
           expect(killed.signalCode).toBe("SIGKILL");
           expectRecoverable(scenario, root);
         });
@@ -205,7 +241,7 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("cut short by strace", () 
       for (const call of scenario.name === "uninstall" ? [] : creations.filter((c) => kept.has(c))) {
         test(`no space left at ${shortly(call, reference)}`, () => {
           const root = cloneTree(scenario.start);
-          const failed = traced(scenario.args(root), `openat:error=ENOSPC:when=${call.index}`);
+          const failed = traced(scenario.args(root), { tamper: "openat:error=ENOSPC", call, from: reference, to: root, reference: run });
           expect(failed.exitCode).toBe(3);
           expect(failed.stderr).toContain("no space left on device");
           expectRecoverable(scenario, root);
@@ -267,7 +303,7 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("the compiled executable, 
       const binary = join(mkdtempSync(join(tmpdir(), "carp-compiled-")), "carp-service-status");
       const built = await compile("bun-linux-x64", binary);
       expect(built.log).not.toContain("error:");
-      const run = (root: string, command: "install" | "uninstall", inject?: string) =>
+      const run = (root: string, command: "install" | "uninstall", inject?: Injection) =>
         traced([binary, command, "--root", root, ...(command === "install" ? ["--replace-stock"] : [])], inject);
       try {
         const fresh = opnsenseRoot();
@@ -276,9 +312,18 @@ describe.skipIf(!STRACE && process.env.CI !== "true")("the compiled executable, 
         expect(referenceRun.exitCode).toBe(0);
         const shim = referenceRun.calls.find((c) => c.name === "rename" && c.line.includes(`"${join(reference, LAYOUT.stockScript)}"`));
         expect(shim).toBeDefined();
+        // The rename after the shim's: the journal recording that the shim landed.
+        const next = referenceRun.calls.find((c) => c.name === "rename" && c.index === shim!.index + 1);
+        expect(next).toBeDefined();
 
         const root = cloneTree(fresh);
-        const killed = run(root, "install", `rename:signal=SIGKILL:when=${shim!.index + 1}`);
+        const killed = run(root, "install", {
+          tamper: "rename:signal=SIGKILL",
+          call: next!,
+          from: reference,
+          to: root,
+          reference: referenceRun,
+        });
         expect(killed.signalCode).toBe("SIGKILL");
         expect(isShim(readFileSync(join(root, LAYOUT.stockScript), "utf8"))).toBe(true);
         expect(brokenStockScript(root)).toBeNull();
