@@ -9,6 +9,7 @@ import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { type Clock, systemClock } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
+import { acquireLock } from "../system/lock-file.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { describeChange } from "./change-line.ts";
@@ -18,7 +19,6 @@ import type { Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
-import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
