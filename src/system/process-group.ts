@@ -152,16 +152,16 @@ export function runsInProgress(): number {
 }
 
 /**
- * The environment a run starts with: `env` (or ours), plus the run's marker where the kernel
- * needs one to tell runs apart (Linux).
+ * The environment a run starts with: `env` plus the run's marker where the kernel needs one to
+ * tell runs apart (Linux). A run that inherits our environment (sysctl, logger: `env` undefined)
+ * gets none: copying ours costs Bun.spawn a millisecond per call, and those tools start nothing
+ * that leaves their session, where they are known without it.
  */
 export function prepareRun(env: Record<string, string> | undefined): { token: string | null; env: Record<string, string> | undefined } {
   const marker = tree().markerName;
-  if (marker === null) return { token: null, env };
+  if (marker === null || env === undefined) return { token: null, env };
   const token = `${process.pid}-${crypto.randomUUID()}`;
-  const base =
-    env ?? (Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== undefined)) as Record<string, string>);
-  return { token, env: { ...base, [marker]: token } };
+  return { token, env: { ...env, [marker]: token } };
 }
 
 /** Starts following a process just spawned (so still our unreaped child, its pid surely its own). */

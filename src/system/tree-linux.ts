@@ -237,16 +237,19 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       }
     },
     reapOrphans(runs) {
+      const dead = childrenOf(process.pid).flatMap((child) => {
+        const stat = readStat(child);
+        return stat !== null && isDead(stat) && !runs.some((run) => run.pid === child && !run.leaderGone) ? [stat] : [];
+      });
+      if (dead.length === 0) return;
       const c = load();
       const bunChildren = pidfdsShowBunChildren === true ? pidfdTargets() : null;
-      for (const child of childrenOf(process.pid)) {
-        const stat = readStat(child);
-        if (stat === null || !isDead(stat) || runs.some((run) => run.pid === child && !run.leaderGone)) continue;
+      for (const stat of dead) {
         const inherited =
           bunChildren !== null
-            ? !bunChildren.has(child)
-            : ownerOf({ pid: child, token: null, session: stat.session, pgrp: stat.pgrp }, runs) !== null;
-        if (inherited) c.waitpid(child, WNOHANG);
+            ? !bunChildren.has(stat.pid)
+            : ownerOf({ pid: stat.pid, token: null, session: stat.session, pgrp: stat.pgrp }, runs) !== null;
+        if (inherited) c.waitpid(stat.pid, WNOHANG);
       }
     },
     identify(pid) {
