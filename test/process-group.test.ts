@@ -10,10 +10,10 @@ import {
   endRun,
   type Kill,
   leftoversOf,
+  lookNow,
   markLeaderGone,
   type ProcessInfo,
   prepareRun,
-  type RecordedProcess,
   registerRun,
   releaseRun,
   signalGroup,
@@ -124,18 +124,24 @@ test("orphans are reaped while the run is still listed, so they can be told from
   expect(reaped).toEqual([[10, 20], [20]]);
 });
 
-test("the run file hears each running leader, and each leftover until its run is released", () => {
-  fakeKernel({ 10: [10, 11] });
-  const heard: RecordedProcess[][] = [];
-  watchRuns((processes) => heard.push(processes));
+test("the run file hears of a run from its first look on: its leader, what it has running, its leftovers, until release", () => {
+  fakeKernel({ 10: [10, 11], 20: [20] });
+  const heard: string[][] = [];
+  watchRuns((processes) => heard.push(processes.map((p) => `${p.name} ${p.pid} ${p.start}`)));
   const run = started(10);
+  lookNow();
+  const quick = started(20);
+  releaseRun(quick);
   markLeaderGone(run);
   leftoversOf(run);
   releaseRun(run);
-  expect(heard.map((processes) => processes.map((p) => `${p.name} ${p.pid} ${p.start}`))).toEqual([
+  expect(heard).toEqual([
     [],
-    ["/hooks/h10 10 1000"],
     [],
+    ["/hooks/h10 10 1000", "sleep 11 1100"],
+    ["/hooks/h10 10 1000", "sleep 11 1100"],
+    ["/hooks/h10 10 1000", "sleep 11 1100"],
+    ["sleep 11 1100"],
     ["sleep 11 1100"],
     [],
   ]);

@@ -26,9 +26,11 @@ const KILL_WAIT_MS = 2000;
 /** At most this many processes are named in a warning; the rest are counted. */
 const NAMED_AT_MOST = 8;
 /**
- * While runs are recorded (the daemon's run file), what each has running is looked at this often:
- * an orphan a hook's process hands us (a double fork into a session of its own) is in no group of
- * the hook's and below no process of it, so the run file names it within this time.
+ * While runs are recorded (the daemon's run file), what each has running is looked at this often,
+ * and a run is recorded from its first look on. Most runs end sooner and are never written down:
+ * a daemon evaluating every few seconds does not rewrite a file in /var/run many times a second.
+ * A look also finds what no group or parent ties to the run any more (a double fork into a
+ * session of its own hands its process to us).
  */
 const RECORD_EVERY_MS = 1000;
 
@@ -109,8 +111,9 @@ export interface RecordedProcess {
 let watcher: ((processes: RecordedProcess[]) => void) | null = null;
 
 /**
- * Calls `listener` with every process that would outlive us if we were killed now (the leaders
- * of running runs, the leftovers being ended), now and at every change; null stops it.
+ * Calls `listener` with every process that would outlive us if we were killed now, as of the last
+ * look (every RECORD_EVERY_MS while runs go): the leaders of runs that have been running since,
+ * what they had running, and the leftovers being ended. Called now and at every change; null stops it.
  */
 export function watchRuns(listener: ((processes: RecordedProcess[]) => void) | null): void {
   watcher = listener;
@@ -118,13 +121,22 @@ export function watchRuns(listener: ((processes: RecordedProcess[]) => void) | n
   tell();
 }
 
+/** Looks at every run now (as the periodic look does) and tells the watcher. */
+export function lookNow(): void {
+  for (const run of runs.values()) looked.set(run.id, membersOf(run));
+  tell();
+}
+
 function tell(): void {
   if (watcher === null) return;
   const processes = new Map<number, RecordedProcess>();
   for (const run of runs.values()) {
+    const seen = looked.get(run.id);
+    if (seen === undefined) continue;
     if (!run.leaderGone && run.start !== null) processes.set(run.pid, { pid: run.pid, start: run.start, name: run.what });
-    for (const p of [...(looked.get(run.id) ?? []), ...(leftovers.get(run.id) ?? [])]) {
-      if (p.start !== "") processes.set(p.pid, { pid: p.pid, start: p.start, name: p.name });
+    // The leader is its own entry, and only until it exits: its pid may name another process then.
+    for (const p of [...seen, ...(leftovers.get(run.id) ?? [])]) {
+      if (p.start !== "" && p.pid !== run.pid) processes.set(p.pid, { pid: p.pid, start: p.start, name: p.name });
     }
   }
   watcher([...processes.values()]);
@@ -134,10 +146,7 @@ function tell(): void {
 function keepLooking(): void {
   const wanted = watcher !== null && runs.size > 0;
   if (wanted && lookTimer === null) {
-    lookTimer = setInterval(() => {
-      for (const run of runs.values()) looked.set(run.id, membersOf(run));
-      tell();
-    }, RECORD_EVERY_MS);
+    lookTimer = setInterval(lookNow, RECORD_EVERY_MS);
     // Never what keeps a process alive.
     lookTimer.unref();
   } else if (!wanted && lookTimer !== null) {

@@ -17,7 +17,7 @@ import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "./atomic-file.ts";
 import type { Logger } from "./log.ts";
 import { ensurePrivateDir } from "./private-dir.ts";
-import { identifyProcess, listProcesses, type RecordedProcess, runningBootId, watchRuns } from "./process-group.ts";
+import { identifyProcess, listProcesses, lookNow, type RecordedProcess, runningBootId, watchRuns } from "./process-group.ts";
 import { descendantsIn, type ProcessInfo, signalGroup, signalProcess } from "./tree-kernel.ts";
 
 /** A run file is a few lines per running hook; anything larger is not one of ours. */
@@ -116,8 +116,13 @@ export function planRecovery(file: RunFile, options: { processes: readonly Proce
   return plan;
 }
 
-/** Reads the run file, refusing anything but a small regular file (never a FIFO, a device or a link). */
+/**
+ * Reads the run file, refusing anything but a small regular file of ours that nobody else may
+ * write (never a FIFO, a device or a link): what it names is signalled as root.
+ */
 function readRunFile(path: string): string | null {
+  // The simulation's directory sits in /tmp: it must be ours before anything in it is believed.
+  if (dirname(path) === SIMULATION_DIR) ensurePrivateDir(SIMULATION_DIR);
   let stats: ReturnType<typeof lstatSync>;
   try {
     stats = lstatSync(path);
@@ -126,6 +131,9 @@ function readRunFile(path: string): string | null {
     throw error;
   }
   if (!stats.isFile()) throw new Error("it is not a regular file");
+  const uid = process.getuid?.() ?? 0;
+  if (stats.uid !== uid) throw new Error(`it is owned by uid ${stats.uid}, not by us (uid ${uid})`);
+  if ((stats.mode & 0o022) !== 0) throw new Error(`others may write it (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")})`);
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     if (fstatSync(fd).size > MAX_RUN_FILE_BYTES) throw new Error(`it is larger than ${MAX_RUN_FILE_BYTES} bytes`);
@@ -208,15 +216,16 @@ export async function endWhatWasLeftRunning(path: string, options: { graceMs: nu
   return true;
 }
 
-/** Keeps the run file up to date until close(), which removes it when nothing is left running. */
+/** Keeps the run file up to date until close(). */
 export interface RunRecorder {
   close(): void;
 }
 
 /**
- * Records in `path`, at every change, what would outlive this daemon if it were killed now.
- * Returns null where processes cannot be identified (no pid-reuse guard, so no run file). A file
- * that cannot be written is said once and tried again at the next change.
+ * Records in `path` what would outlive this daemon if it were killed now (see watchRuns): the
+ * file exists only while something is recorded, so a daemon whose hooks end quickly never writes
+ * it. Returns null where processes cannot be identified (no pid-reuse guard, so no run file). A
+ * file that cannot be written is said once and tried again at the next change.
  */
 export function recordRuns(path: string, log: Logger): RunRecorder | null {
   const self = identifyProcess(process.pid);
@@ -229,6 +238,11 @@ export function recordRuns(path: string, log: Logger): RunRecorder | null {
   const write = () => {
     const processes = pending ?? [];
     pending = null;
+    if (processes.length === 0) {
+      if (written !== null) removeRunFile(path);
+      written = null;
+      return;
+    }
     const text = formatRunFile({ daemon, boot, processes });
     if (text === written) return;
     try {
@@ -246,17 +260,17 @@ export function recordRuns(path: string, log: Logger): RunRecorder | null {
       failed = true;
     }
   };
-  // Changes come in bursts (a pool of hooks starting at once): one write per burst.
+  // Changes come in bursts (a pool of hooks ending at once): one write per burst.
   watchRuns((processes) => {
     if (pending === null) queueMicrotask(write);
     pending = processes;
   });
   return {
     close() {
+      // What still runs now (a stop that timed out) is recorded, for the next start to end.
+      lookNow();
       watchRuns(null);
       if (pending !== null) write();
-      const last = written === null ? [] : parseRunFile(written).processes;
-      if (last.length === 0) removeRunFile(path);
     },
   };
 }

@@ -6,7 +6,7 @@
  * orphans it inherits. Real daemons, real signals, the fixture hang-with-children.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runFilePath } from "../../src/system/run-file.ts";
 import { CLI, isAlive, makeSandbox, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
@@ -135,6 +135,29 @@ describe("a daemon killed with -9", () => {
     expect(await daemon.stop()).toBe(0);
     expect(isAlive(recycled.pid)).toBe(true);
   });
+  test("a run file others may write is not believed: nothing it names is signalled", async () => {
+    sandbox = makeSandbox({ schedule: false });
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    const listed = Bun.spawn(["sleep", "3637"], { detached: true });
+    strays.push(listed.pid);
+    const runFile = runFilePath(sandbox.config.stateFile as string);
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    writeFileSync(
+      runFile,
+      JSON.stringify({
+        daemon: { pid: gone.pid, start: "1", name: "carp-service-status" },
+        boot,
+        processes: [{ pid: listed.pid, start: startOf(listed.pid), name: "sleep" }],
+      }),
+    );
+    chmodSync(runFile, 0o666);
+    const daemon = await spawnDaemon(sandbox);
+    const said = await daemon.waitForLog((line) => String(line.msg).includes("cannot be used"));
+    expect(said.msg).toContain("others may write it (mode 0666)");
+    expect(await daemon.stop()).toBe(0);
+    expect(isAlive(listed.pid)).toBe(true);
+  });
 });
 
 describe("a stopping daemon", () => {
@@ -176,8 +199,9 @@ exit 0
   }
   expect(warnings.orphaning).toEqual([]);
   expect(readFileSync(join(pidsDir, "orphan.stat"), "utf8").trim()).toBe(`Z ${daemon.proc.pid}`);
-  // Nothing of the evaluation is left under the daemon, not even a zombie.
+  // Nothing of the evaluation is left under the daemon, not even a zombie, and nothing in the run file.
   expect(childrenOf(daemon.proc.pid)).toEqual([]);
+  expect(existsSync(runFilePath(sandbox.config.stateFile as string))).toBe(false);
   expect(await daemon.stop()).toBe(0);
 });
 
