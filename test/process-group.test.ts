@@ -8,8 +8,8 @@ import { afterEach, expect, test } from "bun:test";
 import {
   describeProcesses,
   endRun,
+  findLeftovers,
   type Kill,
-  leftoversOf,
   lookNow,
   markLeaderGone,
   type ProcessInfo,
@@ -36,8 +36,13 @@ function info(pid: number, name = "sleep"): ProcessInfo {
  * A kernel over a table of live processes, each owned by a run's leader pid. `stubborn` ones
  * ignore SIGTERM; every signal sent is recorded as "SIGNAL LEADER: PIDS".
  */
-function fakeKernel(table: Record<number, number[]>, options: { stubborn?: number[]; marker?: string | null } = {}) {
+function fakeKernel(
+  table: Record<number, number[]>,
+  options: { stubborn?: number[]; marker?: string | null; hidden?: { leader: number; pid: number; looks: number } } = {},
+) {
   const alive = new Map(Object.entries(table).map(([leader, pids]) => [Number(leader), new Set(pids)]));
+  // A process that cannot be told whose it is for its first `looks` looks (an exec under way).
+  let hiddenLooks = options.hidden?.looks ?? 0;
   const sent: string[] = [];
   const reaped: Array<number[]> = [];
   const kernel: TreeKernel = {
@@ -45,6 +50,11 @@ function fakeKernel(table: Record<number, number[]>, options: { stubborn?: numbe
     markerName: options.marker ?? null,
     acquire() {},
     members: (run) => [...(alive.get(run.pid) ?? [])].filter((pid) => pid !== run.pid || !run.leaderGone).map((pid) => info(pid)),
+    unsettled() {
+      if (options.hidden === undefined || hiddenLooks === 0) return 0;
+      if (--hiddenLooks === 0) alive.get(options.hidden.leader)?.add(options.hidden.pid);
+      return 1;
+    },
     signal(run, members, signal) {
       sent.push(`${signal} ${run.pid}: ${members.map((m) => m.pid).join(" ")}`);
       for (const member of members) {
@@ -98,9 +108,25 @@ test("a run with nothing left running gets no signal at all", async () => {
   const { sent } = fakeKernel({ 10: [10] });
   const run = started(10);
   markLeaderGone(run);
-  expect(leftoversOf(run)).toEqual([]);
+  expect(await findLeftovers(run)).toEqual([]);
   await endRun(run, { graceMs: 100 });
   expect(sent).toEqual([]);
+  releaseRun(run);
+});
+
+test("a leftover that cannot be told yet whose it is (an exec under way) is waited for, then found", async () => {
+  fakeKernel({ 10: [10] }, { hidden: { leader: 10, pid: 13, looks: 3 } });
+  const run = started(10);
+  markLeaderGone(run);
+  expect((await findLeftovers(run)).map((p) => p.pid)).toEqual([13]);
+  releaseRun(run);
+});
+
+test("what turns up during the grace gets its own SIGTERM when it is found, and the grace waits for it", async () => {
+  const { sent } = fakeKernel({ 10: [10, 11] }, { hidden: { leader: 10, pid: 12, looks: 2 } });
+  const run = started(10);
+  await endRun(run, { graceMs: 5_000 });
+  expect(sent).toEqual(["SIGTERM 10: 10 11", "SIGTERM 10: 12"]);
   releaseRun(run);
 });
 
@@ -108,7 +134,7 @@ test("ending one run signals its processes only, never another run's still runni
   const { sent, alive } = fakeKernel({ 10: [10, 11], 20: [20, 21] });
   const [a, b] = [started(10), started(20)];
   markLeaderGone(a);
-  expect(leftoversOf(a).map((p) => p.pid)).toEqual([11]);
+  expect((await findLeftovers(a)).map((p) => p.pid)).toEqual([11]);
   await endRun(a, { graceMs: 100 });
   expect(sent).toEqual(["SIGTERM 10: 11"]);
   expect([...alive.get(20)!]).toEqual([20, 21]);
@@ -124,7 +150,7 @@ test("orphans are reaped while the run is still listed, so they can be told from
   expect(reaped).toEqual([[10, 20], [20]]);
 });
 
-test("the run file hears of a run from its first look on: its leader, what it has running, its leftovers, until release", () => {
+test("the run file hears of a run from its first look on: its leader, what it has running, its leftovers, until release", async () => {
   fakeKernel({ 10: [10, 11], 20: [20] });
   const heard: string[][] = [];
   watchRuns((processes) => heard.push(processes.map((p) => `${p.name} ${p.pid} ${p.start}`)));
@@ -133,7 +159,7 @@ test("the run file hears of a run from its first look on: its leader, what it ha
   const quick = started(20);
   releaseRun(quick);
   markLeaderGone(run);
-  leftoversOf(run);
+  await findLeftovers(run);
   releaseRun(run);
   expect(heard).toEqual([
     [],

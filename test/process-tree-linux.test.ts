@@ -1,12 +1,12 @@
 /**
- * The Linux branch's pure parts: /proc/PID/stat, the children files, an environ block, a pidfd's
+ * The Linux branch's pure parts: /proc/PID/stat, an environ block, a pidfd's
  * fdinfo (proc(5)), and which run a child we did not spawn belongs to. Real /proc where this
  * machine has one.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { TreeRun } from "../src/system/process-group.ts";
-import { environValue, ownerOf, parseChildren, parsePidfdInfo, parseStat, RUN_MARKER } from "../src/system/tree-linux.ts";
+import { environValue, ownerOf, parsePidfdInfo, parseStat, RUN_MARKER } from "../src/system/tree-linux.ts";
 
 /** A line as Linux 6.x writes it for `cat`, fields 1 to 52. */
 const CAT =
@@ -45,11 +45,6 @@ describe("parseStat", () => {
     expect(own).toMatchObject({ pid: process.pid, ppid: process.ppid });
     expect(own?.startTicks).toMatch(/^\d+$/);
   });
-});
-
-test("parseChildren reads the space-separated pids of a children file", () => {
-  expect(parseChildren("4242 4243 \n")).toEqual([4242, 4243]);
-  expect(parseChildren("")).toEqual([]);
 });
 
 test("environValue finds one variable in a NUL-separated environ block", () => {

@@ -21,6 +21,8 @@ export { signalGroup, signalProcess } from "./tree-kernel.ts";
 /** How often a run that should be ending is looked at: soon at first, then less often. */
 const POLL_FIRST_MS = 5;
 const POLL_MAX_MS = 50;
+/** How long a leftover check waits for children that cannot be told yet whose they are. */
+const SETTLE_MAX_MS = 600;
 /** After SIGKILL, how long to wait for the kernel to finish them (a process in uninterruptible sleep may take a while). */
 const KILL_WAIT_MS = 2000;
 /** At most this many processes are named in a warning; the rest are counted. */
@@ -198,14 +200,26 @@ export function markLeaderGone(run: TreeRun): void {
   tell();
 }
 
-/** What is still running of the run, other than its leader once that has exited; recorded until release. */
-export function leftoversOf(run: TreeRun): ProcessInfo[] {
-  const left = membersOf(run);
-  if (left.length > 0) {
-    leftovers.set(run.id, left);
-    tell();
+/**
+ * What is still running of the run, other than its leader once that has exited; recorded until
+ * release. A child of ours that cannot be told yet whose it is (an exec under way) is waited for,
+ * a little: a leftover caught at that moment must not go unseen.
+ */
+export async function findLeftovers(run: TreeRun): Promise<ProcessInfo[]> {
+  const settleEnds = performance.now() + SETTLE_MAX_MS;
+  let pollMs = POLL_FIRST_MS;
+  for (;;) {
+    const left = membersOf(run);
+    if (left.length > 0 || unsettled() === 0 || performance.now() >= settleEnds) {
+      if (left.length > 0) {
+        leftovers.set(run.id, left);
+        tell();
+      }
+      return left;
+    }
+    await pause(pollMs);
+    pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
   }
-  return left;
 }
 
 export interface EndRunOptions {
@@ -217,13 +231,21 @@ export interface EndRunOptions {
 
 /**
  * SIGTERM to everything of the run, up to `graceMs` for it to end, then SIGKILL to whatever is
- * left until nothing is (or KILL_WAIT_MS passed). What forks in the meantime is found at the next
- * look. Never throws.
+ * left until nothing is (or KILL_WAIT_MS passed). What appears in the meantime (a fork, a process
+ * that was between fork and exec) gets its SIGTERM when it is found. Never throws.
  */
 export async function endRun(run: TreeRun, options: EndRunOptions): Promise<void> {
+  const signalled = new Set<string>();
+  const terminate = (members: readonly ProcessInfo[]) => {
+    const fresh = members.filter((member) => !signalled.has(`${member.pid}:${member.start}`));
+    if (fresh.length === 0) return;
+    for (const member of fresh) signalled.add(`${member.pid}:${member.start}`);
+    send(run, fresh, "SIGTERM");
+  };
+  const done = (members: readonly ProcessInfo[]) => members.length === 0 && unsettled() === 0;
   let members = membersOf(run);
-  if (members.length === 0) return;
-  send(run, members, "SIGTERM");
+  if (done(members)) return;
+  terminate(members);
   let cut = false;
   void options.cutShort?.then(() => {
     cut = true;
@@ -234,14 +256,15 @@ export async function endRun(run: TreeRun, options: EndRunOptions): Promise<void
     await pause(Math.min(pollMs, Math.max(1, graceEnds - performance.now())));
     pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
     members = membersOf(run);
-    if (members.length === 0) return;
+    if (done(members)) return;
+    terminate(members);
   }
   const killEnds = performance.now() + KILL_WAIT_MS;
   pollMs = POLL_FIRST_MS;
   for (;;) {
     members = membersOf(run);
-    if (members.length === 0) return;
-    send(run, members, "SIGKILL");
+    if (done(members)) return;
+    if (members.length > 0) send(run, members, "SIGKILL");
     if (performance.now() >= killEnds) return;
     await pause(pollMs);
     pollMs = Math.min(pollMs * 2, POLL_MAX_MS);
@@ -269,6 +292,10 @@ export function describeProcesses(processes: readonly ProcessInfo[]): string[] {
 
 function membersOf(run: TreeRun): ProcessInfo[] {
   return safely(() => tree().members(run, current()), []);
+}
+
+function unsettled(): number {
+  return safely(() => tree().unsettled?.(current()) ?? 0, 0);
 }
 
 function send(run: TreeRun, members: readonly ProcessInfo[], signal: NodeJS.Signals): void {

@@ -9,7 +9,7 @@ import type { OutputCapture } from "./output-capture.ts";
 import {
   describeProcesses,
   endRun,
-  leftoversOf,
+  findLeftovers,
   markLeaderGone,
   prepareRun,
   registerRun,
@@ -116,7 +116,7 @@ export async function superviseProcess({ proc, tree }: Started, options: RunProc
 
   // The leader is gone; anything it started that still runs (`cmd &`, bash `set -m`, setsid,
   // daemon(8)) would leak one process per run.
-  const left = leftoversOf(tree);
+  const left = await findLeftovers(tree);
   if (left.length > 0) await endRun(tree, { graceMs: options.killGraceMs, cutShort: abort.promise });
   abort.dispose();
   releaseRun(tree);

@@ -52,6 +52,11 @@ export interface TreeKernel {
    * cannot prove is the run's.
    */
   members(run: TreeRun, runs: readonly TreeRun[]): ProcessInfo[];
+  /**
+   * How many of our children cannot be told yet whose they are (Linux: an exec under way hides a
+   * process's environment for a moment). While there are any, what has ended cannot be told either.
+   */
+  unsettled?(runs: readonly TreeRun[]): number;
   /** Sends `signal` to the run's processes (`members` as just read). */
   signal(run: TreeRun, members: readonly ProcessInfo[], signal: NodeJS.Signals, runs: readonly TreeRun[]): void;
   /**

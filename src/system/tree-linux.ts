@@ -5,15 +5,27 @@
  * RUN_MARKER, unique to the run; a process that cleared its environment is still known by the
  * session or process group it kept. Parsing is pure and exported for tests; reading /proc and
  * libc are the effects.
+ *
+ * The tree is read from one scan of /proc/N/stat (parent pids), not from the
+ * /proc/PID/task/TID/children files: proc(5) warns those are no stable snapshot, and here they
+ * missed an orphan adopted a moment before (a leftover left running), where a scan lists every
+ * process that exists throughout it.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type LinuxLibc, libc } from "./libc.ts";
-import { type ProcessInfo, signalGroup, signalProcess, type TreeKernel, type TreeRun } from "./tree-kernel.ts";
+import { descendantsIn, type ProcessInfo, signalGroup, signalProcess, type TreeKernel, type TreeRun } from "./tree-kernel.ts";
 
 /** <linux/prctl.h> */
 const PR_SET_CHILD_SUBREAPER = 36;
 /** <bits/waitflags.h> */
 const WNOHANG = 1;
+/**
+ * A child whose environment reads empty or cannot be read may be in the middle of an exec (the
+ * new image's environment is not set up yet), so it is not judged at once: for this long after it
+ * is first seen so, it counts as unsettled. One that stays so (started with an empty environment,
+ * in a session of its own) cannot be proved anyone's and is left alone.
+ */
+const UNSETTLED_MS = 500;
 
 /** Set in the environment of every process we start on Linux, with a value unique to that run. */
 export const RUN_MARKER = "CARP_SERVICE_STATUS_RUN";
@@ -50,14 +62,6 @@ export function parseStat(text: string): ProcStat | null {
   const startTicks = fields[22 - 3];
   if (!Number.isInteger(pid) || pid <= 0 || !state || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
   return { pid, name: text.slice(open + 1, close), state, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session), startTicks };
-}
-
-/** Parses /proc/PID/task/TID/children: pids separated by spaces. */
-export function parseChildren(text: string): number[] {
-  return text
-    .split(/\s+/)
-    .filter((word) => /^\d+$/.test(word))
-    .map(Number);
 }
 
 /** The value of `name` in a /proc/PID/environ (NUL-separated NAME=value entries), or null. */
@@ -114,42 +118,31 @@ function scanProcesses(): ProcStat[] {
     .flatMap((name) => readStat(Number(name)) ?? []);
 }
 
-/** Whether the kernel has /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN); decided once. */
-let childrenFiles: boolean | null = null;
+let scanned: ProcStat[] | null = null;
+/** What each child's environment said, for the same turn as `scanned`. */
+const environs = new Map<string, string | null>();
 
-/** The children of `pid`, from every thread's children file, or else from a scan of /proc. */
-function childrenOf(pid: number): number[] {
-  childrenFiles ??= existsSync(`/proc/${process.pid}/task/${process.pid}/children`);
-  if (!childrenFiles) return scanProcesses().flatMap((stat) => (stat.ppid === pid ? [stat.pid] : []));
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
+/**
+ * The process table, scanned once per synchronous turn: the questions asked together (what is
+ * left of a run, and whether anything cannot be told yet) see the same table and the same
+ * environments, and so agree, for one scan.
+ */
+function snapshot(): ProcStat[] {
+  if (scanned === null) {
+    scanned = scanProcesses();
+    queueMicrotask(() => {
+      scanned = null;
+      environs.clear();
+    });
   }
-  // An orphan is re-parented to one of our threads, and a thread's children file lists only the
-  // children it forked or adopted: every thread is read.
-  const found = new Set<number>();
-  for (const tid of tasks) for (const child of parseChildren(readText(`/proc/${pid}/task/${tid}/children`) ?? "")) found.add(child);
-  return [...found];
+  return scanned;
 }
 
-/** Everything below `pid`, breadth first. */
-function descendantsOf(pid: number): ProcStat[] {
-  const found: ProcStat[] = [];
-  const seen = new Set([pid]);
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of childrenOf(queue.shift()!)) {
-      if (seen.has(child)) continue;
-      seen.add(child);
-      const stat = readStat(child);
-      if (stat === null) continue;
-      found.push(stat);
-      queue.push(child);
-    }
-  }
-  return found;
+/** A child's environment as read once in this turn (null: unreadable). */
+function environOf(stat: ProcStat): string | null {
+  const key = `${stat.pid}:${stat.startTicks}`;
+  if (!environs.has(key)) environs.set(key, readText(`/proc/${stat.pid}/environ`));
+  return environs.get(key) ?? null;
 }
 
 /** The pids this process holds a pidfd on: Bun opens one on every child it spawns and closes it once it has reaped it. */
@@ -186,6 +179,44 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
   // inherited. Decided at the first spawn; until then, and where they do not show, only zombies
   // a run's session or group names are reaped.
   let pidfdsShowBunChildren: boolean | null = null;
+  // The marker each child carries, by pid and start (an exec keeps both, and reads empty while it
+  // is under way); and when each child whose environment read empty was first seen.
+  const markers = new Map<string, string | null>();
+  const emptySince = new Map<string, number>();
+
+  /**
+   * The child's marker (null: it has none); undefined while its environment cannot be read or
+   * reads empty, as for a moment during an exec, which is judged again at the next look.
+   */
+  const markerOf = (stat: ProcStat): string | null | undefined => {
+    const key = `${stat.pid}:${stat.startTicks}`;
+    if (markers.has(key)) return markers.get(key);
+    const environ = environOf(stat);
+    if (environ === null || environ === "") {
+      if (!emptySince.has(key)) emptySince.set(key, performance.now());
+      return undefined;
+    }
+    const marker = environValue(environ, RUN_MARKER);
+    markers.set(key, marker);
+    emptySince.delete(key);
+    return marker;
+  };
+
+  /** Our children that are no run's leader, each with the run it belongs to (undefined: not known yet). */
+  const adopted = (table: readonly ProcStat[], runs: readonly TreeRun[]) => {
+    const children = table.filter((stat) => stat.ppid === process.pid);
+    const current = new Set(children.map((stat) => `${stat.pid}:${stat.startTicks}`));
+    for (const key of markers.keys()) if (!current.has(key)) markers.delete(key);
+    for (const key of emptySince.keys()) if (!current.has(key)) emptySince.delete(key);
+    return children.map((stat) => {
+      const leading = runs.find((other) => isLiveLeader(other, stat));
+      if (leading !== undefined || isDead(stat)) return { stat, leading, owner: null };
+      const marker = markerOf(stat);
+      const owner = ownerOf({ pid: stat.pid, token: marker ?? null, session: stat.session, pgrp: stat.pgrp }, runs);
+      return { stat, leading, owner: owner === null && marker === undefined ? undefined : owner };
+    });
+  };
+
   return {
     mechanism: "prctl(PR_SET_CHILD_SUBREAPER)",
     markerName: RUN_MARKER,
@@ -197,25 +228,22 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       pidfdsShowBunChildren ??= pidfdTargets().has(run.pid);
     },
     members(run, runs) {
+      const table = snapshot();
+      const all = table.map(infoOf);
       const found = new Map<number, ProcessInfo>();
-      const take = (stat: ProcStat) => {
-        if (isDead(stat)) return;
+      for (const { stat, leading, owner } of adopted(table, runs)) {
+        if ((leading ?? owner) !== run || isDead(stat)) continue;
         found.set(stat.pid, infoOf(stat));
-        for (const descendant of descendantsOf(stat.pid)) if (!isDead(descendant)) found.set(descendant.pid, infoOf(descendant));
-      };
-      for (const child of childrenOf(process.pid)) {
-        const stat = readStat(child);
-        if (stat === null) continue;
-        const leading = runs.find((other) => isLiveLeader(other, stat));
-        if (leading !== undefined) {
-          if (leading === run) take(stat);
-          continue;
-        }
-        if (isDead(stat)) continue;
-        const token = environValue(readText(`/proc/${child}/environ`) ?? "", RUN_MARKER);
-        if (ownerOf({ pid: child, token, session: stat.session, pgrp: stat.pgrp }, runs) === run) take(stat);
+        for (const below of descendantsIn(all, stat.pid)) if (!below.zombie) found.set(below.pid, below);
       }
       return [...found.values()];
+    },
+    unsettled(runs) {
+      const now = performance.now();
+      return adopted(snapshot(), runs).filter(({ stat, owner }) => {
+        const since = emptySince.get(`${stat.pid}:${stat.startTicks}`);
+        return owner === undefined && since !== undefined && now - since < UNSETTLED_MS;
+      }).length;
     },
     signal(run, members, signal) {
       // While the leader is our unreaped child its group is surely the run's, and one kill(2)
@@ -237,10 +265,9 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       }
     },
     reapOrphans(runs) {
-      const dead = childrenOf(process.pid).flatMap((child) => {
-        const stat = readStat(child);
-        return stat !== null && isDead(stat) && !runs.some((run) => run.pid === child && !run.leaderGone) ? [stat] : [];
-      });
+      const dead = snapshot().filter(
+        (stat) => stat.ppid === process.pid && isDead(stat) && !runs.some((run) => run.pid === stat.pid && !run.leaderGone),
+      );
       if (dead.length === 0) return;
       const c = load();
       const bunChildren = pidfdsShowBunChildren === true ? pidfdTargets() : null;
@@ -257,7 +284,7 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       return stat === null ? null : infoOf(stat);
     },
     processes() {
-      return scanProcesses().map(infoOf);
+      return snapshot().map(infoOf);
     },
     bootId() {
       return readText("/proc/sys/kernel/random/boot_id")?.trim() || null;

@@ -9,11 +9,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runFilePath } from "../../src/system/run-file.ts";
-import { CLI, isAlive, makeSandbox, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
+import { CLI, type DaemonProcess, isAlive, makeSandbox, type Sandbox, spawnDaemon as spawnCliDaemon, waitFor } from "../helpers.ts";
 
 let sandbox: Sandbox;
 const strays: number[] = [];
-afterEach(() => {
+const daemons: DaemonProcess[] = [];
+afterEach(async () => {
+  // A test that failed half way must not leave its daemon (and so its hooks) running.
+  for (const daemon of daemons.splice(0)) if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) await daemon.stop();
   for (const pid of strays.splice(0)) {
     try {
       process.kill(pid, "SIGKILL");
@@ -25,6 +28,12 @@ afterEach(() => {
 });
 
 const PID_NAMES = ["hook", "job", "session"] as const;
+
+async function spawnDaemon(on: Sandbox): Promise<DaemonProcess> {
+  const daemon = await spawnCliDaemon(on);
+  daemons.push(daemon);
+  return daemon;
+}
 
 /** A sandbox whose hook is hang-with-children, writing its pids into a directory we read. */
 function hangingSandbox(extra: Parameters<typeof makeSandbox>[0] = {}): { pidsDir: string; pids(): Promise<number[]> } {
