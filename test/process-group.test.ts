@@ -150,6 +150,15 @@ test("orphans are reaped while the run is still listed, so they can be told from
   expect(reaped).toEqual([[10, 20], [20]]);
 });
 
+test("the look that finds nothing of a run left reaps its orphans, and its release does not look again", async () => {
+  const { reaped } = fakeKernel({ 10: [10] });
+  const run = started(10);
+  markLeaderGone(run);
+  expect(await findLeftovers(run)).toEqual([]);
+  releaseRun(run);
+  expect(reaped).toEqual([[10]]);
+});
+
 test("the run file hears of a run from its first look on: its leader, what it has running, its leftovers, until release", async () => {
   fakeKernel({ 10: [10, 11], 20: [20] });
   const heard: string[][] = [];

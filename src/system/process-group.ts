@@ -94,6 +94,8 @@ export function useTreeKernel(kernel: TreeKernel | null): void {
 const runs = new Map<number, TreeRun>();
 /** Processes a run left behind, from when they are found until the run is released. */
 const leftovers = new Map<number, ProcessInfo[]>();
+/** Runs whose orphans were reaped at the look that found nothing of them left. */
+const reapedAtLastLook = new Set<number>();
 /** What each run had running at the last periodic look, while runs are recorded. */
 const looked = new Map<number, ProcessInfo[]>();
 let lookTimer: ReturnType<typeof setInterval> | null = null;
@@ -210,10 +212,16 @@ export async function findLeftovers(run: TreeRun): Promise<ProcessInfo[]> {
   let pollMs = POLL_FIRST_MS;
   for (;;) {
     const left = membersOf(run);
-    if (left.length > 0 || unsettled() === 0 || performance.now() >= settleEnds) {
+    const unknown = unsettled();
+    if (left.length > 0 || unknown === 0 || performance.now() >= settleEnds) {
       if (left.length > 0) {
         leftovers.set(run.id, left);
         tell();
+      } else if (unknown === 0) {
+        // Nothing of it is left: its dead orphans are reaped now, from the same look (on Linux
+        // one scan of the process table), rather than at release.
+        safely(() => tree().reapOrphans(current()), undefined);
+        reapedAtLastLook.add(run.id);
       }
       return left;
     }
@@ -275,7 +283,7 @@ export async function endRun(run: TreeRun, options: EndRunOptions): Promise<void
 export function releaseRun(run: TreeRun): void {
   const kernel = tree();
   // While the run is still listed, so that its orphans can be told from anyone else's.
-  safely(() => kernel.reapOrphans(current()), undefined);
+  if (!reapedAtLastLook.delete(run.id)) safely(() => kernel.reapOrphans(current()), undefined);
   runs.delete(run.id);
   leftovers.delete(run.id);
   looked.delete(run.id);
