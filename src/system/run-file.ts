@@ -10,9 +10,10 @@
  * a test's sandbox when the config points the state file there, so that parallel daemons of
  * different configs never read each other's.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { messageOf } from "../common/errors.ts";
+import { readBoundedFile } from "../common/read-file.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "./atomic-file.ts";
 import type { Logger } from "./log.ts";
@@ -117,8 +118,9 @@ export function planRecovery(file: RunFile, options: { processes: readonly Proce
 }
 
 /**
- * Reads the run file, refusing anything but a small regular file of ours that nobody else may
- * write (never a FIFO, a device or a link): what it names is signalled as root.
+ * Reads the run file as every file we depend on is read (bounded, never a FIFO or a device, never
+ * through a link), and only when it is ours and nobody else may write it: what it names is
+ * signalled as root.
  */
 function readRunFile(path: string): string | null {
   // The simulation's directory sits in /tmp: it must be ours before anything in it is believed.
@@ -130,17 +132,12 @@ function readRunFile(path: string): string | null {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
-  if (!stats.isFile()) throw new Error("it is not a regular file");
   const uid = process.getuid?.() ?? 0;
-  if (stats.uid !== uid) throw new Error(`it is owned by uid ${stats.uid}, not by us (uid ${uid})`);
-  if ((stats.mode & 0o022) !== 0) throw new Error(`others may write it (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")})`);
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (fstatSync(fd).size > MAX_RUN_FILE_BYTES) throw new Error(`it is larger than ${MAX_RUN_FILE_BYTES} bytes`);
-    return readFileSync(fd, "utf8");
-  } finally {
-    closeSync(fd);
+  if (stats.isFile() && stats.uid !== uid) throw new Error(`it is owned by uid ${stats.uid}, not by us (uid ${uid})`);
+  if (stats.isFile() && (stats.mode & 0o022) !== 0) {
+    throw new Error(`others may write it (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")})`);
   }
+  return readBoundedFile(path, { maxBytes: MAX_RUN_FILE_BYTES, noFollow: true });
 }
 
 function removeRunFile(path: string): void {
@@ -247,7 +244,8 @@ export function recordRuns(path: string, log: Logger): RunRecorder | null {
     if (text === written) return;
     try {
       if (dirname(path) === SIMULATION_DIR) ensurePrivateDir(SIMULATION_DIR);
-      writeFileAtomicSync(path, text, RUN_FILE_MODE);
+      // Not durable: after a power cut nothing it names runs any more.
+      writeFileAtomicSync(path, text, { mode: RUN_FILE_MODE });
       written = text;
       failed = false;
     } catch (error) {
