@@ -77,6 +77,7 @@ async function daemonWith(results: Array<Evaluation | Error>) {
             outputDroppedBytes: 0,
             execError: null,
             leftProcesses: false,
+            leftBehind: [],
           };
         },
       },

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { messageOf } from "../src/common/errors.ts";
 import { errorKindOf } from "../src/daemon/error-kind.ts";
 import { discoverHooks } from "../src/engine/discover.ts";
-import { acquireLock } from "../src/engine/lock.ts";
+import { acquireLock } from "../src/system/lock-file.ts";
 import { createSimulatedSysctl } from "../src/system/simulation.ts";
 import { createSysctl } from "../src/system/sysctl.ts";
 

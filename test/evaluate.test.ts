@@ -64,6 +64,7 @@ function fakeRunner(outcomes: Record<string, number | Partial<HookRun>>, stats =
       outputDroppedBytes: 0,
       execError: null,
       leftProcesses: false,
+      leftBehind: [],
       ...fields,
     };
   };
@@ -150,6 +151,7 @@ describe("evaluate", () => {
         outputDroppedBytes: 0,
         execError: null,
         leftProcesses: false,
+        leftBehind: [],
       };
     };
     const error = await evaluate(sandbox.config, deps).catch((e) => e);
@@ -160,13 +162,13 @@ describe("evaluate", () => {
   });
 
   test("a hook that left processes behind passes, with the warning on its result", async () => {
-    const { deps } = setup(["svc"], 0, { svc: { exitCode: 0, leftProcesses: true } });
+    const { deps } = setup(["svc"], 0, { svc: { exitCode: 0, leftProcesses: true, leftBehind: ["sleep (pid 4242)"] } });
     const evaluation = await evaluate(sandbox.config, deps);
     expect(evaluation.action).toBe("none");
     expect(evaluation.services[0]).toMatchObject({
       name: "svc",
       status: "pass",
-      warnings: [expect.stringContaining("left processes running")],
+      warnings: [expect.stringContaining("left processes running: sleep (pid 4242); they were killed")],
     });
   });
 

@@ -285,10 +285,13 @@ test("every fixture script is executable, the no-shebang ones have no #! line", 
     "fork-and-exit",
     "hang",
     "hang-ignore-term",
+    "hang-with-children",
     "no-shebang-exit0",
     "no-shebang-exit1",
     "pass",
     "self-kill",
+    "set-m-background",
+    "setsid-background",
     "slow-pass",
   ]);
   for (const name of names) {

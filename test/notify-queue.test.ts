@@ -39,6 +39,7 @@ const ok = (fields: Partial<HookRun> = {}): HookRun => ({
   outputDroppedBytes: 0,
   execError: null,
   leftProcesses: false,
+  leftBehind: [],
   ...fields,
 });
 

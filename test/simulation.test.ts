@@ -19,7 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
-import { acquireLock } from "../src/engine/lock.ts";
+import { acquireLock } from "../src/system/lock-file.ts";
 import { ensurePrivateDir } from "../src/system/private-dir.ts";
 import { createSimulatedOidReader, createSimulatedSysctl, createSimulatedSyslog } from "../src/system/simulation.ts";
 

@@ -20,17 +20,46 @@ export interface EvaluateHereOptions {
   notes?: string[];
 }
 
-/** One evaluation in this process, with the config's sysctl and logger; its log lines are delivered before it returns. */
+/** The signals that stop a one-shot evaluation: Ctrl-C, and kill's default. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * One evaluation in this process, with the config's sysctl and logger; its log lines are delivered
+ * before it returns. SIGINT or SIGTERM while it runs ends its hooks (and all they started) first;
+ * the process then dies of that signal, as the shell expects, having written nothing. A signal
+ * that comes once the demotion is being written lets the evaluation finish.
+ */
 export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<Evaluation> {
   const { config, notices } = await loadConfigLazily({ file: options.configFile });
   const log = createLog(config.logLevel, {
     format: config.logFormat,
     syslog: options.syslog ? createSyslogWriter(config) : undefined,
   });
+  const stop = new AbortController();
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A second signal while the hooks are being ended changes nothing: they end within the grace.
+    if (stoppedBy !== null) return;
+    stoppedBy = signal;
+    stop.abort(new Error(`stopped by ${signal}`));
+  };
+  const listen = (on: boolean) => {
+    for (const signal of STOP_SIGNALS) on ? process.on(signal, onSignal) : process.off(signal, onSignal);
+  };
+  listen(true);
   try {
     for (const note of [...notices, ...(options.notes ?? [])]) log.info(note);
-    return await evaluate(config, { ...createEffects(config), log }, { dryRun: options.dryRun === true });
+    return await evaluate(config, { ...createEffects(config), log }, { dryRun: options.dryRun === true, signal: stop.signal });
+  } catch (error) {
+    if (stoppedBy !== null) {
+      log.warn(`Stopped by ${stoppedBy}: the hooks were ended and nothing was written`);
+      await flushLog(log);
+      listen(false);
+      process.kill(process.pid, stoppedBy);
+    }
+    throw error;
   } finally {
+    listen(false);
     await flushLog(log);
   }
 }

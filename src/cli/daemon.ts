@@ -5,6 +5,8 @@ import { loadConfig } from "../config/config.ts";
 import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
 import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
+import { processTreeSupport } from "../system/process-group.ts";
+import { endWhatWasLeftRunning, recordRuns, runFilePath } from "../system/run-file.ts";
 import type { Flags } from "./flags.ts";
 
 /** How long a stopping daemon waits for its last log lines to reach syslog. */
@@ -33,15 +35,30 @@ export async function run(flags: Flags): Promise<number> {
     else reloadPending = true;
   });
 
-  daemon = await startDaemon(
-    loaded,
-    realDaemonDeps(log, () => loadConfig({ file: configFile })),
-  );
+  // Before anything of ours runs: what a daemon killed with -9 left running is ended first. The
+  // run file follows the state file given at start (a reload does not move it).
+  const trees = processTreeSupport();
+  if (trees.reason !== null) log.warn(`Processes that hooks start are followed by their process group only: ${trees.reason}`);
+  const runFile = runFilePath(loaded.config.stateFile);
+  const keepRunFile = await endWhatWasLeftRunning(runFile, { graceMs: loaded.config.killGraceMs, log });
+  const recorder = keepRunFile ? recordRuns(runFile, log) : null;
+
+  try {
+    daemon = await startDaemon(
+      loaded,
+      realDaemonDeps(log, () => loadConfig({ file: configFile })),
+    );
+  } catch (error) {
+    recorder?.close();
+    throw error;
+  }
   if (reloadPending) daemon.reload();
 
   const signal = await stopSignal;
   log.info({ signal }, "stopping");
   await daemon.stop();
+  // Kept when something still runs (a stop that timed out): the next start ends it.
+  recorder?.close();
   log.info("stopped");
   // Lines still queued for a wedged syslogd must not hold the exit past the two seconds.
   await Promise.race([flushLog(log), Bun.sleep(FLUSH_AT_EXIT_MS)]);

@@ -236,7 +236,7 @@ export class NotifyQueue {
     const failure = failureOf(result);
     const output = firstLine(result.output);
     if (result.leftProcesses) {
-      log.warn(fields, `notify script "${path}" left processes running in its process group; they were killed`);
+      log.warn(fields, `notify script "${path}" left processes running: ${result.leftBehind.join(", ")}; they were killed`);
     }
     if (failure === null) {
       log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${path}" done for ${describeEvent(event)}`);

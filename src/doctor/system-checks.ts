@@ -6,7 +6,7 @@
 import { messageOf } from "../common/errors.ts";
 import { DEMOTION_OID } from "../config/defaults.ts";
 import { explainDemotion } from "../engine/demotion.ts";
-import { acquireLock } from "../engine/lock.ts";
+import { acquireLock } from "../system/lock-file.ts";
 import { type Finding, finding } from "./finding.ts";
 
 export const PREEMPT_OID = "net.inet.carp.preempt";

@@ -9,6 +9,7 @@ import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
 import { type Clock, systemClock } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
+import { acquireLock } from "../system/lock-file.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
 import type { Syslog } from "../system/syslog.ts";
 import { describeChange } from "./change-line.ts";
@@ -18,7 +19,6 @@ import type { Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
-import { acquireLock } from "./lock.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
@@ -71,9 +71,11 @@ export interface EvaluateOptions {
   memory?: HistoryMemory;
 }
 
-/** Said of a hook that exited leaving its group running; the README's Hooks section tells how to detach on purpose. */
-export const LEFT_PROCESSES_WARNING =
-  "left processes running in its process group; they were killed (a hook that starts a lasting daemon must detach it into a session of its own)";
+/** Said of a hook that exited leaving processes running (in any group or session): nothing a hook starts outlives its run. */
+export function leftProcessesWarning(leftBehind: readonly string[]): string {
+  const which = leftBehind.length > 0 ? `: ${leftBehind.join(", ")}` : "";
+  return `left processes running${which}; they were killed (nothing a hook starts may outlive its run)`;
+}
 
 /** Maps a hook's run to its service result. */
 export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
@@ -92,7 +94,7 @@ export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
     output: run.output,
     outputDroppedBytes: run.outputDroppedBytes,
     reason,
-    warnings: run.leftProcesses ? [LEFT_PROCESSES_WARNING] : [],
+    warnings: run.leftProcesses ? [leftProcessesWarning(run.leftBehind)] : [],
   };
 }
 

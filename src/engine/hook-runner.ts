@@ -1,13 +1,14 @@
 /**
  * Runs one hook: argv only (no shell), cwd /, a minimal environment, and everything
  * system/run-process.ts guarantees (own process group, deadline, bounded output, done at exit,
- * nothing of its group left behind). Adds what is particular to hooks: /bin/sh for scripts
- * without `#!`, and exec failures explained in the admin's terms.
+ * nothing it started left behind, whatever group or session that moved to). Adds what is
+ * particular to hooks: /bin/sh for scripts without `#!`, and exec failures explained in the
+ * admin's terms.
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { OutputCapture } from "../system/output-capture.ts";
-import { type Spawned, spawnInGroup, superviseProcess } from "../system/run-process.ts";
+import { type Started, spawnInGroup, superviseProcess } from "../system/run-process.ts";
 
 /** What happened to one hook process. */
 export interface HookRun {
@@ -21,8 +22,10 @@ export interface HookRun {
   outputDroppedBytes: number;
   /** Why it could not run at all (bad interpreter, not executable), else null. */
   execError: string | null;
-  /** It exited leaving processes in its group, which were then terminated. */
+  /** It exited leaving processes running (in any group or session), which were then terminated. */
   leftProcesses: boolean;
+  /** Those processes, as "name (pid N)". */
+  leftBehind: string[];
 }
 
 export interface RunHookOptions {
@@ -67,7 +70,7 @@ function describeExecError(path: string, error: unknown): string {
   return `cannot execute: ${messageOf(error)}`;
 }
 
-function spawnHook(argv: string[], env: Record<string, string>): Spawned {
+function spawnHook(argv: string[], env: Record<string, string>): Started {
   return spawnInGroup(argv, { cwd: "/", env });
 }
 
@@ -98,13 +101,14 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
     outputDroppedBytes: 0,
     execError: null,
     leftProcesses: false,
+    leftBehind: [],
     ...fields,
   });
   if (options.signal?.aborted) return result({ aborted: true });
 
-  let proc: Spawned;
+  let spawned: Started;
   try {
-    proc = startHook(path, options);
+    spawned = startHook(path, options);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
     if (RESOURCE_ERRORS.has(code)) {
@@ -118,7 +122,7 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
   }
 
   const capture = new OutputCapture(options.outputLimitBytes);
-  const run = await superviseProcess(proc, {
+  const run = await superviseProcess(spawned, {
     stdout: capture,
     stderr: capture,
     timeoutMs: options.timeoutMs,

@@ -1,16 +1,24 @@
 /**
- * Runs one process the way every process we start must run: in a process group of its own, with
- * a deadline, its output read into bounded captures, done when it exits (not when its pipes reach
- * EOF), and nothing of its group left behind. Hooks (engine/hook-runner.ts) and the system tools
- * (run-tool.ts) both run through here.
+ * Runs one process the way every process we start must run: in a session and process group of
+ * its own, with a deadline, its output read into bounded captures, done when it exits (not when
+ * its pipes reach EOF), and nothing of it left behind: whatever it started is ended when it
+ * exits, whatever group or session that moved to (process-group.ts). Hooks
+ * (engine/hook-runner.ts) and the system tools (run-tool.ts) both run through here.
  */
 import type { OutputCapture } from "./output-capture.ts";
-import { groupGone, signalGroup, terminateGroup } from "./process-group.ts";
+import {
+  describeProcesses,
+  endRun,
+  findLeftovers,
+  markLeaderGone,
+  prepareRun,
+  registerRun,
+  releaseRun,
+  type TreeRun,
+} from "./process-group.ts";
 
 /** After the process exits, how long its pipes may still deliver output before we stop reading. */
 const DRAIN_MS = 50;
-/** How long a process left in the group after the leader's exit gets to leave it (detach) on its own. */
-const SETTLE_MS = 50;
 /** A stopping daemon must exit within two seconds, so an abort shortens the grace. */
 const ABORT_GRACE_MS = 500;
 
@@ -21,28 +29,41 @@ export interface RunProcessOptions {
   stdout: OutputCapture;
   stderr: OutputCapture;
   timeoutMs: number;
-  /** Between SIGTERM and SIGKILL of the group, on a timeout and for processes left behind. */
+  /** Between SIGTERM and SIGKILL, on a timeout and for processes left behind. */
   killGraceMs: number;
-  /** Aborting kills the group (with a grace of at most ABORT_GRACE_MS). */
+  /** Aborting kills it and all it started (with a grace of at most ABORT_GRACE_MS). */
   signal?: AbortSignal;
 }
 
-/** What happened to one process and its group. */
+/** What happened to one process and what it started. */
 export interface ProcessRun {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
   aborted: boolean;
   durationMs: number;
-  /** Processes of its group were still running when it exited; they were terminated. */
+  /** Processes it started were still running when it exited; they were terminated. */
   leftProcesses: boolean;
+  /** Those processes, as "name (pid N)". */
+  leftBehind: string[];
 }
 
 export type Spawned = Bun.Subprocess<"ignore", "pipe", "pipe">;
 
-/** Starts argv in a new session, so it and everything it starts share a process group we can signal. */
-export function spawnInGroup(argv: string[], options: { cwd?: string; env?: Record<string, string> }): Spawned {
-  return Bun.spawn(argv, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+/** A process just started, and the run that follows everything it starts. */
+export interface Started {
+  proc: Spawned;
+  tree: TreeRun;
+}
+
+/**
+ * Starts argv in a new session (so it leads a process group we can signal at once) and follows
+ * its tree from the first instant. A failure to start is thrown as Bun threw it.
+ */
+export function spawnInGroup(argv: string[], options: { cwd?: string; env?: Record<string, string> }): Started {
+  const { token, env } = prepareRun(options.env);
+  const proc = Bun.spawn(argv, { cwd: options.cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  return { proc, tree: registerRun(proc.pid, { token, what: argv[0] ?? "" }) };
 }
 
 /** Reads a stream into the capture until EOF or until cancelled. */
@@ -64,20 +85,22 @@ function pump(stream: ReadableStream<Uint8Array>, capture: OutputCapture): { don
 }
 
 /**
- * Waits for a started process: kills its group on timeout or abort, reads its output, and once it
- * has exited terminates whatever it left running in its group. Never throws.
+ * Waits for a started process: ends it and all it started on timeout or abort, reads its output,
+ * and once it has exited ends whatever it started that is still running. Never throws.
  */
-export async function superviseProcess(proc: Spawned, options: RunProcessOptions): Promise<ProcessRun> {
+export async function superviseProcess({ proc, tree }: Started, options: RunProcessOptions): Promise<ProcessRun> {
   const started = performance.now();
   const streams = [pump(proc.stdout, options.stdout), pump(proc.stderr, options.stderr)];
-  // A group we may not signal (EPERM) still ends with its leader; nothing more can be done then.
-  const terminate = (graceMs: number, ended: Promise<unknown>) => terminateGroup(proc.pid, { graceMs, ended }).catch(() => {});
+  // A stopping daemon exits within two seconds: an abort ends any grace at once, and SIGKILL
+  // follows, so nothing is orphaned by the exit.
+  const abort = whenAborted(options.signal);
 
   // Set once, by the first of timeout or abort; declared without a value so closures may set it.
   let stopped: { by: "timeout" | "abort"; terminated: Promise<void> } | undefined;
   const stop = (by: "timeout" | "abort") => {
     const graceMs = by === "abort" ? Math.min(options.killGraceMs, ABORT_GRACE_MS) : options.killGraceMs;
-    stopped ??= { by, terminated: terminate(graceMs, proc.exited) };
+    // A timeout's grace is cut short by a shutdown that comes during it.
+    stopped ??= { by, terminated: endRun(tree, { graceMs, cutShort: by === "timeout" ? abort.promise : undefined }) };
   };
   const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
   const onAbort = () => stop("abort");
@@ -85,23 +108,18 @@ export async function superviseProcess(proc: Spawned, options: RunProcessOptions
   else options.signal?.addEventListener("abort", onAbort, { once: true });
 
   await proc.exited;
+  markLeaderGone(tree);
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   const durationMs = Math.round(performance.now() - started);
   await stopped?.terminated;
 
-  // The leader is gone; anything still in its group (`cmd &`) would leak one process per run. A
-  // child that is detaching (daemon(8), setsid) leaves the group within microseconds of its fork.
-  let leftProcesses = false;
-  if (stopped === undefined && isGroupAlive(proc.pid)) await groupGone(proc.pid, SETTLE_MS);
-  if (stopped === undefined && isGroupAlive(proc.pid)) {
-    leftProcesses = true;
-    // A stopping daemon exits within two seconds: an abort ends the grace at once, and SIGKILL
-    // follows, so nothing is orphaned by the exit.
-    const abort = whenAborted(options.signal);
-    await terminate(options.killGraceMs, Promise.race([groupGone(proc.pid, options.killGraceMs), abort.promise]));
-    abort.dispose();
-  }
+  // The leader is gone; anything it started that still runs (`cmd &`, bash `set -m`, setsid,
+  // daemon(8)) would leak one process per run.
+  const left = await findLeftovers(tree);
+  if (left.length > 0) await endRun(tree, { graceMs: options.killGraceMs, cutShort: abort.promise });
+  abort.dispose();
+  releaseRun(tree);
 
   const allRead = Promise.all(streams.map((s) => s.done));
   // A timer we clear, not Bun.sleep: a pending sleep keeps a short-lived process (check, the shim's
@@ -121,7 +139,8 @@ export async function superviseProcess(proc: Spawned, options: RunProcessOptions
     timedOut: stopped?.by === "timeout",
     aborted: stopped?.by === "abort",
     durationMs,
-    leftProcesses,
+    leftProcesses: left.length > 0,
+    leftBehind: describeProcesses(left),
   };
 }
 
@@ -133,14 +152,6 @@ function whenAborted(signal: AbortSignal | undefined): { promise: Promise<void>;
   const onAbort = () => resolve();
   signal.addEventListener("abort", onAbort, { once: true });
   return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
-}
-
-function isGroupAlive(pgid: number): boolean {
-  try {
-    return signalGroup(pgid, 0);
-  } catch {
-    return true; // EPERM: alive, though not ours to signal
-  }
 }
 
 /** Starts and supervises argv; a failure to start (ENOENT, EMFILE, ...) is thrown as Bun threw it. */

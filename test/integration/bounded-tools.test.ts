@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { CarpError } from "../../src/common/errors.ts";
 import { type EvaluationDeps, evaluate } from "../../src/engine/evaluate.ts";
-import { acquireLock } from "../../src/engine/lock.ts";
+import { acquireLock } from "../../src/system/lock-file.ts";
 import { createSysctl } from "../../src/system/sysctl.ts";
 import { createSyslog } from "../../src/system/syslog.ts";
 import { isAlive, makeSandbox, runCli, type Sandbox, setFakeSwitch, waitFor } from "../helpers.ts";

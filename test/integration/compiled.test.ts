@@ -4,7 +4,7 @@
  * installs into a scratch root and out again; the FreeBSD one is a FreeBSD ELF executable.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, isRuntimeFetchFailure } from "../../scripts/build.ts";
@@ -87,6 +87,18 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(logs).toContainEqual(
       expect.objectContaining({ level: 40, msg: "demoted this node: svc (exit 1: service down)", failed: ["svc"] }),
     );
+  });
+
+  test("follows process trees (libc through bun:ffi): a hook's set -m job is ended, named, and its orphan reaped", async () => {
+    const sandbox = sandboxed();
+    sandbox.addHook("job", { fixture: "set-m-background" });
+    const { stdout, exitCode } = await exec([LINUX, "check", "--config", sandbox.configFile, "--json"], scratch("carp-elsewhere-"));
+    expect(exitCode).toBe(0);
+    const [service] = JSON.parse(stdout).services;
+    const left = Number(/left: (\d+)/.exec(service.output)![1]);
+    expect(service.warnings).toEqual([expect.stringContaining(`(pid ${left}); they were killed`)]);
+    // Ended and reaped by the executable before it exited: no such process, not even a zombie.
+    expect(existsSync(`/proc/${left}`)).toBe(false);
   });
 
   test("ignores a bunfig.toml in the directory it is started in: a planted preload never runs as root", async () => {

@@ -1,11 +1,11 @@
 /** Real spawns of fixture hooks through the runner. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync as makeTempDir, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync as makeTempDir, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOOK_ENV } from "../../src/engine/evaluate.ts";
 import { type RunHookOptions, runHook } from "../../src/engine/hook-runner.ts";
-import { isAlive, SCRIPTS } from "../helpers.ts";
+import { isAlive, SCRIPTS, waitFor } from "../helpers.ts";
 
 const OPTIONS: RunHookOptions = { timeoutMs: 5000, killGraceMs: 300, outputLimitBytes: 4096, env: HOOK_ENV };
 
@@ -93,6 +93,36 @@ describe("timeouts", () => {
     expect(match).not.toBeNull();
     const pids = [Number(match![1]), Number(match![2])];
     expect(pids.filter(isAlive)).toEqual([]);
+  });
+
+  /** Runs hang-with-children; resolves with its run and the pids its three processes wrote. */
+  async function hangWithChildren(options: Partial<RunHookOptions>, whenStarted: () => void = () => {}) {
+    const pidsDir = mkdtempSync(join(tmpdir(), "carp-tree-"));
+    const running = runHook(fixture("hang-with-children"), { ...OPTIONS, env: { ...HOOK_ENV, PIDS_DIR: pidsDir }, ...options });
+    const names = ["hook", "job", "session"];
+    const pids = await waitFor(
+      () =>
+        names.every((name) => existsSync(join(pidsDir, name)))
+          ? names.map((name) => Number(readFileSync(join(pidsDir, name), "utf8")))
+          : null,
+      "the hook and its children to start",
+    );
+    expect(pids.every(isAlive)).toBe(true);
+    whenStarted();
+    return { run: await running, pids };
+  }
+
+  test("a timed-out hook's children in a group or a session of their own are killed with it", async () => {
+    const { run, pids } = await hangWithChildren({ timeoutMs: 2000, killGraceMs: 200 });
+    expect(run.timedOut).toBe(true);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), "the hook and both children to end", 2000);
+  });
+
+  test("aborting the evaluation kills a running hook and its children, whatever group or session they are in", async () => {
+    const controller = new AbortController();
+    const { run, pids } = await hangWithChildren({ signal: controller.signal }, () => controller.abort());
+    expect(run.aborted).toBe(true);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), "the hook and both children to end", 2000);
   });
 
   test("aborting the evaluation kills a running hook", async () => {

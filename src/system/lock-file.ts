@@ -1,31 +1,23 @@
 /**
  * An exclusive flock(2) on the stock script's lock file, so this tool, the stock script and any
  * number of manual checks never read-then-add at once (which would stack 2^20 twice).
- * bun:ffi, polled with LOCK_NB: a blocking flock would freeze the event loop.
+ * flock through bun:ffi (system/libc.ts), polled with LOCK_NB: a blocking flock would freeze the
+ * event loop. The engine takes it through EvaluationDeps.acquireLock.
  */
-import { dlopen, FFIType } from "bun:ffi";
 import { closeSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
-import { ensurePrivateDir, openNoFollow } from "../system/private-dir.ts";
+import { libc } from "./libc.ts";
+import { ensurePrivateDir, openNoFollow } from "./private-dir.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const POLL_MIN_MS = 2;
 const POLL_MAX_MS = 50;
 
-const LIBC: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" };
-
-let libc: { flock(fd: number, operation: number): number } | null = null;
-
 function flock(fd: number, operation: number): number {
-  if (libc === null) {
-    const name = LIBC[process.platform];
-    if (!name) throw new CarpError("system", `No flock(2) binding for platform "${process.platform}"`);
-    libc = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).symbols;
-  }
-  return libc.flock(fd, operation);
+  return libc().flock(fd, operation);
 }
 
 /** A held lock; release() closes the descriptor, which drops the lock. */

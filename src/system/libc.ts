@@ -1,0 +1,112 @@
+/**
+ * Every libc function we call through bun:ffi, in one table per platform and one dlopen per
+ * process: flock(2) for the lock, getrlimit(2) for the descriptor limit, waitpid(2) for the
+ * orphans a subreaper inherits, prctl(2) on Linux and procctl(2) and sysctl(3) on FreeBSD for
+ * process trees. Neither Node nor Bun exposes any of them. Pointer arguments take typed arrays,
+ * which Bun 1.3.14 and 1.4.5 pass alike (a typed array where a u64 is declared is refused by both).
+ */
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { CarpError, messageOf } from "../common/errors.ts";
+
+/** glibc on Linux, FreeBSD's libc (version 7 since FreeBSD 7). */
+const LIBRARY: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" };
+
+const { i32, i64, u32, u64 } = FFIType;
+
+/** What both platforms export under the same names and prototypes. */
+const COMMON = {
+  flock: { args: [i32, i32], returns: i32 },
+  getrlimit: { args: [i32, FFIType.ptr], returns: i32 },
+  // pid_t waitpid(pid_t, int *, int): always called with one pid and WNOHANG, never -1.
+  waitpid: { args: [i32, FFIType.ptr, i32], returns: i32 },
+} as const;
+
+const LINUX = {
+  ...COMMON,
+  // int prctl(int option, unsigned long arg2, ...): variadic, but every argument we pass is an
+  // integer, which the x86-64 and aarch64 calling conventions pass the same way either way.
+  prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
+} as const;
+
+const FREEBSD = {
+  ...COMMON,
+  // int procctl(idtype_t, id_t, int, void *), <sys/procctl.h>; idtype_t is an enum, id_t an int64_t.
+  procctl: { args: [i32, i64, i32, FFIType.ptr], returns: i32 },
+  // int sysctl(const int *name, u_int namelen, void *oldp, size_t *oldlenp, const void *newp, size_t newlen)
+  sysctl: { args: [FFIType.ptr, u32, FFIType.ptr, FFIType.ptr, FFIType.ptr, u64], returns: i32 },
+  __error: { args: [], returns: FFIType.ptr },
+} as const;
+
+type Pointer = NodeJS.TypedArray | null;
+
+/** The calls every platform has. */
+export interface Libc {
+  platform: "linux" | "freebsd";
+  flock(fd: number, operation: number): number;
+  getrlimit(resource: number, limits: BigUint64Array): number;
+  waitpid(pid: number, options: number): number;
+  /** errno as the last failed call left it; read at once, before anything else can call into libc. */
+  errno(): number;
+}
+
+export interface LinuxLibc extends Libc {
+  platform: "linux";
+  prctl(option: number, arg2: number): number;
+}
+
+export interface FreeBsdLibc extends Libc {
+  platform: "freebsd";
+  procctl(idtype: number, id: number, command: number, data: Pointer): number;
+  sysctl(name: Int32Array, oldp: Pointer, oldlenp: BigUint64Array): number;
+}
+
+let bound: { platform: string; libc: LinuxLibc | FreeBsdLibc } | null = null;
+
+function bind(platform: string): LinuxLibc | FreeBsdLibc {
+  const library = LIBRARY[platform];
+  if (library === undefined) throw new CarpError("system", `No libc binding for platform "${platform}" (only Linux and FreeBSD)`);
+  try {
+    if (platform === "linux") {
+      const s = dlopen(library, LINUX).symbols;
+      return {
+        platform: "linux",
+        flock: (fd, operation) => s.flock(fd, operation),
+        getrlimit: (resource, limits) => s.getrlimit(resource, limits),
+        waitpid: (pid, options) => s.waitpid(pid, null, options),
+        errno: () => read.i32(s.__errno_location()!, 0),
+        prctl: (option, arg2) => s.prctl(option, arg2, 0, 0, 0),
+      };
+    }
+    const s = dlopen(library, FREEBSD).symbols;
+    return {
+      platform: "freebsd",
+      flock: (fd, operation) => s.flock(fd, operation),
+      getrlimit: (resource, limits) => s.getrlimit(resource, limits),
+      waitpid: (pid, options) => s.waitpid(pid, null, options),
+      errno: () => read.i32(s.__error()!, 0),
+      procctl: (idtype, id, command, data) => s.procctl(idtype, id, command, data),
+      sysctl: (name, oldp, oldlenp) => s.sysctl(name, name.length, oldp, oldlenp, null, 0),
+    };
+  } catch (error) {
+    throw new CarpError("system", `Cannot load ${library} through bun:ffi: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The address of a typed array's memory, for a pointer stored inside a struct (procctl's
+ * procctl_reaper_pids points at the array the kernel fills). The array must stay referenced
+ * until the call has returned.
+ */
+export function addressOf(array: NodeJS.TypedArray): number {
+  return ptr(array);
+}
+
+/**
+ * This platform's libc, loaded on first use and kept for the life of the process. Throws
+ * CarpError("system") on a platform without a binding or when the library cannot be loaded.
+ */
+export function libc(platform: string = process.platform): LinuxLibc | FreeBsdLibc {
+  if (bound?.platform !== platform) bound = { platform, libc: bind(platform) };
+  return bound.libc;
+}
