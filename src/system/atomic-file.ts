@@ -11,7 +11,6 @@
  * first a crash can leave the new name on empty blocks, without the second the old name.
  */
 
-import { dlopen, FFIType } from "bun:ffi";
 import {
   closeSync,
   constants,
@@ -28,6 +27,7 @@ import {
 } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { libc } from "./libc.ts";
 
 /** Readable by a collector running as another user; nothing of it is secret. */
 const FILE_MODE = 0o644;
@@ -91,19 +91,10 @@ function copyInto(fd: number, from: string): void {
   }
 }
 
-const LIBC: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" };
-
 /** fchmod(2) from libc: Bun 1.3.14's fchmodSync (and every chmod) drops setuid, setgid and sticky bits. */
 function fchmodLibc(fd: number, mode: number): void {
-  const library = LIBC[process.platform];
-  if (library === undefined) return;
-  // mode_t is 16 bits on FreeBSD, 32 on Linux: either way one integer register.
-  const libc = dlopen(library, { fchmod: { args: [FFIType.i32, FFIType.u32], returns: FFIType.i32 } });
-  try {
-    libc.symbols.fchmod(fd, mode);
-  } finally {
-    libc.close();
-  }
+  if (process.platform !== "linux" && process.platform !== "freebsd") return;
+  libc().fchmod(fd, mode);
 }
 
 /**

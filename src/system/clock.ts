@@ -6,12 +6,12 @@
  *
  * Bun offers no such reading: `process.hrtime`, `Bun.nanoseconds()` and `performance.now()` count
  * from the start of the process (1.3.14 and 1.4.5 alike). So clock_gettime(2) is called through
- * bun:ffi, as limits.ts calls getrlimit. Where that fails, the monotonic readings are this
+ * bun:ffi (system/libc.ts). Where that fails, the monotonic readings are this
  * process's own, and the boot identity says so: no other process will take them for its own.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { messageOf } from "../common/errors.ts";
 import { readBoundedFile } from "../common/read-file.ts";
+import { type FreeBsdLibc, type Libc, libc } from "./libc.ts";
 
 /** One reading of the clocks, with what makes it comparable to another process's. */
 export interface ClockReading {
@@ -32,51 +32,26 @@ export interface Clock {
   note?: string | null;
 }
 
-const LIBC: Record<string, string> = { linux: "libc.so.6", freebsd: "libc.so.7" };
 /** <time.h>: CLOCK_MONOTONIC is 1 on Linux, 4 on FreeBSD. */
 const CLOCK_MONOTONIC: Record<string, number> = { linux: 1, freebsd: 4 };
 /** Linux's id of the running boot, a UUID made at boot. */
 const LINUX_BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
 
-interface Libc {
-  clock_gettime(clock: number, timespec: ReturnType<typeof ptr>): number;
-  sysctlbyname(
-    name: ReturnType<typeof ptr>,
-    old: ReturnType<typeof ptr>,
-    oldLength: ReturnType<typeof ptr>,
-    value: null,
-    length: number,
-  ): number;
-}
-
-function openLibc(platform: string): Libc | null {
-  const name = LIBC[platform];
-  if (name === undefined) return null;
-  const symbols = {
-    clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-    ...(platform === "freebsd"
-      ? { sysctlbyname: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 } }
-      : {}),
-  } as const;
-  return dlopen(name, symbols).symbols as unknown as Libc;
-}
-
 /** CLOCK_MONOTONIC through clock_gettime(2), in ms; struct timespec is two 64-bit words on amd64 and arm64. */
-function monotonicOf(libc: Libc, clock: number): () => number {
+function monotonicOf(c: Libc, clock: number): () => number {
   const timespec = new BigInt64Array(2);
-  const at = ptr(timespec);
   return () => {
-    if (libc.clock_gettime(clock, at) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
+    if (c.clock_gettime(clock, timespec) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
     return Number(timespec[0]!) * 1000 + Number(timespec[1]!) / 1e6;
   };
 }
 
 /** FreeBSD's kern.boot_id: 16 random bytes made once per boot (ENXIO until the random device is seeded). */
-function freebsdBootId(libc: Libc): string | null {
+function freebsdBootId(c: FreeBsdLibc): string | null {
   const name = Buffer.from("kern.boot_id\0");
   const id = new Uint8Array(16);
   const length = new BigUint64Array([16n]);
-  if (libc.sysctlbyname(ptr(name), ptr(id), ptr(length), null, 0) !== 0 || length[0] !== 16n) return null;
+  if (c.sysctlbyname(name, id, length) !== 0 || length[0] !== 16n) return null;
   return id.every((byte) => byte === 0) ? null : Buffer.from(id).toString("hex");
 }
 
@@ -99,12 +74,12 @@ export function createSystemClock(platform: string = process.platform): Clock {
   let boot: string | null;
   let note: string | null = null;
   try {
-    const libc = openLibc(platform);
     const clock = CLOCK_MONOTONIC[platform];
-    if (libc === null || clock === undefined) throw new Error(`no clock_gettime binding for platform "${platform}"`);
-    monotonicMs = monotonicOf(libc, clock);
+    if (clock === undefined) throw new Error(`no clock_gettime binding for platform "${platform}"`);
+    const c = libc(platform);
+    monotonicMs = monotonicOf(c, clock);
     monotonicMs();
-    boot = platform === "linux" ? linuxBootId() : freebsdBootId(libc);
+    boot = c.platform === "linux" ? linuxBootId() : freebsdBootId(c);
   } catch (error) {
     // performance.now() is monotonic too, but only within this process: a boot id of our own
     // makes sure no other process compares its readings with these.

@@ -2,7 +2,8 @@
  * Every libc function we call through bun:ffi, in one table per platform and one dlopen per
  * process: flock(2) for the lock, getrlimit(2) for the descriptor limit, waitpid(2) for the
  * orphans a subreaper inherits, prctl(2) on Linux and procctl(2) and sysctl(3) on FreeBSD for
- * process trees. Neither Node nor Bun exposes any of them. Pointer arguments take typed arrays,
+ * process trees, clock_gettime(2) for the system's monotonic clock (and FreeBSD's sysctlbyname(3)
+ * for its boot id), fchmod(2) for modes Bun 1.3.14's own chmod drops. Neither Node nor Bun exposes any of them. Pointer arguments take typed arrays,
  * which Bun 1.3.14 and 1.4.5 pass alike (a typed array where a u64 is declared is refused by both).
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
@@ -19,6 +20,9 @@ const COMMON = {
   getrlimit: { args: [i32, FFIType.ptr], returns: i32 },
   // pid_t waitpid(pid_t, int *, int): always called with one pid and WNOHANG, never -1.
   waitpid: { args: [i32, FFIType.ptr, i32], returns: i32 },
+  clock_gettime: { args: [i32, FFIType.ptr], returns: i32 },
+  // mode_t is 16 bits on FreeBSD, 32 on Linux: either way one integer register.
+  fchmod: { args: [i32, u32], returns: i32 },
 } as const;
 
 const LINUX = {
@@ -35,6 +39,8 @@ const FREEBSD = {
   procctl: { args: [i32, i64, i32, FFIType.ptr], returns: i32 },
   // int sysctl(const int *name, u_int namelen, void *oldp, size_t *oldlenp, const void *newp, size_t newlen)
   sysctl: { args: [FFIType.ptr, u32, FFIType.ptr, FFIType.ptr, FFIType.ptr, u64], returns: i32 },
+  // int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen)
+  sysctlbyname: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, u64], returns: i32 },
   __error: { args: [], returns: FFIType.ptr },
 } as const;
 
@@ -46,6 +52,9 @@ export interface Libc {
   flock(fd: number, operation: number): number;
   getrlimit(resource: number, limits: BigUint64Array): number;
   waitpid(pid: number, options: number): number;
+  /** struct timespec is two 64-bit words on amd64 and arm64. */
+  clock_gettime(clock: number, timespec: BigInt64Array): number;
+  fchmod(fd: number, mode: number): number;
   /** errno as the last failed call left it; read at once, before anything else can call into libc. */
   errno(): number;
 }
@@ -59,6 +68,8 @@ export interface FreeBsdLibc extends Libc {
   platform: "freebsd";
   procctl(idtype: number, id: number, command: number, data: Pointer): number;
   sysctl(name: Int32Array, oldp: Pointer, oldlenp: BigUint64Array): number;
+  /** `name` NUL-terminated. */
+  sysctlbyname(name: Uint8Array, oldp: Pointer, oldlenp: BigUint64Array): number;
 }
 
 let bound: { platform: string; libc: LinuxLibc | FreeBsdLibc } | null = null;
@@ -74,6 +85,8 @@ function bind(platform: string): LinuxLibc | FreeBsdLibc {
         flock: (fd, operation) => s.flock(fd, operation),
         getrlimit: (resource, limits) => s.getrlimit(resource, limits),
         waitpid: (pid, options) => s.waitpid(pid, null, options),
+        clock_gettime: (clock, timespec) => s.clock_gettime(clock, timespec),
+        fchmod: (fd, mode) => s.fchmod(fd, mode),
         errno: () => read.i32(s.__errno_location()!, 0),
         prctl: (option, arg2) => s.prctl(option, arg2, 0, 0, 0),
       };
@@ -84,9 +97,12 @@ function bind(platform: string): LinuxLibc | FreeBsdLibc {
       flock: (fd, operation) => s.flock(fd, operation),
       getrlimit: (resource, limits) => s.getrlimit(resource, limits),
       waitpid: (pid, options) => s.waitpid(pid, null, options),
+      clock_gettime: (clock, timespec) => s.clock_gettime(clock, timespec),
+      fchmod: (fd, mode) => s.fchmod(fd, mode),
       errno: () => read.i32(s.__error()!, 0),
       procctl: (idtype, id, command, data) => s.procctl(idtype, id, command, data),
       sysctl: (name, oldp, oldlenp) => s.sysctl(name, name.length, oldp, oldlenp, null, 0),
+      sysctlbyname: (name, oldp, oldlenp) => s.sysctlbyname(name, oldp, oldlenp, null, 0),
     };
   } catch (error) {
     throw new CarpError("system", `Cannot load ${library} through bun:ffi: ${messageOf(error)}`, { cause: error });
