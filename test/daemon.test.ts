@@ -396,7 +396,7 @@ describe("transition log lines", () => {
     await startDaemon(loaded(config()), w.deps);
     await w.finish({ ...evaluation(["ospf"]), demoted: true, services: [run("pass", "fail", 1)] });
     expect(log.lines.filter((line) => line.hook === "ospf").map((line) => line.msg)).toEqual([
-      'hook "ospf" new -> fail (its last run passed: passing 1 of 3, rise)',
+      'hook "ospf" new -> fail: its last run passed, passing 1 of 3 (rise)',
     ]);
   });
 

@@ -6,24 +6,24 @@
  */
 import { dirname } from "node:path";
 import { CarpError, kindOf, messageOf } from "../common/errors.ts";
-import { escapeControl, escapeText } from "../common/escape.ts";
+import { escapeText } from "../common/escape.ts";
 import { VERSION } from "../common/version.ts";
 import type { Config, LoadedConfig } from "../config/config.ts";
 import { PREEMPT_OID, SIMULATION_DIR } from "../config/defaults.ts";
-import { describeFailedRun } from "../engine/change-line.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
 import { createEffects, createOidReaderFor } from "../system/effects.ts";
 import type { Logger } from "../system/log.ts";
 import { ensurePrivateDir } from "../system/private-dir.ts";
+import { logChanges } from "./change-log.ts";
 import { Coalescer } from "./coalescer.ts";
 import { brokenRuns, holdChangeOf } from "./notify-events.ts";
 import { type ObserverDeps, Observers } from "./observers.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
 import { listenSocket, type SocketHandlers, type SocketServer } from "./socket-server.ts";
-import { type Changes, StatusBook, type Transition } from "./status-book.ts";
+import { StatusBook } from "./status-book.ts";
 
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
 const STOP_WAIT_MS = 1500;
@@ -81,59 +81,6 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
     },
     readPreempt: (config) => createOidReaderFor(config).readOid(PREEMPT_OID),
   };
-}
-
-/** What a log line about a hook carries: its result, and why. Escaped here, at the source: a plain-text log format would not cope. */
-function hookFields(service: Evaluation["services"][number], transition: Transition) {
-  return {
-    hook: escapeText(service.name),
-    from: transition.from,
-    to: transition.to,
-    exitCode: service.exitCode,
-    reason: service.reason === null ? null : escapeControl(service.reason),
-    output: escapeText(service.output.slice(0, 200)),
-  };
-}
-
-/**
- * One line per hook that changed in an evaluation: its counted state (what decides; a warning when
- * it fails), or else, for a hook flapping below `fall` or `rise`, its raw result (info). Never one
- * per run: a hook that keeps its result says nothing.
- */
-function logChanges(log: Logger, { changes, evaluation }: { changes: Changes; evaluation: Evaluation }): void {
-  const serviceOf = (name: string) => evaluation.services.find((s) => s.name === name)!;
-  const counted = new Set(changes.counted.map((t) => t.name));
-  for (const transition of changes.counted) {
-    // Hooks first seen passing are the normal start, not a change worth a line.
-    if (transition.from === null && transition.to !== "fail") continue;
-    const service = serviceOf(transition.name);
-    const fields = hookFields(service, transition);
-    const c = service.counted;
-    // A daemon's first run keeps a stored failure of a hook that passes now: say so, or "fail" with exit 0 puzzles.
-    const despite =
-      c && service.status !== c.state && service.status !== "skipped"
-        ? ` (its last run ${service.status === "pass" ? "passed" : "failed"}: ${service.status === "pass" ? "passing" : "failing"} ${c.streak} of ${c.needed}, ${c.state === "fail" ? "rise" : "fall"})`
-        : "";
-    const message = `hook "${fields.hook}" ${transition.from ?? "new"} -> ${transition.to}${despite}`;
-    if (transition.to === "fail") log.warn(fields, message);
-    else log.info(fields, message);
-  }
-  for (const transition of changes.results) {
-    if (counted.has(transition.name)) continue;
-    const service = serviceOf(transition.name);
-    const fields = hookFields(service, transition);
-    const ran = transition.to === "fail" ? `failed its run (${describeFailedRun(service)})` : "passed its run";
-    const c = service.counted;
-    // Back to what it counts as (a pending change given up), or a change under way, `fall` or `rise` not reached.
-    const pending =
-      c === undefined
-        ? ""
-        : c.state === transition.to
-          ? `, as it counts (${c.state})`
-          : `, still counts as ${c.state}: ${transition.to === "fail" ? "failing" : "passing"} ${c.streak} of ${c.needed} (${c.state === "pass" ? "fall" : "rise"})`;
-    const countedFields = c === undefined ? {} : { counted: c.state, streak: c.streak, needed: c.needed };
-    log.info({ ...fields, ...countedFields }, `hook "${fields.hook}" ${ran}${pending}`);
-  }
 }
 
 export class Daemon {
