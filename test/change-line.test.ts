@@ -39,6 +39,18 @@ describe("the daemon's own line for a change of the demotion", () => {
     });
   });
 
+  test("a demotion names what counts as failed, as the decision does: a check passing 1 of 3 yes, one failing 1 of 3 no", () => {
+    const services = [
+      service("ospf", { status: "pass", exitCode: 0, counted: { state: "fail", streak: 1, needed: 3 } }),
+      service("dns", { exitCode: 2, counted: { state: "pass", streak: 1, needed: 3 } }),
+      service("ntp", { exitCode: 1, counted: { state: "fail", streak: 0, needed: 1 } }),
+    ];
+    expect(describeChange("demoted", { demotionBefore: 0, demotionAfter: 1048576, services })).toEqual({
+      message: "demoted this node: ospf (passed its last run, still counts as failed: passing 1 of 3), ntp (exit 1)",
+      fields: { demotionBefore: 0, demotionAfter: 1048576, failed: ["ospf", "ntp"] },
+    });
+  });
+
   test("a promotion names the checks that now pass, which the stock line does not", () => {
     const services = [service("a", { status: "pass", exitCode: 0 }), service("dir", { status: "skipped", exitCode: null })];
     expect(describeChange("promoted", { demotionBefore: 1048576, demotionAfter: 0, services }).message).toBe(

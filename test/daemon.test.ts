@@ -11,6 +11,7 @@ import { planReload } from "../src/daemon/reload.ts";
 import type { SocketHandlers } from "../src/daemon/socket-server.ts";
 import type { HistoryMemory } from "../src/engine/flap-history.ts";
 import type { Evaluation } from "../src/protocol/wire.ts";
+import { captureLog } from "./log-capture.ts";
 import { evaluationOf } from "./wire-builders.ts";
 
 const BASE = { hooksDir: "/h", sysctl: "simulated", logger: "simulated", lockFile: "/l", socket: "/s.sock", schedule: "*/10 * * * * *" };
@@ -30,6 +31,8 @@ function world(initial: Config = config()) {
   let handlers: SocketHandlers | null = null;
   let tick: (() => void) | null = null;
   let now = Date.parse("2026-11-30T12:00:00Z");
+  /** The monotonic clock: it moves with `advance`, not with `stepWall`. */
+  let monotonic = 1_000_000;
   let nextConfig: LoadedConfig | Error = { config: initial, file: "/c.toml", notices: [] };
   let listenError: unknown = null;
   const timers: Array<() => void> = [];
@@ -64,6 +67,7 @@ function world(initial: Config = config()) {
       return { nextRun: () => new Date(now + 10_000), stop: () => void events.push(`unschedule ${pattern}`) };
     },
     now: () => new Date(now),
+    monotonicMs: () => monotonic,
     setTimer: (ms, fn) => {
       events.push(`timer ${ms}`);
       timers.push(fn);
@@ -81,6 +85,11 @@ function world(initial: Config = config()) {
     fireTimer: () => timers.pop()!(),
     tick: () => tick!(),
     advance: (ms: number) => {
+      now += ms;
+      monotonic += ms;
+    },
+    /** Steps the wall clock alone, as NTP or an admin does. */
+    stepWall: (ms: number) => {
       now += ms;
     },
     setNextConfig: (next: LoadedConfig | Error) => {
@@ -248,6 +257,43 @@ describe("flap control in the daemon", () => {
     expect(w.events.filter((e) => e.startsWith("timer"))).toHaveLength(1);
   });
 
+  test("every evaluation's source is counted: the start, the schedule, the socket and the end of a hold-down", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    const held = { passingSince: "x", until: "y", remainingMs: 1_000 };
+    await w.finish({ ...evaluation(), demoted: true, promotionHeld: held });
+    w.fireTimer();
+    await w.finish();
+    w.tick();
+    await w.finish();
+    void w.handlers().evaluate();
+    await w.finish();
+    expect(daemon.status().counters).toMatchObject({ evaluations: 4, starts: 1, holdEnds: 1, scheduled: 1, triggers: 1 });
+  });
+
+  test("status says what is left of the hold-down as of the reply, on the monotonic clock: a stepped wall clock moves it neither way", async () => {
+    const w = world();
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    const held = { passingSince: "2026-11-30T12:00:00.000Z", until: "2026-11-30T12:00:30.000Z", remainingMs: 30_000, started: true };
+    await w.finish({ ...evaluation(), demoted: true, promotionHeld: held });
+    w.advance(10_000);
+    expect(daemon.status().promotionHeld).toEqual({
+      passingSince: "2026-11-30T12:00:00.000Z",
+      until: "2026-11-30T12:00:30.000Z",
+      remainingMs: 20_000,
+    });
+    w.stepWall(3_600_000);
+    const stepped = daemon.status().promotionHeld!;
+    expect(stepped.remainingMs).toBe(20_000);
+    // `until` is the end as the daemon's wall clock reads now.
+    expect(stepped.until).toBe("2026-11-30T13:00:30.000Z");
+    w.advance(25_000);
+    expect(daemon.status().promotionHeld?.remainingMs).toBe(0);
+    w.tick();
+    await w.finish();
+    expect(daemon.status().promotionHeld).toBeNull();
+  });
+
   test("a new evaluation replaces the pending hold-down timer, and stop cancels it", async () => {
     const w = world();
     const daemon = await startDaemon(loaded(config()), w.deps);
@@ -303,6 +349,82 @@ describe("planReload", () => {
 });
 
 describe("transition log lines", () => {
+  const counted = (state: "pass" | "fail", streak: number, needed: number) => ({ state, streak, needed });
+  const run = (status: "pass" | "fail", state: "pass" | "fail", streak: number) => ({
+    name: "ospf",
+    status,
+    exitCode: status === "pass" ? 0 : 2,
+    signal: null,
+    timedOut: false,
+    durationMs: 1,
+    output: status === "pass" ? "" : "no neighbour Full\n",
+    outputDroppedBytes: 0,
+    reason: null,
+    warnings: [],
+    counted: counted(state, streak, 3),
+  });
+
+  test("a hook flapping below fall gets one info line per change of its raw result, never one per run", async () => {
+    const w = world();
+    const log = captureLog("info");
+    w.deps.log = log.log;
+    await startDaemon(loaded(config()), w.deps);
+    const runs = [
+      run("pass", "pass", 0),
+      run("fail", "pass", 1),
+      run("fail", "pass", 2),
+      run("pass", "pass", 0),
+      run("pass", "pass", 0),
+      run("fail", "pass", 1),
+    ];
+    await w.finish({ ...evaluation(), services: [runs[0]!] });
+    for (const next of runs.slice(1)) {
+      w.tick();
+      await w.finish({ ...evaluation(), services: [next] });
+    }
+    expect(log.lines.filter((line) => line.hook === "ospf").map((line) => [line.level, line.msg])).toEqual([
+      [30, 'hook "ospf" failed its run (exit 2: no neighbour Full), still counts as pass: failing 1 of 3 (fall)'],
+      [30, 'hook "ospf" passed its run, as it counts (pass)'],
+      [30, 'hook "ospf" failed its run (exit 2: no neighbour Full), still counts as pass: failing 1 of 3 (fall)'],
+    ]);
+  });
+
+  test("a hook that passes but still counts as failed (a stored failure at start) says why it is fail", async () => {
+    const w = world();
+    const log = captureLog("info");
+    w.deps.log = log.log;
+    await startDaemon(loaded(config()), w.deps);
+    await w.finish({ ...evaluation(["ospf"]), demoted: true, services: [run("pass", "fail", 1)] });
+    expect(log.lines.filter((line) => line.hook === "ospf").map((line) => line.msg)).toEqual([
+      'hook "ospf" new -> fail: its last run passed, passing 1 of 3 (rise)',
+    ]);
+  });
+
+  test("a failed run that ends a hold-down is one line, naming the hook", async () => {
+    const w = world();
+    const log = captureLog("info");
+    w.deps.log = log.log;
+    await startDaemon(loaded(config()), w.deps);
+    const held = { passingSince: "x", until: "y", remainingMs: 30_000, started: true };
+    await w.finish({ ...evaluation(), demoted: true, services: [run("pass", "pass", 0)], promotionHeld: held });
+    w.tick();
+    await w.finish({ ...evaluation(), demoted: true, services: [run("fail", "pass", 1)] });
+    expect(log.messages()).toContain("promotion hold-down cancelled: ospf failed a run; the 2^20 bit stays set");
+  });
+
+  test("a change of the counted state is one line, not one more for the raw result that caused it", async () => {
+    const w = world();
+    const log = captureLog("info");
+    w.deps.log = log.log;
+    await startDaemon(loaded(config()), w.deps);
+    await w.finish({ ...evaluation(), services: [run("pass", "pass", 0)] });
+    w.tick();
+    await w.finish({ ...evaluation(["ospf"]), services: [{ ...run("fail", "fail", 0), counted: counted("fail", 0, 1) }] });
+    expect(log.lines.filter((line) => line.hook === "ospf").map((line) => [line.level, line.msg])).toEqual([
+      [40, 'hook "ospf" pass -> fail'],
+    ]);
+  });
+
   test("escape a hook's name, reason and output, so a plain-text log keeps one line per record", async () => {
     const w = world();
     const lines: string[] = [];

@@ -58,6 +58,27 @@ describe("under the tables", () => {
     expect(lines.at(-1)).toBe(`demotion 1049056: our bit (2^20: a service check failed) + 480 = 2 x 240 ${KERNEL}`);
   });
 
+  test("during a hold-down the bit is said to be held by it, not a failed check; the time left is the daemon's", () => {
+    const held = {
+      ...evaluation,
+      // `until` on a clock far from ours: the time left must come from remainingMs alone.
+      promotionHeld: { passingSince: "2026-11-30T12:00:00.000Z", until: "2031-01-01T00:00:00.000Z", remainingMs: 26_001 },
+    };
+    const lines = formatEvaluation(held).split("\n");
+    expect(lines.slice(-2)).toEqual([
+      "promotion held: 27 s left (every check passing since 2026-11-30T12:00:00.000Z); the 2^20 bit comes off then unless a check fails",
+      `demotion 1049056: our bit (2^20: held by the hold-down; every check passes) + 480 = 2 x 240 ${KERNEL}`,
+    ]);
+    expect(lines.join("\n")).not.toContain("a service check failed");
+  });
+
+  test("a bit kept because the flap history is lost says so", () => {
+    const withheld = { ...evaluation, promotionWithheld: "The 2^20 bit stays set although every check passes: ..." };
+    expect(formatEvaluation(withheld)).toContain(
+      "demotion 1049056: our bit (2^20: kept; every check passes, but the flap history is lost)",
+    );
+  });
+
   test("status explains it below the hook table, and says nothing before the first read", () => {
     const status = {
       version: "0.1.0",
@@ -82,5 +103,14 @@ describe("under the tables", () => {
     const text = formatStatus(status);
     expect(text).toEndWith(`No hooks in "/h"\n\n${formatDemotionLines(-240).join("\n")}`);
     expect(formatStatus({ ...status, demotion: null, demoted: null })).not.toContain("\ndemotion ");
+    const held = formatStatus({
+      ...status,
+      demotion: BIT,
+      promotionHeld: { passingSince: "2026-11-30T12:00:00.000Z", until: "2031-01-01T00:00:00.000Z", remainingMs: 12_000 },
+    }).split("\n");
+    expect(held).toContain(
+      "promotion held: 12 s left (every check passing since 2026-11-30T12:00:00.000Z); the 2^20 bit comes off then unless a check fails",
+    );
+    expect(held.at(-1)).toBe("demotion 1048576: our bit (2^20: held by the hold-down; every check passes)");
   });
 });

@@ -64,6 +64,19 @@ describe("dry run", () => {
     );
   });
 
+  test("a check that passed its last run but still counts as failed (rise) keeps this node demoted, and is named", () => {
+    const rising = service("ospf", "pass", { counted: { state: "fail", streak: 1, needed: 3 } });
+    expect(dryRunFinding(evaluation("none", [rising, service("dns", "pass")]))).toMatchObject({
+      status: "warn",
+      detail: "this node is demoted and stays so because: ospf (passed its last run, still counts as failed: passing 1 of 3)",
+    });
+    // Our bit cleared from outside meanwhile: starting now sets it again, naming why.
+    expect(dryRunFinding(evaluation("demote", [rising]))).toMatchObject({
+      status: "problem",
+      detail: "starting now would DEMOTE this node because: ospf (passed its last run, still counts as failed: passing 1 of 3)",
+    });
+  });
+
   test("already demoted and still failing: a warning, not a new demotion", () => {
     expect(dryRunFinding(evaluation("none", [service("a", "fail")]))).toMatchObject({
       status: "warn",

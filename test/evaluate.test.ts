@@ -380,8 +380,17 @@ describe("flap control in an evaluation", () => {
       passingSince: "2026-11-30T12:00:05.000Z",
       until: "2026-11-30T12:01:05.000Z",
       remainingMs: 60_000,
+      started: true,
     });
-    time.advance(60_000);
+    // The next run finds it lasting: it did not start it.
+    time.advance(20_000);
+    expect((await evaluate(config, deps)).promotionHeld).toEqual({
+      passingSince: "2026-11-30T12:00:05.000Z",
+      until: "2026-11-30T12:01:05.000Z",
+      remainingMs: 40_000,
+      started: false,
+    });
+    time.advance(40_000);
     expect((await evaluate(config, deps)).action).toBe("promoted");
     expect(kernel.value()).toBe(0);
   });

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-text-format";
 import { zeroErrorCounts } from "../src/daemon/error-kind.ts";
-import { escapeLabelValue, renderMetrics } from "../src/daemon/metrics.ts";
+import { escapeLabelValue, type MetricsInput, renderMetrics } from "../src/daemon/metrics.ts";
 import { type DaemonStatus, PROTOCOL_VERSION, type ServiceStatus } from "../src/protocol/wire.ts";
 import { serviceResult } from "./wire-builders.ts";
 
@@ -43,21 +43,57 @@ function status(extra: Partial<DaemonStatus> = {}): DaemonStatus {
     demoted: true,
     anomalies: [],
     warnings: [],
-    counters: { evaluations: 12, triggers: 3, scheduled: 9, failedEvaluations: 4, errors: 2, demotions: 1, promotions: 0 },
+    counters: {
+      evaluations: 12,
+      triggers: 3,
+      scheduled: 9,
+      starts: 1,
+      holdEnds: 2,
+      failedEvaluations: 4,
+      errors: 2,
+      demotions: 1,
+      promotions: 0,
+    },
     services: [
-      service("dns", "pass", { durationMs: 3, counted: { state: "pass", streak: 0, needed: 3 } }),
-      service("ospf", "fail", { counted: { state: "pass", streak: 2, needed: 3 } }),
+      service("dns", "pass", { durationMs: 3, counted: { state: "pass", streak: 0, needed: 3 }, failures: 0, transitions: 0 }),
+      service("ospf", "fail", { counted: { state: "pass", streak: 2, needed: 3 }, exitCode: 2, failures: 7, transitions: 9 }),
       service("examples", "skipped"),
-      service("frr", "fail", { since: "2026-11-30T12:00:01.500Z" }),
+      service("frr", "fail", {
+        since: "2026-11-30T12:00:01.500Z",
+        exitCode: null,
+        timedOut: true,
+        reason: "timed out after 2000 ms",
+        failures: 1,
+        transitions: 1,
+      }),
       ...ODD.map((name, i) => service(name, i % 2 === 0 ? "pass" : "fail")),
     ],
     ...extra,
   };
 }
 
+/** Our bit set, every hook passing, a hold-down 30 s from its end. */
+function heldStatus(): DaemonStatus {
+  return status({
+    demotion: 1048576,
+    promotionHeld: { passingSince: "2026-11-30T11:59:30.000Z", until: "2026-11-30T12:00:30.000Z", remainingMs: 30_000 },
+    services: [service("dns", "pass", { counted: { state: "pass", streak: 0, needed: 1 } })],
+  });
+}
+
 const errors = { ...zeroErrorCounts(), sysctl: 2 };
 const dropped = { hook: 17, change: 2 };
 const NOTHING_DROPPED = { hook: 0, change: 0 };
+
+/** What the daemon knows beside its status: the notify queue's costs, the last reload, preempt. */
+function observed(notifyDropped: { hook: number; change: number }, extra: Partial<Omit<MetricsInput, "status" | "errorsByKind">> = {}) {
+  return {
+    notify: { dropped: notifyDropped, failures: 3 },
+    reload: { successful: true, lastSuccessAt: "2026-11-30T11:00:00.000Z" },
+    preempt: 1,
+    ...extra,
+  };
+}
 
 function parse(text: string): Map<string, ParsedFamily> {
   return new Map(parsePrometheusTextFormat(text).map((family) => [family.name, family]));
@@ -83,7 +119,7 @@ async function promtoolCheck(text: string): Promise<{ exitCode: number; output: 
 }
 
 describe("renderMetrics, parsed back", () => {
-  const families = parse(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped }));
+  const families = parse(renderMetrics({ status: status(), errorsByKind: errors, ...observed(dropped) }));
 
   test("a passing hook is up 1, a failing one 0, with its last duration in seconds", () => {
     expect(sampleValue(families, "hook_up", { hook: "dns" })).toBe(1);
@@ -136,7 +172,7 @@ describe("renderMetrics, parsed back", () => {
     const odd = renderMetrics({
       status: status({ lastRun: { startedAt: "2026-11-30T15:43:00.709Z", durationMs: 9, action: "none", failed: [] } }),
       errorsByKind: errors,
-      notifyDropped: dropped,
+      ...observed(dropped),
     });
     expect(odd).toContain("\ncarp_service_status_last_evaluation_timestamp_seconds 1796053380.718\n");
     expect(sampleValue(families, "last_evaluation_success")).toBe(1);
@@ -151,12 +187,70 @@ describe("renderMetrics, parsed back", () => {
   test("notify events a full queue cost are counted by kind: hook events dropped, changes of our bit folded", () => {
     expect(sampleValue(families, "notify_events_dropped_total", { kind: "hook" })).toBe(17);
     expect(sampleValue(families, "notify_events_dropped_total", { kind: "change" })).toBe(2);
-    const none = parse(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: NOTHING_DROPPED }));
+    const none = parse(renderMetrics({ status: status(), errorsByKind: errors, ...observed(NOTHING_DROPPED) }));
     expect(sampleValue(none, "notify_events_dropped_total", { kind: "hook" })).toBe(0);
   });
 
-  test("build info is 1 and carries the version and the protocol", () => {
+  test("build info is 1 and carries the version and the protocol; its HELP says which is always 1", () => {
     expect(sampleValue(families, "build_info", { version: "0.1.0", protocol: PROTOCOL_VERSION })).toBe(1);
+    const help = families.get(`${P}build_info`)!.help;
+    expect(help).toStartWith("Always 1;");
+    expect(help).not.toContain("(always 1)");
+  });
+
+  test("flapping is counted per hook: failed runs and changes of the raw result, even while it counts as passing", () => {
+    expect(hookValues(families, "hook_failures_total")).toMatchObject({ dns: 0, ospf: 7, frr: 1 });
+    expect(hookValues(families, "hook_transitions_total")).toMatchObject({ dns: 0, ospf: 9, frr: 1 });
+    expect(hookValues(families, "hook_failures_total")).not.toHaveProperty("examples");
+  });
+
+  test("each hook's last run: timed out or not, and its exit status (-1 when it had none)", () => {
+    expect(hookValues(families, "hook_timed_out")).toMatchObject({ dns: 0, ospf: 0, frr: 1 });
+    expect(hookValues(families, "hook_last_exit_code")).toMatchObject({ dns: 0, ospf: 2, frr: -1 });
+    expect(hookValues(families, "hook_timed_out")).not.toHaveProperty("examples");
+  });
+
+  test("the kernel's part of the demotion is its own series: the value without our bit", () => {
+    expect(sampleValue(families, "demotion_kernel")).toBe(480);
+    const stacked = parse(renderMetrics({ status: status({ demotion: 2 * 1048576 + 240 }), errorsByKind: errors, ...observed(dropped) }));
+    expect(sampleValue(stacked, "demotion_kernel")).toBe(240);
+  });
+
+  test("every source of an evaluation is counted, the start and the end of a hold-down too", () => {
+    const bySource = Object.fromEntries(
+      families.get(`${P}evaluation_requests_total`)!.metrics.map((m) => [m.labels!.source, Number(m.value)]),
+    );
+    expect(bySource).toEqual({ socket: 3, schedule: 9, start: 1, hold_end: 2 });
+  });
+
+  test("notify script failures, the last reload and preempt", () => {
+    expect(sampleValue(families, "notify_script_failures_total")).toBe(3);
+    expect(sampleValue(families, "config_last_reload_successful")).toBe(1);
+    expect(sampleValue(families, "config_last_reload_success_timestamp_seconds")).toBe(Date.parse("2026-11-30T11:00:00Z") / 1000);
+    expect(sampleValue(families, "preempt")).toBe(1);
+    const refused = parse(
+      renderMetrics({
+        status: status(),
+        errorsByKind: errors,
+        ...observed(dropped, { reload: { successful: false, lastSuccessAt: "2026-11-30T11:00:00.000Z" }, preempt: null }),
+      }),
+    );
+    expect(sampleValue(refused, "config_last_reload_successful")).toBe(0);
+    // Not readable: no series rather than a made-up value.
+    expect(refused.has(`${P}preempt`)).toBe(false);
+  });
+
+  test("no hold-down: promotion_held 0 and no until", () => {
+    expect(sampleValue(families, "promotion_held")).toBe(0);
+    expect(families.has(`${P}promotion_held_until_timestamp_seconds`)).toBe(false);
+  });
+
+  test("a hold-down: promotion_held 1, until when, with our bit set and every hook up", () => {
+    const held = parse(renderMetrics({ status: heldStatus(), errorsByKind: errors, ...observed(dropped) }));
+    expect(sampleValue(held, "promotion_held")).toBe(1);
+    expect(sampleValue(held, "promotion_held_until_timestamp_seconds")).toBe(Date.parse("2026-11-30T12:00:30.000Z") / 1000);
+    expect(sampleValue(held, "demoted")).toBe(1);
+    expect(hookValues(held, "hook_up")).toEqual({ dns: 1 });
   });
 
   test("types follow the conventions: _total names are counters, everything else a gauge", () => {
@@ -174,10 +268,19 @@ describe("renderMetrics at the edges", () => {
       renderMetrics({
         status: status({ lastRun: null, demotion: null, demoted: null, services: [], counters: { ...status().counters, evaluations: 0 } }),
         errorsByKind: zeroErrorCounts(),
-        notifyDropped: NOTHING_DROPPED,
+        ...observed(NOTHING_DROPPED),
       }),
     );
-    for (const name of ["demotion", "demoted", "hook_up", "hook_duration_seconds", "last_evaluation_timestamp_seconds"]) {
+    for (const name of [
+      "demotion",
+      "demotion_kernel",
+      "demoted",
+      "promotion_held",
+      "hook_up",
+      "hook_failures_total",
+      "hook_duration_seconds",
+      "last_evaluation_timestamp_seconds",
+    ]) {
       expect(families.has(`${P}${name}`)).toBe(false);
     }
     expect(sampleValue(families, "evaluations_total")).toBe(0);
@@ -186,15 +289,15 @@ describe("renderMetrics at the edges", () => {
   test("an error after the last good evaluation sets last_evaluation_success to 0; a good run after it, back to 1", () => {
     const failedLast = status({ lastError: { at: "2026-11-30T12:00:10.000Z", message: "sysctl failed" } });
     expect(
-      sampleValue(parse(renderMetrics({ status: failedLast, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+      sampleValue(parse(renderMetrics({ status: failedLast, errorsByKind: errors, ...observed(dropped) })), "last_evaluation_success"),
     ).toBe(0);
     const recovered = status({ lastError: { at: "2026-11-30T11:59:50.000Z", message: "sysctl failed" } });
     expect(
-      sampleValue(parse(renderMetrics({ status: recovered, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+      sampleValue(parse(renderMetrics({ status: recovered, errorsByKind: errors, ...observed(dropped) })), "last_evaluation_success"),
     ).toBe(1);
     const neverRan = status({ lastRun: null, lastError: { at: "2026-11-30T11:59:50.000Z", message: "sysctl failed" } });
     expect(
-      sampleValue(parse(renderMetrics({ status: neverRan, errorsByKind: errors, notifyDropped: dropped })), "last_evaluation_success"),
+      sampleValue(parse(renderMetrics({ status: neverRan, errorsByKind: errors, ...observed(dropped) })), "last_evaluation_success"),
     ).toBe(0);
   });
 
@@ -203,7 +306,7 @@ describe("renderMetrics at the edges", () => {
   });
 
   test("the text ends in a newline and has no timestamps (node_exporter refuses them in text files)", () => {
-    const text = renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped });
+    const text = renderMetrics({ status: status(), errorsByKind: errors, ...observed(dropped) });
     expect(text.endsWith("\n")).toBe(true);
     for (const family of parsePrometheusTextFormat(text)) {
       for (const sample of family.metrics) expect(sample.timestamp_ms).toBeUndefined();
@@ -213,7 +316,16 @@ describe("renderMetrics at the edges", () => {
 
 describe.skipIf(!PROMTOOL)("promtool check metrics", () => {
   test("finds neither a parse error nor a naming problem, odd names included", async () => {
-    expect(await promtoolCheck(renderMetrics({ status: status(), errorsByKind: errors, notifyDropped: dropped }))).toEqual({
+    expect(await promtoolCheck(renderMetrics({ status: status(), errorsByKind: errors, ...observed(dropped) }))).toEqual({
+      exitCode: 0,
+      output: "",
+    });
+  });
+
+  test("accepts the text during a hold-down, and without preempt", async () => {
+    expect(
+      await promtoolCheck(renderMetrics({ status: heldStatus(), errorsByKind: errors, ...observed(dropped, { preempt: null }) })),
+    ).toEqual({
       exitCode: 0,
       output: "",
     });
@@ -221,7 +333,7 @@ describe.skipIf(!PROMTOOL)("promtool check metrics", () => {
 
   test("accepts the text before the first evaluation too", async () => {
     const empty = status({ lastRun: null, demotion: null, demoted: null, services: [] });
-    expect(await promtoolCheck(renderMetrics({ status: empty, errorsByKind: zeroErrorCounts(), notifyDropped: NOTHING_DROPPED }))).toEqual({
+    expect(await promtoolCheck(renderMetrics({ status: empty, errorsByKind: zeroErrorCounts(), ...observed(NOTHING_DROPPED) }))).toEqual({
       exitCode: 0,
       output: "",
     });

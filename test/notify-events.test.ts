@@ -48,6 +48,53 @@ describe("notifyEventsOf", () => {
     expect(notifyEventsOf(e, [t("dir", "pass", "skipped")])).toEqual([]);
   });
 
+  test("a hook event carries the exit status of the run that changed its state", () => {
+    const e = evaluation([service("a", "fail", { exitCode: 2 }), service("b", "fail", { exitCode: null, timedOut: true })]);
+    expect(
+      notifyEventsOf(e, [t("a", "pass", "fail"), t("b", "pass", "fail")]).map((event) => notifyEnv(event).CARP_HOOK_EXIT_CODE),
+    ).toEqual(["2", ""]);
+  });
+
+  const BIT = 1048576;
+  const hold = (started: boolean) => ({
+    passingSince: "2026-11-30T12:00:00.000Z",
+    until: "2026-11-30T12:00:30.000Z",
+    remainingMs: 30_000,
+    started,
+  });
+
+  test("a hold-down that starts is one held event, after the hook changes that started it; while it lasts, none", () => {
+    const e = evaluation([service("ospf", "pass", { counted: { state: "pass", streak: 0, needed: 3 } })], {
+      demotionBefore: BIT,
+      demotionAfter: BIT,
+      demoted: true,
+      promotionHeld: hold(true),
+    });
+    const events = notifyEventsOf(e, [t("ospf", "fail", "pass")], { heldBefore: false });
+    expect(events.map(notifyArgs)).toEqual([
+      ["hook", "ospf", "pass"],
+      ["held", "2026-11-30T12:00:30.000Z"],
+    ]);
+    expect(events[1]).toMatchObject({ since: "2026-11-30T12:00:00.000Z", remainingMs: 30_000 });
+    const lasting = { ...e, promotionHeld: hold(false) };
+    expect(notifyEventsOf(lasting, [], { heldBefore: true })).toEqual([]);
+    // A daemon that finds a hold-down in progress when it starts (or after a check began it) tells it.
+    expect(notifyEventsOf(lasting, [], { heldBefore: false }).map(notifyArgs)).toEqual([["held", "2026-11-30T12:00:30.000Z"]]);
+  });
+
+  test("a failed run ends a hold-down: held-cancelled names the runs that failed, even those still counted as passing", () => {
+    const flapping = service("ospf", "fail", { counted: { state: "pass", streak: 1, needed: 3 } });
+    const e = evaluation([flapping, service("dns", "pass")], { demotionBefore: BIT, demotionAfter: BIT, demoted: true, failed: [] });
+    const events = notifyEventsOf(e, [], { heldBefore: true });
+    expect(events.map(notifyArgs)).toEqual([["held-cancelled"]]);
+    expect(events[0]).toMatchObject({ brokenBy: ["ospf"], failed: [] });
+  });
+
+  test("a hold-down that ends in the promotion is told as the promotion, not as cancelled", () => {
+    const e = evaluation([service("ospf", "pass")], { action: "promoted", demotionBefore: BIT, demotionAfter: 0 });
+    expect(notifyEventsOf(e, [], { heldBefore: true }).map(notifyArgs)).toEqual([["promoted"]]);
+  });
+
   test("a promotion with no hook change is one event; a quiet evaluation none", () => {
     expect(notifyEventsOf(evaluation([], { action: "promoted" }), []).map(notifyArgs)).toEqual([["promoted"]]);
     expect(notifyEventsOf(evaluation([service("a", "pass")]), [])).toEqual([]);
@@ -55,19 +102,20 @@ describe("notifyEventsOf", () => {
 });
 
 describe("notifyEnv", () => {
-  const hookEvent: NotifyEvent = {
+  const hookEvent: Extract<NotifyEvent, { kind: "hook" }> = {
     kind: "hook",
     hook: "odd\nname",
     state: "fail",
     output: "boom",
     reason: "",
+    exitCode: 2,
     at: "2026-11-30T12:00:00.000Z",
     failed: ["odd\nname", "x,y"],
     demotionBefore: 0,
     demotionAfter: 1048576,
   };
 
-  test("a hook event carries the hook, its state and first output line, the failed hooks and the demotion", () => {
+  test("a hook event carries the hook, its state, exit status and first output line, the failed hooks and the demotion", () => {
     expect(notifyEnv(hookEvent)).toEqual({
       PATH: "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin",
       HOME: "/",
@@ -78,11 +126,42 @@ describe("notifyEnv", () => {
       CARP_DEMOTION_AFTER: "1048576",
       CARP_HOOK: "odd\\nname",
       CARP_HOOK_STATE: "fail",
+      CARP_HOOK_EXIT_CODE: "2",
       CARP_HOOK_OUTPUT: "boom",
       CARP_HOOK_REASON: "",
     });
     // argv holds the raw name: a script that needs the exact file has it.
     expect(notifyArgs(hookEvent)).toEqual(["hook", "odd\nname", "fail"]);
+  });
+
+  test("a hook that ended without an exit status (timed out, killed, refused) has an empty CARP_HOOK_EXIT_CODE", () => {
+    const env = notifyEnv({ ...hookEvent, exitCode: null, reason: "timed out after 2000 ms" });
+    expect(env).toMatchObject({ CARP_HOOK_EXIT_CODE: "", CARP_HOOK_REASON: "timed out after 2000 ms" });
+  });
+
+  test("a hold-down's start tells when it ends, as a time and as what was left; its cancelling tells which runs failed", () => {
+    const context = { at: "2026-11-30T12:00:00.000Z", failed: [], demotionBefore: 1048576, demotionAfter: 1048576 };
+    const held: NotifyEvent = {
+      kind: "held",
+      since: "2026-11-30T12:00:00.000Z",
+      until: "2026-11-30T12:00:30.000Z",
+      remainingMs: 30_000,
+      ...context,
+    };
+    expect(notifyArgs(held)).toEqual(["held", "2026-11-30T12:00:30.000Z"]);
+    expect(notifyEnv(held)).toMatchObject({
+      CARP_EVENT: "held",
+      CARP_HOLD_SINCE: "2026-11-30T12:00:00.000Z",
+      CARP_HOLD_UNTIL: "2026-11-30T12:00:30.000Z",
+      CARP_HOLD_REMAINING_MS: "30000",
+    });
+    const cancelled: NotifyEvent = { kind: "held-cancelled", brokenBy: ["frr\nospf", "dns"], ...context };
+    expect(notifyArgs(cancelled)).toEqual(["held-cancelled"]);
+    expect(notifyEnv(cancelled)).toMatchObject({
+      CARP_EVENT: "held-cancelled",
+      CARP_HOLD_BROKEN_BY: "frr\\nospf\ndns",
+      CARP_FAILED_HOOKS: "",
+    });
   });
 
   test("a bit event has no hook variables", () => {

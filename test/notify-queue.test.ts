@@ -7,6 +7,7 @@ import { parseConfig } from "../src/config/config.ts";
 import { describeEvent, type NotifyEvent } from "../src/daemon/notify-events.ts";
 import { bound, MAX_QUEUED_EVENTS, NotifyQueue } from "../src/daemon/notify-queue.ts";
 import type { HookRun, RunHookOptions } from "../src/engine/hook-runner.ts";
+import { waitFor } from "./helpers.ts";
 import { captureLog } from "./log-capture.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "carp-notify-"));
@@ -23,6 +24,7 @@ const event = (n: number): NotifyEvent => ({
   state: "fail",
   output: "",
   reason: "",
+  exitCode: 1,
   at: "",
   failed: [],
   demotionBefore: 0,
@@ -93,7 +95,7 @@ test("past MAX_QUEUED_EVENTS the oldest hook events are dropped, never a change 
   const runner = heldRunner();
   const queue = new NotifyQueue({ log: captured.log, config: () => config, isRoot: false, runScript: runner.run });
   queue.enqueue([event(0)]);
-  await Bun.sleep(20); // event 0 is running and holds the queue
+  await waitFor(() => runner.runs.length === 1, "event 0 to run and hold the queue");
   queue.enqueue([change("demoted", 0), ...Array.from({ length: MAX_QUEUED_EVENTS }, (_, i) => event(i + 1))]);
   queue.enqueue([event(MAX_QUEUED_EVENTS + 1), change("promoted", 1)]);
   expect(queue.waiting).toBe(MAX_QUEUED_EVENTS);
@@ -117,7 +119,7 @@ test("changes of our bit alone past MAX_QUEUED_EVENTS: the oldest fold into a la
   const runner = firstHeldRunner();
   const queue = new NotifyQueue({ log: captured.log, config: () => config, isRoot: false, runScript: runner.run });
   queue.enqueue([event(0)]);
-  await Bun.sleep(20); // event 0 is running and holds the queue
+  await waitFor(() => runner.runs.length === 1, "event 0 to run and hold the queue");
   queue.enqueue(changes(MAX_QUEUED_EVENTS + 3));
   // Two pairs (a demotion and the promotion undoing it) folded into the fifth change, a demotion.
   expect(queue.waiting).toBe(MAX_QUEUED_EVENTS - 1);
@@ -158,6 +160,23 @@ describe("bound", () => {
     expect(queue).toEqual([{ ...change("demoted", 2), folded: 8 }, change("promoted", 3)]);
   });
 
+  test("hold-down events go like hook events, before any change of our bit", () => {
+    const held: NotifyEvent = {
+      kind: "held",
+      since: "s",
+      until: "u",
+      remainingMs: 1,
+      at: "",
+      failed: [],
+      demotionBefore: 0,
+      demotionAfter: 0,
+    };
+    const cancelled: NotifyEvent = { kind: "held-cancelled", brokenBy: ["x"], at: "", failed: [], demotionBefore: 0, demotionAfter: 0 };
+    const queue = [held, change("demoted", 0), cancelled, change("promoted", 1)];
+    expect(bound(queue, 2)).toEqual({ hook: 2, change: 0 });
+    expect(queue.map(describeEvent)).toEqual(["demoted", "promoted"]);
+  });
+
   test("within the bound nothing changes", () => {
     const queue = [event(1), change("demoted", 0)];
     expect(bound(queue, 2)).toEqual({ hook: 0, change: 0 });
@@ -170,7 +189,7 @@ test("a stop ends the running script, drops what waits, says how many, and queue
   const runner = heldRunner();
   const queue = new NotifyQueue({ log: captured.log, config: () => config, isRoot: false, runScript: runner.run });
   queue.enqueue([event(1), event(2), event(3)]);
-  await Bun.sleep(20);
+  await waitFor(() => runner.runs.length === 1, "the first script to run");
   await queue.stop();
   expect(runner.runs).toEqual([["hook", "h1", "fail"]]);
   expect(captured.messages()).toContain("2 notify events not delivered: stopping");
@@ -195,6 +214,21 @@ test("a runner that throws (out of processes) is logged, and the next event stil
   await queue.idle();
   expect(runs).toEqual(["h1", "h2"]);
   expect(captured.messages().some((m) => m.includes('not started for hook "h1" fail: EAGAIN'))).toBe(true);
+  expect(queue.failures).toBe(1);
+});
+
+test("script runs that fail are counted: an exit status, a signal, a timeout; a run stopped by the daemon's stop is not", async () => {
+  const outcomes = [ok({ exitCode: 1 }), ok({ exitCode: null, signal: "SIGKILL" }), ok({ exitCode: null, timedOut: true }), ok()];
+  const queue = new NotifyQueue({ log: captureLog().log, config: () => config, isRoot: false, runScript: async () => outcomes.shift()! });
+  queue.enqueue([event(1), event(2), event(3), event(4)]);
+  await queue.idle();
+  expect(queue.failures).toBe(3);
+  const runner = heldRunner();
+  const stopping = new NotifyQueue({ log: captureLog().log, config: () => config, isRoot: false, runScript: runner.run });
+  stopping.enqueue([event(5)]);
+  await waitFor(() => runner.runs.length === 1, "the first script to run");
+  await stopping.stop();
+  expect(stopping.failures).toBe(0);
 });
 
 test("without notifyDir nothing is queued", () => {

@@ -66,3 +66,59 @@ test("errors are counted as evaluations that did not finish", () => {
   expect(status.lastError).toEqual({ at: new Date(5).toISOString(), message: "sysctl failed" });
   expect(status.demotion).toBeNull();
 });
+
+test("each hook counts its failed runs and the changes of its raw result; a hook that disappears starts again", () => {
+  const book = new StatusBook(() => new Date(0));
+  const results: Array<ServiceResult["status"]> = ["pass", "fail", "fail", "pass", "fail"];
+  const changes = results.map((status) => book.record(evaluation([service("a", status)])).results);
+  expect(changes.map((c) => c.map((t) => `${t.from}->${t.to}`))).toEqual([[], ["pass->fail"], [], ["fail->pass"], ["pass->fail"]]);
+  const snapshot = () => book.snapshot(DAEMON).services.find((s) => s.name === "a");
+  expect(snapshot()).toMatchObject({ failures: 3, transitions: 3 });
+  book.record(evaluation([]));
+  book.record(evaluation([service("a", "fail")]));
+  expect(snapshot()).toMatchObject({ failures: 1, transitions: 0 });
+});
+
+test("a skipped entry is no result: pass, skipped, fail is no change of result", () => {
+  const book = new StatusBook(() => new Date(0));
+  book.record(evaluation([service("a", "pass")]));
+  expect(book.record(evaluation([service("a", "skipped")])).results).toEqual([]);
+  expect(book.record(evaluation([service("a", "fail")])).results).toEqual([]);
+});
+
+test("a raw change below fall is a result change but no counted transition", () => {
+  const book = new StatusBook(() => new Date(0));
+  book.record(evaluation([{ ...service("a", "pass"), counted: { state: "pass", streak: 0, needed: 3 } }]));
+  const changes = book.record(evaluation([{ ...service("a", "fail"), counted: { state: "pass", streak: 1, needed: 3 } }]));
+  expect(changes).toEqual({ counted: [], results: [{ name: "a", from: "pass", to: "fail" }] });
+});
+
+test("the hold-down in a status reply is what is left as of the reply, on the monotonic clock", () => {
+  let wall = Date.parse("2026-11-30T12:00:00Z");
+  let monotonic = 500;
+  const book = new StatusBook(
+    () => new Date(wall),
+    () => monotonic,
+  );
+  const held = { passingSince: "2026-11-30T11:59:50.000Z", until: "2026-11-30T12:00:20.000Z", remainingMs: 20_000 };
+  book.record({ ...evaluation([service("a", "pass")]), demoted: true, promotionHeld: held });
+  monotonic += 5_000;
+  wall -= 60_000; // stepped back
+  expect(book.snapshot(DAEMON).promotionHeld).toEqual({
+    passingSince: "2026-11-30T11:59:50.000Z",
+    until: "2026-11-30T11:59:15.000Z",
+    remainingMs: 15_000,
+  });
+});
+
+const DAEMON = {
+  version: "1",
+  pid: 1,
+  startedAt: new Date(0).toISOString(),
+  configFile: null,
+  hooksDir: "/h",
+  socket: null,
+  schedule: false as const,
+  running: false,
+  nextRun: null,
+};

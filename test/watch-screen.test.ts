@@ -97,6 +97,28 @@ describe("renderWatchScreen", () => {
   });
 });
 
+describe("a hold-down in the view", () => {
+  // The daemon's `until` is on its own wall clock, here an hour off ours: only remainingMs counts.
+  const held: DaemonStatus = {
+    ...status,
+    demotion: 1048576,
+    services: [service("frr", "pass", { counted: { state: "pass", streak: 0, needed: 3 } })],
+    promotionHeld: { passingSince: "2026-11-30T11:59:50.000Z", until: "2026-11-30T13:00:20.000Z", remainingMs: 20_000 },
+  };
+
+  test("says promotion held, how long is left and since when every check passes; the bit is held, not failed", () => {
+    const lines = renderWatchScreen(state({ status: held }), NOW, { columns: 200, rows: 40 });
+    expect(lines[1]).toBe("demotion 1048576: our bit (2^20: held by the hold-down; every check passes)");
+    expect(lines[2]).toMatch(/^promotion held: 20 s left \(every check passing since \d\d:\d\d:\d\d\)$/);
+    expect(lines.join("\n")).not.toContain("a service check failed");
+  });
+
+  test("counts down from the reply on this machine's clock, between two polls", () => {
+    const later = renderWatchScreen(state({ status: held, receivedAt: NOW - 3_500 }), NOW, { columns: 200, rows: 40 });
+    expect(later[2]).toStartWith("promotion held: 17 s left");
+  });
+});
+
 test("formatAge is short and exact enough to watch", () => {
   expect([0, 5_400, 187_000, 7_500_000, 270_000_000].map(formatAge)).toEqual(["0 s", "5 s", "3m 07s", "2h 05m", "3d 03h"]);
 });

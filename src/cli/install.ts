@@ -143,6 +143,7 @@ export async function runPackageScript(
       throw new CarpError(
         "system",
         `"${step.command}" failed (exit status ${exitCode}); the files are in place: run the rest by hand, then doctor:\n${rest.join("\n")}`,
+        { kind: "install" },
       );
     }
   }

@@ -5,6 +5,7 @@
  */
 import { EXIT } from "../common/errors.ts";
 import { escapeControl, escapeText } from "../common/escape.ts";
+import type { BitReason } from "../engine/demotion.ts";
 import type { DaemonStatus, Evaluation, PromotionHold, ServiceResult } from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
 
@@ -35,10 +36,20 @@ function resultColumn(service: ServiceResult): string {
   return `${service.status}, counts as ${counted.state} (${towards} ${counted.streak} of ${counted.needed})`;
 }
 
-/** A held promotion, as a person reads it. */
-function holdLine(held: PromotionHold, now: number): string {
-  const seconds = Math.max(0, Math.ceil((Date.parse(held.until) - now) / 1000));
-  return `promotion in ${seconds} s unless a check fails (hold-down: every check passing since ${held.passingSince})`;
+/**
+ * A held promotion, as a person reads it: the time left is the daemon's own (measured on its
+ * monotonic clock, as of the reply), never `until` against this machine's wall clock. `since`
+ * shows the time the hold-down started (default: as the daemon sent it).
+ */
+export function holdLine(held: PromotionHold, { since = (iso: string) => iso }: { since?: (iso: string) => string } = {}): string {
+  const seconds = Math.max(0, Math.ceil(held.remainingMs / 1000));
+  return `promotion held: ${seconds} s left (every check passing since ${since(held.passingSince)})`;
+}
+
+/** Why our bit is set, for the explanation line: the hold-down, a lost flap history, or (default) a failed check. */
+export function bitReasonOf(report: { promotionHeld?: PromotionHold | null; promotionWithheld?: string | null }): BitReason {
+  if (report.promotionHeld) return "held";
+  return report.promotionWithheld ? "withheld" : "failed";
 }
 
 function renderTable(rows: string[][]): string {
@@ -107,14 +118,16 @@ export function formatStatus(status: DaemonStatus): string {
     `demotion:  ${demotion}`,
     `last run:  ${status.lastRun ? `${status.lastRun.startedAt} (${status.lastRun.durationMs} ms, ${status.lastRun.action})` : "none yet"}${status.running ? ", running now" : ""}`,
     `next run:  ${status.nextRun ?? "on trigger only"}`,
-    ...(status.promotionHeld ? [`hold-down: ${holdLine(status.promotionHeld, Date.now())}`] : []),
+    ...(status.promotionHeld ? [`${holdLine(status.promotionHeld)}; the 2^20 bit comes off then unless a check fails`] : []),
     `counters:  ${Object.entries(status.counters)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
     "",
     formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
-  if (status.demotion !== null) lines.push("", ...formatDemotionLines(status.demotion, { fix: status.anomalies.length === 0 }));
+  if (status.demotion !== null) {
+    lines.push("", ...formatDemotionLines(status.demotion, { fix: status.anomalies.length === 0, why: bitReasonOf(status) }));
+  }
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${escapeControl(status.lastError.message)}`);
   lines.push(...formatNotes(status));
   return lines.join("\n");
@@ -136,8 +149,8 @@ export function formatEvaluation(evaluation: Evaluation): string {
   }
   // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
   if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
-  if (evaluation.promotionHeld) lines.push(holdLine(evaluation.promotionHeld, Date.parse(evaluation.startedAt) + evaluation.durationMs));
-  lines.push(...formatDemotionLines(evaluation.demotionAfter, { fix: evaluation.anomalies.length === 0 }));
+  if (evaluation.promotionHeld) lines.push(`${holdLine(evaluation.promotionHeld)}; the 2^20 bit comes off then unless a check fails`);
+  lines.push(...formatDemotionLines(evaluation.demotionAfter, { fix: evaluation.anomalies.length === 0, why: bitReasonOf(evaluation) }));
   lines.push(...formatNotes(evaluation));
   return lines.join("\n");
 }

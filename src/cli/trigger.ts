@@ -17,7 +17,7 @@ export async function run(flags: Flags): Promise<number> {
     return exitCodeOfEvaluation(evaluation);
   } catch (error) {
     if (!(error instanceof DaemonUnreachable)) throw error;
-    if (flags["no-fallback"]) throw new CarpError("system", `${error.message}; not evaluating here (--no-fallback)`);
+    if (flags["no-fallback"]) throw new CarpError("system", `${error.message}; not evaluating here (--no-fallback)`, { kind: "socket" });
     console.error(`carp-service-status: ${error.message}: evaluating here`);
     // Loaded only now: the engine (zod, pino) is what the daemon path avoids.
     const check = await import("./check.ts");

@@ -7,7 +7,7 @@
 import { escapeControl } from "../common/escape.ts";
 import type { DaemonStatus } from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
-import { formatServices } from "./report.ts";
+import { bitReasonOf, formatServices, holdLine } from "./report.ts";
 
 /** What the view knows: the last status received (and when), and why the latest poll failed, if it did. */
 export interface WatchState {
@@ -52,12 +52,26 @@ function fit(line: string, columns: number): string {
   return columns <= 1 ? chars.slice(0, columns).join("") : `${chars.slice(0, columns - 1).join("")}…`;
 }
 
-function statusLines(status: DaemonStatus, now: number): string[] {
+/**
+ * The hold-down as of now: what the daemon said was left when it answered, less the time since on
+ * this machine's clock (never the daemon's `until` against ours: the two clocks may disagree).
+ */
+function holdLines(state: WatchState, now: number): string[] {
+  const held = state.status?.promotionHeld;
+  if (!held) return [];
+  const elapsed = state.receivedAt === null ? 0 : Math.max(0, now - state.receivedAt);
+  const remainingMs = Math.max(0, held.remainingMs - elapsed);
+  return [holdLine({ ...held, remainingMs }, { since: (iso) => clock(Date.parse(iso)) })];
+}
+
+function statusLines(state: WatchState & { status: DaemonStatus }, now: number): string[] {
+  const { status } = state;
   const lastRun = status.lastRun
     ? `last run ${clock(Date.parse(status.lastRun.startedAt))} (${status.lastRun.durationMs} ms, ${status.lastRun.action})`
     : "no run yet";
   return [
-    ...(status.demotion === null ? ["demotion not read yet"] : formatDemotionLines(status.demotion)),
+    ...(status.demotion === null ? ["demotion not read yet"] : formatDemotionLines(status.demotion, { why: bitReasonOf(status) })),
+    ...holdLines(state, now),
     `${lastRun} · ${nextRunLine(status, now)}`,
     ...(status.lastError ? [`last error at ${clock(Date.parse(status.lastError.at))}: ${escapeControl(status.lastError.message)}`] : []),
     ...status.anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`),
@@ -77,7 +91,7 @@ export function renderWatchScreen(state: WatchState, now: number, size: ScreenSi
     const seen = state.receivedAt === null ? "" : `; below: as last seen at ${clock(state.receivedAt)}`;
     lines.push(`no answer from the daemon: ${escapeControl(state.error)}; asking again every second${seen}`);
   }
-  if (status) lines.push(...statusLines(status, now));
+  if (status) lines.push(...statusLines({ ...state, status }, now));
   else if (state.error === null) lines.push(`asking the daemon at ${escapeControl(state.socket)} …`);
   const footer = "q or Ctrl-C: quit";
   const room = Math.max(1, size.rows - 2);

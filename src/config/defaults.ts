@@ -4,6 +4,8 @@
  */
 /** The sysctl our bit lives in. */
 export const DEMOTION_OID = "net.inet.carp.demotion";
+/** Whether this node takes mastership back from a peer that advertises worse: without it on the peer, demotion moves nothing. */
+export const PREEMPT_OID = "net.inet.carp.preempt";
 
 /**
  * 2^20: far above every kernel contributor (240 each), so the bit alone tells whether we

@@ -5,25 +5,27 @@
  * (cli/daemon.ts) adds signals.
  */
 import { dirname } from "node:path";
-import { CarpError, messageOf } from "../common/errors.ts";
-import { escapeControl, escapeText } from "../common/escape.ts";
+import { CarpError, kindOf, messageOf } from "../common/errors.ts";
+import { escapeText } from "../common/escape.ts";
 import { VERSION } from "../common/version.ts";
 import type { Config, LoadedConfig } from "../config/config.ts";
-import { SIMULATION_DIR } from "../config/defaults.ts";
+import { PREEMPT_OID, SIMULATION_DIR } from "../config/defaults.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
 import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
-import { createEffects } from "../system/effects.ts";
+import { createEffects, createOidReaderFor } from "../system/effects.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { Logger } from "../system/log.ts";
 import { ensurePrivateDir } from "../system/private-dir.ts";
+import { logChanges } from "./change-log.ts";
 import { Coalescer } from "./coalescer.ts";
 import { connectionCap } from "./connection-cap.ts";
+import { brokenRuns, holdChangeOf } from "./notify-events.ts";
 import { type ObserverDeps, Observers } from "./observers.ts";
 import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
 import { type ListenOptions, listenSocket, type SocketServer } from "./socket-server.ts";
-import { StatusBook, type Transition } from "./status-book.ts";
+import { StatusBook } from "./status-book.ts";
 
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
 const STOP_WAIT_MS = 1500;
@@ -54,6 +56,10 @@ export interface DaemonDeps {
    * is): a stepped wall clock moves the end of a hold-down neither way.
    */
   setTimer(ms: number, fn: () => void): () => void;
+  /** A clock that never steps, in ms (default performance.now): what is left of a hold-down is kept on it. */
+  monotonicMs?(): number;
+  /** Reads net.inet.carp.preempt for the metrics (real or simulated, as the config says); without it, no preempt series. */
+  readPreempt?(config: Config): Promise<string>;
   /** Replaces how the metrics file is written and notify scripts run (tests). */
   observers?: Pick<ObserverDeps, "writeFile" | "notify">;
 }
@@ -75,26 +81,8 @@ export function realDaemonDeps(log: Logger, loadConfig: () => LoadedConfig): Dae
       const timer = setTimeout(fn, ms);
       return () => clearTimeout(timer);
     },
+    readPreempt: (config) => createOidReaderFor(config).readOid(PREEMPT_OID),
   };
-}
-
-function logTransition(log: Logger, { transition, evaluation }: { transition: Transition; evaluation: Evaluation }): void {
-  // Hooks first seen passing are the normal start, not a change worth a line.
-  if (transition.from === null && transition.to !== "fail") return;
-  const service = evaluation.services.find((s) => s.name === transition.name)!;
-  // Escaped here, at the source: pino's JSON would cope, a plain-text log format would not.
-  const hook = escapeText(service.name);
-  const fields = {
-    hook,
-    from: transition.from,
-    to: transition.to,
-    exitCode: service.exitCode,
-    reason: service.reason === null ? null : escapeControl(service.reason),
-    output: escapeText(service.output.slice(0, 200)),
-  };
-  const message = `hook "${hook}" ${transition.from ?? "new"} -> ${transition.to}`;
-  if (transition.to === "fail") log.warn(fields, message);
-  else log.info(fields, message);
 }
 
 export class Daemon {
@@ -120,9 +108,17 @@ export class Daemon {
     this.#config = loaded.config;
     this.#configFile = loaded.file;
     this.#startedAt = deps.now().toISOString();
-    this.#book = new StatusBook(deps.now);
+    this.#book = new StatusBook(deps.now, deps.monotonicMs ?? (() => performance.now()));
     this.#coalescer = new Coalescer(() => this.#evaluateOnce());
-    this.#observers = new Observers({ log: deps.log, config: () => this.#config, status: () => this.status(), ...deps.observers });
+    this.#observers = new Observers({
+      log: deps.log,
+      config: () => this.#config,
+      status: () => this.status(),
+      now: deps.now,
+      monotonicMs: deps.monotonicMs,
+      readPreempt: deps.readPreempt,
+      ...deps.observers,
+    });
   }
 
   /** Opens the socket (or falls back to the schedule alone), starts the schedule, evaluates once. */
@@ -138,6 +134,7 @@ export class Daemon {
       { version: VERSION, socket: this.#server?.path ?? null, schedule: config.schedule, hooksDir: config.hooksDir },
       "daemon started",
     );
+    this.#book.counters.starts++;
     void this.#evaluateInBackground();
   }
 
@@ -148,12 +145,14 @@ export class Daemon {
     try {
       next = this.#deps.loadConfig();
     } catch (error) {
-      log.error({ err: messageOf(error) }, "configuration not reloaded; keeping the running one");
+      log.error({ kind: kindOf(error), err: messageOf(error) }, "configuration not reloaded; keeping the running one");
+      this.#observers.reloaded(false);
       return false;
     }
     const plan = planReload(this.#config, next.config, { listening: this.#server !== null });
     if (!plan.accept) {
-      log.error(`configuration not reloaded: ${plan.reason}; keeping the running one`);
+      log.error({ kind: "config" }, `configuration not reloaded: ${plan.reason}; keeping the running one`);
+      this.#observers.reloaded(false);
       return false;
     }
     if (plan.socketChangeIgnored) log.warn({ socket: next.config.socket }, "socket changes take effect after a restart");
@@ -162,6 +161,7 @@ export class Daemon {
     log.level = next.config.logLevel;
     if (plan.reschedule) this.#schedule();
     log.info({ file: next.file, schedule: next.config.schedule }, "configuration reloaded");
+    this.#observers.reloaded(true);
     return true;
   }
 
@@ -213,9 +213,12 @@ export class Daemon {
     } catch (error) {
       if (error instanceof CarpError && (error.code === "config" || error.code === "in_use")) throw error;
       if (this.#config.schedule === false) {
-        throw new CarpError("system", `${messageOf(error)}, and no schedule is set: nothing would trigger an evaluation`);
+        throw new CarpError("system", `${messageOf(error)}, and no schedule is set: nothing would trigger an evaluation`, {
+          cause: error,
+          kind: "socket",
+        });
       }
-      log.error({ socket: path, err: messageOf(error) }, "socket unavailable: evaluating on the schedule only");
+      log.error({ kind: "socket", socket: path, err: messageOf(error) }, "socket unavailable: evaluating on the schedule only");
     }
   }
 
@@ -232,7 +235,7 @@ export class Daemon {
               this.#book.counters.scheduled++;
               void this.#evaluateInBackground();
             },
-            (error) => log.error({ err: messageOf(error) }, "scheduled run failed"),
+            (error) => log.error({ kind: kindOf(error), err: messageOf(error) }, "scheduled run failed"),
           );
   }
 
@@ -245,6 +248,7 @@ export class Daemon {
     // A little past the end, so the run finds the hold-down over rather than a millisecond short.
     this.#cancelHoldTimer = this.#deps.setTimer(held.remainingMs + HOLD_TIMER_SLACK_MS, () => {
       this.#cancelHoldTimer = null;
+      this.#book.counters.holdEnds++;
       void this.#evaluateInBackground();
     });
   }
@@ -261,16 +265,22 @@ export class Daemon {
       const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart, memory: this.#memory });
       this.#freshStart = false;
       this.#armHoldTimer(evaluation);
-      const transitions = this.#book.record(evaluation);
-      for (const transition of transitions) logTransition(log, { transition, evaluation });
-      this.#observers.evaluated(evaluation, transitions);
+      const heldBefore = this.#book.promotionHeld() !== null;
+      const changes = this.#book.record(evaluation);
+      logChanges(log, { changes, evaluation });
+      // The start of a hold-down is said by the evaluation itself (evaluate.ts); its end by a failure, here.
+      if (holdChangeOf(evaluation, { heldBefore }) === "cancelled") {
+        const broken = brokenRuns(evaluation).map(escapeText);
+        log.info({ brokenBy: broken }, `promotion hold-down cancelled: ${broken.join(", ")} failed a run; the 2^20 bit stays set`);
+      }
+      this.#observers.evaluated(evaluation, { transitions: changes.counted, heldBefore });
       log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
       return evaluation;
     } catch (error) {
       if (!signal.aborted) {
         this.#book.recordError(messageOf(error));
         this.#observers.failed(error);
-        log.error({ err: messageOf(error) }, "evaluation failed");
+        log.error({ kind: kindOf(error), err: messageOf(error) }, "evaluation failed");
       }
       throw error;
     }

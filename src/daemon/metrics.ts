@@ -5,8 +5,9 @@
  * hook names are label values, escaped as the format requires. No timestamps: node_exporter
  * refuses them in text files.
  */
+import { explainDemotion } from "../engine/demotion.ts";
 import { type DaemonStatus, PROTOCOL_VERSION } from "../protocol/wire.ts";
-import { ERROR_KINDS, type ErrorKind } from "./error-kind.ts";
+import { EVALUATION_ERROR_KINDS, type EvaluationErrorKind } from "./error-kind.ts";
 
 /** Every metric name starts with this. */
 export const METRIC_PREFIX = "carp_service_status_";
@@ -15,9 +16,17 @@ export const METRIC_PREFIX = "carp_service_status_";
 export interface MetricsInput {
   status: DaemonStatus;
   /** Evaluations that ended in an error, by kind (error-kind.ts). */
-  errorsByKind: Readonly<Record<ErrorKind, number>>;
-  /** What a full notify queue cost: hook events dropped, changes of our bit folded (notify-queue.ts). */
-  notifyDropped: Readonly<{ hook: number; change: number }>;
+  errorsByKind: Readonly<Record<EvaluationErrorKind, number>>;
+  notify: {
+    /** What a full notify queue cost: hook and hold events dropped, changes of our bit folded (notify-queue.ts). */
+    dropped: Readonly<{ hook: number; change: number }>;
+    /** Notify script runs that failed: a non-zero exit, killed, timed out, refused or not started. */
+    failures: number;
+  };
+  /** The last configuration load: whether it was taken, and when one last was (the start counts). */
+  reload: { successful: boolean; lastSuccessAt: string };
+  /** net.inet.carp.preempt as last read; null when it could not be read (no series then). */
+  preempt: number | null;
 }
 
 type Labels = Record<string, string>;
@@ -71,13 +80,13 @@ function lastEvaluationSucceeded(status: DaemonStatus): boolean {
 }
 
 /** The families about the node and the daemon as a whole. */
-function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): Family[] {
+function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: MetricsInput): Family[] {
   const { counters, lastRun } = status;
   const families: Family[] = [
     {
       name: "build_info",
       type: "gauge",
-      help: "The running carp-service-status: its version and socket protocol version (always 1).",
+      help: "Always 1; its labels say what runs: the version of carp-service-status and of its socket protocol (MAJOR.MINOR).",
       samples: [{ labels: { version: status.version, protocol: PROTOCOL_VERSION }, value: 1 }],
     },
     {
@@ -86,7 +95,27 @@ function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): 
       help: "When the daemon started, in seconds since the epoch.",
       samples: [{ value: unixSeconds(status.startedAt) }],
     },
+    {
+      name: "config_last_reload_successful",
+      type: "gauge",
+      help: "Whether the last reload of the configuration (SIGHUP) was taken (1) or refused, the running one kept (0); 1 before any.",
+      samples: [{ value: reload.successful ? 1 : 0 }],
+    },
+    {
+      name: "config_last_reload_success_timestamp_seconds",
+      type: "gauge",
+      help: "When the configuration running now was loaded (at start, or by the last reload taken), in seconds since the epoch.",
+      samples: [{ value: unixSeconds(reload.lastSuccessAt) }],
+    },
   ];
+  if (preempt !== null) {
+    families.push({
+      name: "preempt",
+      type: "gauge",
+      help: "net.inet.carp.preempt as last read (every minute at most): with 0 on the peer, a demotion moves no mastership.",
+      samples: [{ value: preempt }],
+    });
+  }
   if (status.demotion !== null) {
     families.push(
       {
@@ -96,12 +125,32 @@ function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): 
         samples: [{ value: status.demotion }],
       },
       {
+        name: "demotion_kernel",
+        type: "gauge",
+        help: "The demotion without our 2^20 bits: the kernel's contributors (240 each: a CARP interface down, send errors, pfsync bulk update, maintenance mode) and any tunable or manual write.",
+        samples: [{ value: explainDemotion(status.demotion).rest }],
+      },
+      {
         name: "demoted",
         type: "gauge",
-        help: "Whether our 2^20 bit is set in the demotion (1) or not (0): a service check failed.",
+        help: "Whether our 2^20 bit is set in the demotion (1) or not (0): a check counts as failed, or the hold-down keeps it (promotion_held).",
         samples: [{ value: status.demoted ? 1 : 0 }],
       },
+      {
+        name: "promotion_held",
+        type: "gauge",
+        help: "Whether the hold-down (promoteDelayMs) keeps our bit set although every check passes (1) or not (0).",
+        samples: [{ value: status.promotionHeld ? 1 : 0 }],
+      },
     );
+    if (status.promotionHeld) {
+      families.push({
+        name: "promotion_held_until_timestamp_seconds",
+        type: "gauge",
+        help: "When the hold-down ends and our bit comes off unless a check fails, in seconds since the epoch; only while it lasts.",
+        samples: [{ value: unixSeconds(status.promotionHeld.until) }],
+      });
+    }
   }
   if (lastRun !== null) {
     families.push(
@@ -136,22 +185,24 @@ function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): 
     {
       name: "evaluations_with_failed_hooks_total",
       type: "counter",
-      help: "Evaluations in which at least one hook failed.",
+      help: "Evaluations in which at least one hook counted as failed (flap control's state, as the decision sees it).",
       samples: [{ value: counters.failedEvaluations }],
     },
     {
       name: "evaluation_errors_total",
       type: "counter",
-      help: "Evaluations that ended in an error, by kind: hooks_dir, lock, sysctl, resources, other.",
-      samples: ERROR_KINDS.map((kind) => ({ labels: { kind }, value: errorsByKind[kind] })),
+      help: `Evaluations that ended in an error, by kind: ${EVALUATION_ERROR_KINDS.join(", ")}.`,
+      samples: EVALUATION_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: errorsByKind[kind] })),
     },
     {
       name: "evaluation_requests_total",
       type: "counter",
-      help: "Evaluations asked for, by source: socket (trigger, configd) or schedule.",
+      help: "Evaluations asked for, by source: socket (trigger, configd), schedule, start (the daemon's first), hold_end (a hold-down ended). Requests arriving together share one evaluation.",
       samples: [
         { labels: { source: "socket" }, value: counters.triggers },
         { labels: { source: "schedule" }, value: counters.scheduled },
+        { labels: { source: "start" }, value: counters.starts ?? 0 },
+        { labels: { source: "hold_end" }, value: counters.holdEnds ?? 0 },
       ],
     },
     {
@@ -169,11 +220,17 @@ function daemonFamilies({ status, errorsByKind, notifyDropped }: MetricsInput): 
     {
       name: "notify_events_dropped_total",
       type: "counter",
-      help: "Notify events not told one by one as the queue was full: hook events dropped (hook), changes of our bit folded into a later one (change).",
+      help: "Notify events not told one by one as the queue was full: hook and hold-down events dropped (hook), changes of our bit folded into a later one (change).",
       samples: [
-        { labels: { kind: "hook" }, value: notifyDropped.hook },
-        { labels: { kind: "change" }, value: notifyDropped.change },
+        { labels: { kind: "hook" }, value: notify.dropped.hook },
+        { labels: { kind: "change" }, value: notify.dropped.change },
       ],
+    },
+    {
+      name: "notify_script_failures_total",
+      type: "counter",
+      help: "Notify script runs that failed: a non-zero exit, killed by a signal, timed out, refused by script security, or not started.",
+      samples: [{ value: notify.failures }],
     },
   );
   return families;
@@ -204,8 +261,32 @@ function hookFamilies(services: DaemonStatus["services"]): Family[] {
     {
       name: "hook_state_since_timestamp_seconds",
       type: "gauge",
-      help: "When the entry entered its current state (pass, fail or skipped), in seconds since the epoch.",
+      help: "When the entry entered its current state (counted pass or fail, or skipped), in seconds since the epoch.",
       samples: services.map((s) => ({ labels: { hook: s.name }, value: unixSeconds(s.since) })),
+    },
+    {
+      name: "hook_timed_out",
+      type: "gauge",
+      help: "Whether the hook's last run was killed at its timeout (1) or not (0).",
+      samples: ran.map((s) => ({ labels: { hook: s.name }, value: s.timedOut ? 1 : 0 })),
+    },
+    {
+      name: "hook_last_exit_code",
+      type: "gauge",
+      help: "The exit status of the hook's last run; -1 when it had none (killed by a signal, timed out, not started, refused).",
+      samples: ran.map((s) => ({ labels: { hook: s.name }, value: s.exitCode ?? -1 })),
+    },
+    {
+      name: "hook_failures_total",
+      type: "counter",
+      help: "Runs of the hook that failed (raw result, fall or not), since the daemon started or the hook appeared.",
+      samples: ran.map((s) => ({ labels: { hook: s.name }, value: s.failures ?? 0 })),
+    },
+    {
+      name: "hook_transitions_total",
+      type: "counter",
+      help: "Changes of the hook's raw result between pass and fail (flapping, even below fall), since the daemon started or the hook appeared.",
+      samples: ran.map((s) => ({ labels: { hook: s.name }, value: s.transitions ?? 0 })),
     },
     ...flapFamilies(ran),
   ];

@@ -1,8 +1,7 @@
 /**
- * What notify scripts are told, as pure functions: the events of one evaluation (a hook changed
- * state, we changed our bit), and for each event the arguments and the environment a script
- * gets. Events are plain data, so any source (today the daemon's pass/fail transitions, later
- * flap control's counted states) can put them in the same queue.
+ * What notify scripts are told, as pure functions: the events of one evaluation (a hook's counted
+ * state changed, a hold-down started or was cancelled, we changed our bit), and for each event the
+ * arguments and the environment a script gets. Events are plain data, queued in order.
  */
 import { escapeControl, escapeText } from "../common/escape.ts";
 import { HOOK_ENV } from "../engine/evaluate.ts";
@@ -19,7 +18,7 @@ export interface NotifyContext {
   demotionAfter: number;
 }
 
-/** One event: argv `demoted`, `promoted`, or `hook NAME pass|fail`. */
+/** One event: argv `demoted`, `promoted`, `hook NAME pass|fail`, `held UNTIL` or `held-cancelled`. */
 export type NotifyEvent =
   | ({
       kind: "demoted" | "promoted";
@@ -37,7 +36,33 @@ export type NotifyEvent =
       output: string;
       /** Why it failed without a plain exit status (timed out, refused, cannot execute), or "". */
       reason: string;
+      /** The exit status of the run that changed its state; null when it had none (killed, timed out, refused). */
+      exitCode: number | null;
+    } & NotifyContext)
+  | ({
+      /** A hold-down started: every check passes, our bit comes off at `until` unless a check fails. */
+      kind: "held";
+      /** Since when every check has passed (ISO 8601). */
+      since: string;
+      /** When the bit comes off (ISO 8601, the daemon's wall clock as it read then). */
+      until: string;
+      /** The same, as what was left of it then, measured on the monotonic clock. */
+      remainingMs: number;
+    } & NotifyContext)
+  | ({
+      /** A failed run ended a hold-down: the bit stays set. */
+      kind: "held-cancelled";
+      /** The hooks whose run failed, in name order (counted as failed or not: any failed run ends a hold-down). */
+      brokenBy: string[];
     } & NotifyContext);
+
+/** Changes of our bit: never dropped by a full queue (notify-queue.ts). */
+export type ChangeEvent = Extract<NotifyEvent, { kind: "demoted" | "promoted" }>;
+
+/** Whether an event tells a change of our bit. */
+export function isChangeEvent(event: NotifyEvent): event is ChangeEvent {
+  return event.kind === "demoted" || event.kind === "promoted";
+}
 
 /** Longest output line passed on: a notify script mails or posts it, it does not parse it. */
 const OUTPUT_LINE_MAX = 200;
@@ -54,11 +79,17 @@ export function firstLine(output: string): string {
 }
 
 /**
- * The events of one evaluation, in the order they happened: the hooks that changed state (in
- * name order), then our bit, which changed because of them. A hook first seen passing is the
- * normal start, not an event; entries that are skipped are not checks and change nothing.
+ * The events of one evaluation, in the order they happened: the hooks whose counted state changed
+ * (in name order); a hold-down that started (`held`), or one that lasted before this evaluation
+ * (`heldBefore`) and that a failed run ended (`held-cancelled`); then our bit, which changed
+ * because of them. A hook first seen passing is the normal start, not an event; entries that are
+ * skipped are not checks and change nothing.
  */
-export function notifyEventsOf(evaluation: Evaluation, transitions: readonly Transition[]): NotifyEvent[] {
+export function notifyEventsOf(
+  evaluation: Evaluation,
+  transitions: readonly Transition[],
+  { heldBefore = false }: { heldBefore?: boolean } = {},
+): NotifyEvent[] {
   const context: NotifyContext = {
     at: evaluation.startedAt,
     failed: evaluation.failed,
@@ -75,21 +106,71 @@ export function notifyEventsOf(evaluation: Evaluation, transitions: readonly Tra
       state: to,
       output: firstLine(service?.output ?? ""),
       reason: escapeControl(service?.reason ?? ""),
+      exitCode: service?.exitCode ?? null,
       ...context,
     });
+  }
+  const held = evaluation.promotionHeld;
+  const hold = holdChangeOf(evaluation, { heldBefore });
+  if (held && hold === "started") {
+    events.push({ kind: "held", since: held.passingSince, until: held.until, remainingMs: held.remainingMs, ...context });
+  } else if (hold === "cancelled") {
+    events.push({ kind: "held-cancelled", brokenBy: brokenRuns(evaluation), ...context });
   }
   if (evaluation.action !== "none") events.push({ kind: evaluation.action, ...context });
   return events;
 }
 
-/** The arguments after the script's path. The hook's name is passed raw: argv holds any name. */
-export function notifyArgs(event: NotifyEvent): string[] {
-  return event.kind === "hook" ? ["hook", event.hook, event.state] : [event.kind];
+/** The hooks whose run failed in an evaluation, counted as failed or not: any of them ends a hold-down. */
+export function brokenRuns(evaluation: Evaluation): string[] {
+  return evaluation.services.filter((s) => s.status === "fail").map((s) => s.name);
 }
 
-/** A short label for logs: `demoted`, `hook "dns" fail`. */
+/**
+ * What an evaluation did to the hold-down, as the daemon saw it (`heldBefore`: one lasted after its
+ * previous evaluation): "started" (this run started one, or it is the first the daemon sees),
+ * "cancelled" (a failed run ended it; the bit stays set), or null. A hold-down that ends in the
+ * promotion is the promotion.
+ */
+export function holdChangeOf(evaluation: Evaluation, { heldBefore }: { heldBefore: boolean }): "started" | "cancelled" | null {
+  const held = evaluation.promotionHeld;
+  if (held) return held.started === true || !heldBefore ? "started" : null;
+  return heldBefore && evaluation.action !== "promoted" && brokenRuns(evaluation).length > 0 ? "cancelled" : null;
+}
+
+/** The arguments after the script's path. The hook's name is passed raw: argv holds any name. */
+export function notifyArgs(event: NotifyEvent): string[] {
+  if (event.kind === "hook") return ["hook", event.hook, event.state];
+  if (event.kind === "held") return ["held", event.until];
+  return [event.kind];
+}
+
+/** A short label for logs: `demoted`, `hook "dns" fail`, `held 2026-11-30T12:01:00.000Z`. */
 export function describeEvent(event: NotifyEvent): string {
-  return event.kind === "hook" ? `hook "${escapeText(event.hook)}" ${event.state}` : event.kind;
+  if (event.kind === "hook") return `hook "${escapeText(event.hook)}" ${event.state}`;
+  if (event.kind === "held") return `held ${event.until}`;
+  return event.kind;
+}
+
+/** The variables of each kind of event, beyond those every event has. */
+function eventEnv(event: NotifyEvent): Record<string, string> {
+  switch (event.kind) {
+    case "hook":
+      return {
+        CARP_HOOK: escapeText(event.hook),
+        CARP_HOOK_STATE: event.state,
+        CARP_HOOK_EXIT_CODE: event.exitCode === null ? "" : String(event.exitCode),
+        CARP_HOOK_OUTPUT: event.output,
+        CARP_HOOK_REASON: event.reason,
+      };
+    case "held":
+      return { CARP_HOLD_SINCE: event.since, CARP_HOLD_UNTIL: event.until, CARP_HOLD_REMAINING_MS: String(event.remainingMs) };
+    case "held-cancelled":
+      return { CARP_HOLD_BROKEN_BY: event.brokenBy.map(escapeText).join("\n") };
+    case "demoted":
+    case "promoted":
+      return { CARP_CHANGES_FOLDED: String(event.folded ?? 0) };
+  }
 }
 
 /**
@@ -105,13 +186,6 @@ export function notifyEnv(event: NotifyEvent): Record<string, string> {
     CARP_FAILED_HOOKS: event.failed.map(escapeText).join("\n"),
     CARP_DEMOTION_BEFORE: String(event.demotionBefore),
     CARP_DEMOTION_AFTER: String(event.demotionAfter),
-    ...(event.kind === "hook"
-      ? {
-          CARP_HOOK: escapeText(event.hook),
-          CARP_HOOK_STATE: event.state,
-          CARP_HOOK_OUTPUT: event.output,
-          CARP_HOOK_REASON: event.reason,
-        }
-      : { CARP_CHANGES_FOLDED: String(event.folded ?? 0) }),
+    ...eventEnv(event),
   };
 }

@@ -8,32 +8,30 @@
  * and nothing else happens.
  */
 import { stat } from "node:fs/promises";
-import { messageOf } from "../common/errors.ts";
+import { kindOf, messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
 import { HOOK_ENV } from "../engine/evaluate.ts";
 import { type HookRun, runHook } from "../engine/hook-runner.ts";
 import type { Logger } from "../system/log.ts";
-import { describeEvent, firstLine, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
+import { type ChangeEvent, describeEvent, firstLine, isChangeEvent, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
 
 /**
- * Events kept waiting at most. Past that the oldest hook events go first; changes of our bit are
+ * Events kept waiting at most. Past that the oldest hook and hold-down events go first; changes of our bit are
  * never dropped: when they alone fill the queue, the oldest are folded into a later one (see
  * `bound`), so every change is still told, and the latest state always.
  */
 export const MAX_QUEUED_EVENTS = 1000;
 
-/** What a full queue cost: hook events dropped, and changes of our bit folded into a later change event. */
+/** What a full queue cost: hook (and hold-down) events dropped, and changes of our bit folded into a later change event. */
 export interface NotifyDrops {
   hook: number;
   change: number;
 }
 
-type ChangeEvent = Extract<NotifyEvent, { kind: "demoted" | "promoted" }>;
-
 /**
- * Brings `queue` down to `max` events, in place: first the oldest hook events are dropped; then,
+ * Brings `queue` down to `max` events, in place: first the oldest hook and hold-down events are dropped; then,
  * with changes of our bit alone left, the oldest change is folded into the next one of the same
  * kind, or the oldest two (a change and its undoing) into the one after them, so the changes told
  * still follow each other as the bit did. Returns what went. Pure but for `queue`.
@@ -41,7 +39,7 @@ type ChangeEvent = Extract<NotifyEvent, { kind: "demoted" | "promoted" }>;
 export function bound(queue: NotifyEvent[], max: number): NotifyDrops {
   const drops: NotifyDrops = { hook: 0, change: 0 };
   for (let i = 0; queue.length > max && i < queue.length; ) {
-    if (queue[i]!.kind === "hook") {
+    if (!isChangeEvent(queue[i]!)) {
       queue.splice(i, 1);
       drops.hook++;
     } else {
@@ -90,6 +88,8 @@ export class NotifyQueue {
   readonly #dropped: NotifyDrops = { hook: 0, change: 0 };
   /** What it cost since it last filled, said when it empties again; null while it is not full. */
   #overflow: NotifyDrops | null = null;
+  /** Script runs that failed, were refused or could not start, since the start, for the metrics. */
+  #failures = 0;
 
   constructor(deps: NotifyQueueDeps) {
     this.#deps = deps;
@@ -103,6 +103,11 @@ export class NotifyQueue {
   /** Hook events dropped and changes folded because the queue was full, since the start. */
   get dropped(): Readonly<NotifyDrops> {
     return this.#dropped;
+  }
+
+  /** Script runs that failed (non-zero exit, killed, timed out), were refused or could not start, since the start. */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** Queues events for delivery after those already queued; returns at once. Nothing happens without `notifyDir`. */
@@ -178,6 +183,7 @@ export class NotifyQueue {
       const refusal = await recheckHook(script);
       if (refusal !== null) {
         const path = escapeText(script.path);
+        this.#failures++;
         log.error({ script: path, event: describeEvent(event) }, `notify script "${path}" refused by script security: ${refusal}`);
         continue;
       }
@@ -197,6 +203,7 @@ export class NotifyQueue {
       const found = await discoverHooks(dir, { enforceSecurity, searchPath: HOOK_ENV.PATH });
       for (const entry of found.notRun) {
         if (entry.status === "skipped") continue;
+        this.#failures++;
         log.error(
           { script: entry.name, event: describeEvent(event) },
           `notify script "${escapeText(entry.name)}" in "${dir}" not run: ${entry.reason}`,
@@ -230,7 +237,8 @@ export class NotifyQueue {
         signal: this.#stop.signal,
       });
     } catch (error) {
-      log.error(fields, `notify script "${path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
+      this.#failures++;
+      log.error({ ...fields, kind: kindOf(error) }, `notify script "${path}" not started for ${describeEvent(event)}: ${messageOf(error)}`);
       return;
     }
     const failure = failureOf(result);
@@ -241,6 +249,8 @@ export class NotifyQueue {
     if (failure === null) {
       log.debug({ ...fields, durationMs: result.durationMs }, `notify script "${path}" done for ${describeEvent(event)}`);
     } else {
+      // A script the daemon stopped by shutting down did not fail.
+      if (!result.aborted) this.#failures++;
       log.warn(
         { ...fields, exitCode: result.exitCode, output },
         `notify script "${path}" failed for ${describeEvent(event)}: ${failure}${output ? `: ${output}` : ""}`,

@@ -446,7 +446,7 @@ export async function listenSocket(
       },
     });
   } catch (error) {
-    throw new CarpError("system", `Cannot create socket "${path}": ${messageOf(error)}`, { cause: error });
+    throw new CarpError("system", `Cannot create socket "${path}": ${messageOf(error)}`, { cause: error, kind: "socket" });
   } finally {
     process.umask(previousUmask);
   }

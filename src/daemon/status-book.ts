@@ -1,8 +1,17 @@
 /**
  * What the daemon knows about its past: the last result per hook (with the time it entered its
- * current state), the last demotion seen, and counters since start. Answers `status`.
+ * current state, and its failed runs and result changes), the last demotion seen, the hold-down
+ * in progress, and counters since start. Answers `status`.
  */
-import type { Counters, DaemonStatus, Evaluation, ServiceResult, ServiceStatus } from "../protocol/wire.ts";
+import {
+  type Counters,
+  countedStateOf,
+  type DaemonStatus,
+  type Evaluation,
+  type PromotionHold,
+  type ServiceResult,
+  type ServiceStatus,
+} from "../protocol/wire.ts";
 
 /** A hook whose state changed between two evaluations; `from` is null for a hook not seen before. */
 export interface Transition {
@@ -11,10 +20,16 @@ export interface Transition {
   to: ServiceResult["status"];
 }
 
-/** The state that decides: the counted one under flap control, else the raw result (skipped). */
-export function stateOf(service: ServiceResult): ServiceResult["status"] {
-  return service.counted?.state ?? service.status;
+/** What changed in one evaluation, hook by hook. */
+export interface Changes {
+  /** Hooks whose counted state (the one that decides) changed, new ones included. */
+  counted: Transition[];
+  /** Hooks seen before whose raw result went from pass to fail or back: flapping, even below `fall`. */
+  results: Transition[];
 }
+
+/** The state that decides: the counted one under flap control, else the raw result (skipped). */
+export const stateOf = countedStateOf;
 
 /** Pure: the hooks whose state (counted, under flap control) differs from the previous evaluation. */
 export function findTransitions(previous: ReadonlyMap<string, ServiceResult["status"]>, services: readonly ServiceResult[]): Transition[] {
@@ -23,41 +38,90 @@ export function findTransitions(previous: ReadonlyMap<string, ServiceResult["sta
     .map((s) => ({ name: s.name, from: previous.get(s.name) ?? null, to: stateOf(s) }));
 }
 
+/** Pure: the hooks seen before whose raw result changed between pass and fail (skipped is no result). */
+export function findResultChanges(
+  previous: ReadonlyMap<string, ServiceResult["status"]>,
+  services: readonly ServiceResult[],
+): Transition[] {
+  return services.flatMap((s) => {
+    const from = previous.get(s.name);
+    return from !== undefined && from !== "skipped" && s.status !== "skipped" && from !== s.status
+      ? [{ name: s.name, from, to: s.status }]
+      : [];
+  });
+}
+
+/** Every counter, the ones added since 1.0 included. */
+export type AllCounters = Required<Counters>;
+
 export class StatusBook {
-  readonly counters: Counters = { evaluations: 0, triggers: 0, scheduled: 0, failedEvaluations: 0, errors: 0, demotions: 0, promotions: 0 };
-  #services = new Map<string, ServiceStatus>();
+  readonly counters: AllCounters = {
+    evaluations: 0,
+    triggers: 0,
+    scheduled: 0,
+    starts: 0,
+    holdEnds: 0,
+    failedEvaluations: 0,
+    errors: 0,
+    demotions: 0,
+    promotions: 0,
+  };
+  #services = new Map<string, ServiceStatus & Required<Pick<ServiceStatus, "failures" | "transitions">>>();
   #last: Evaluation | null = null;
   #lastError: DaemonStatus["lastError"] = null;
+  /** Monotonic ms at which the hold-down of the last evaluation ends, or null. */
+  #heldUntil: number | null = null;
   readonly #now: () => Date;
+  readonly #monotonic: () => number;
 
-  constructor(now: () => Date = () => new Date()) {
+  /** `monotonic`: a clock that never steps (ms), on which the hold-down's remaining time is kept. */
+  constructor(now: () => Date = () => new Date(), monotonic: () => number = () => performance.now()) {
     this.#now = now;
+    this.#monotonic = monotonic;
   }
 
-  /** Records an evaluation; returns the hooks that changed state. */
-  record(evaluation: Evaluation): Transition[] {
+  /** Records an evaluation; returns the hooks that changed. */
+  record(evaluation: Evaluation): Changes {
     const previous = new Map([...this.#services].map(([name, s]) => [name, stateOf(s)]));
-    const transitions = findTransitions(previous, evaluation.services);
+    const previousRaw = new Map([...this.#services].map(([name, s]) => [name, s.status]));
+    const changes = {
+      counted: findTransitions(previous, evaluation.services),
+      results: findResultChanges(previousRaw, evaluation.services),
+    };
+    const changed = new Set(changes.results.map((t) => t.name));
     const at = this.#now().toISOString();
     this.#services = new Map(
       evaluation.services.map((s) => {
-        const since = previous.get(s.name) === stateOf(s) ? this.#services.get(s.name)!.since : at;
+        const before = this.#services.get(s.name);
+        const since = before !== undefined && previous.get(s.name) === stateOf(s) ? before.since : at;
+        const failures = (before?.failures ?? 0) + (s.status === "fail" ? 1 : 0);
+        const transitions = (before?.transitions ?? 0) + (changed.has(s.name) ? 1 : 0);
         // Frozen: replaced at the next evaluation, never changed, so the socket serializes it once.
-        return [s.name, Object.freeze({ ...s, since })];
+        return [s.name, Object.freeze({ ...s, since, failures, transitions })];
       }),
     );
     this.#last = evaluation;
+    // Kept on the monotonic clock: a status reply says what is left now, whatever the wall clock did.
+    this.#heldUntil = evaluation.promotionHeld ? this.#monotonic() + evaluation.promotionHeld.remainingMs : null;
     this.counters.evaluations++;
     if (evaluation.failed.length > 0) this.counters.failedEvaluations++;
     if (evaluation.action === "demoted") this.counters.demotions++;
     if (evaluation.action === "promoted") this.counters.promotions++;
-    return transitions;
+    return changes;
   }
 
   recordError(message: string): void {
     this.counters.evaluations++;
     this.counters.errors++;
     this.#lastError = { at: this.#now().toISOString(), message };
+  }
+
+  /** The last evaluation's hold-down as of now: what is left of it, and when that is on the wall clock now. */
+  promotionHeld(): PromotionHold | null {
+    const held = this.#last?.promotionHeld;
+    if (!held || this.#heldUntil === null) return null;
+    const remainingMs = Math.max(0, Math.ceil(this.#heldUntil - this.#monotonic()));
+    return { passingSince: held.passingSince, until: new Date(this.#now().getTime() + remainingMs).toISOString(), remainingMs };
   }
 
   /** The status reply, completed with what the daemon knows of its own state. */
@@ -72,7 +136,7 @@ export class StatusBook {
       lastError: this.#lastError,
       demotion: last?.demotionAfter ?? null,
       demoted: last?.demoted ?? null,
-      promotionHeld: last?.promotionHeld ?? null,
+      promotionHeld: this.promotionHeld(),
       anomalies: last?.anomalies ?? [],
       warnings: last?.warnings ?? [],
       counters: { ...this.counters },

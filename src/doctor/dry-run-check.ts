@@ -6,7 +6,7 @@ import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import { describeFailure } from "../engine/change-line.ts";
 import { evaluate } from "../engine/evaluate.ts";
-import type { Evaluation } from "../protocol/wire.ts";
+import { countsAsFailed, type Evaluation } from "../protocol/wire.ts";
 import { createEffects } from "../system/effects.ts";
 import { createLog } from "../system/log.ts";
 import { type Finding, finding } from "./finding.ts";
@@ -39,7 +39,8 @@ function noChecksFinding(evaluation: Evaluation): Finding {
 /** What starting now would do, and why. A demotion is a problem: installing would fail the cluster over. Pure. */
 export function dryRunFinding(evaluation: Evaluation): Finding {
   if (evaluation.services.every((s) => s.status === "skipped")) return noChecksFinding(evaluation);
-  const failed = evaluation.services.filter((s) => s.status === "fail").map(describeFailure);
+  // What counts as failed decides, as in the daemon: a check that passed once under rise = 3 still holds the node down.
+  const failed = evaluation.services.filter(countsAsFailed).map(describeFailure);
   const ran = evaluation.services.filter((s) => s.status !== "skipped").length;
   switch (evaluation.decision) {
     case "demote":

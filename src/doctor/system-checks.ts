@@ -4,12 +4,12 @@
  * The findings are pure functions of what was read; the reads are separate.
  */
 import { messageOf } from "../common/errors.ts";
-import { DEMOTION_OID } from "../config/defaults.ts";
+import { DEMOTION_OID, PREEMPT_OID } from "../config/defaults.ts";
 import { explainDemotion } from "../engine/demotion.ts";
 import { acquireLock } from "../system/lock-file.ts";
 import { type Finding, finding } from "./finding.ts";
 
-export const PREEMPT_OID = "net.inet.carp.preempt";
+export { PREEMPT_OID };
 
 /** How long doctor waits for the lock: an evaluation holds it for milliseconds. */
 const LOCK_WAIT_MS = 1000;

@@ -4,7 +4,7 @@
  * printed, or which checks now pass. Pure, for a table-driven test.
  */
 import { escapeControl, escapeText } from "../common/escape.ts";
-import type { ServiceResult } from "../protocol/wire.ts";
+import { countsAsFailed, type ServiceResult } from "../protocol/wire.ts";
 
 /** Characters of a hook's first output line kept in the line. */
 const FIRST_LINE_CHARS = 120;
@@ -19,12 +19,25 @@ export function firstOutputLine(output: string): string {
   return line.length > FIRST_LINE_CHARS ? `${line.slice(0, FIRST_LINE_CHARS - 1)}…` : line;
 }
 
-/** One failed hook as a person reads it: `name (exit 2: no Full neighbour)`. */
-export function describeFailure(service: ServiceResult): string {
+/** How a failed run failed, escaped: `exit 2: no Full neighbour`, `timed out after 10000 ms`. */
+export function describeFailedRun(service: ServiceResult): string {
   const how =
     service.reason ?? (service.signal ? `killed by ${service.signal}` : `exit ${service.exitCode === null ? "?" : service.exitCode}`);
   const first = firstOutputLine(service.output);
-  return `${escapeText(service.name)} (${escapeControl(how)}${first && !service.reason?.includes(first) ? `: ${escapeText(first)}` : ""})`;
+  return `${escapeControl(how)}${first && !service.reason?.includes(first) ? `: ${escapeText(first)}` : ""}`;
+}
+
+/**
+ * One hook that counts as failed, as a person reads it: `name (exit 2: no Full neighbour)`, or,
+ * for one that passed its last run but has not passed `rise` runs in a row yet,
+ * `name (passed its last run, still counts as failed: passing 1 of 3)`.
+ */
+export function describeFailure(service: ServiceResult): string {
+  if (service.status === "pass") {
+    const progress = service.counted ? `: passing ${service.counted.streak} of ${service.counted.needed}` : "";
+    return `${escapeText(service.name)} (passed its last run, still counts as failed${progress})`;
+  }
+  return `${escapeText(service.name)} (${describeFailedRun(service)})`;
 }
 
 /** The message and fields of the daemon's line for a change of the demotion. */
@@ -34,13 +47,15 @@ export function describeChange(
 ): { message: string; fields: Record<string, unknown> } {
   const { demotionBefore, demotionAfter, services } = evaluation;
   if (action === "demoted") {
-    const failed = services.filter((service) => service.status === "fail");
+    const failed = services.filter(countsAsFailed);
     return {
       message: `demoted this node: ${failed.map(describeFailure).join(", ")}`,
       fields: { demotionBefore, demotionAfter, failed: failed.map((service) => escapeText(service.name)) },
     };
   }
-  const passing = services.filter((service) => service.status === "pass").map((service) => escapeText(service.name));
+  const passing = services
+    .filter((service) => service.status !== "skipped" && !countsAsFailed(service))
+    .map((service) => escapeText(service.name));
   const which = passing.length === 0 ? "no hooks to run" : `${passing.length} passing: ${passing.join(", ")}`;
   return { message: `promoted this node: every check passes (${which})`, fields: { demotionBefore, demotionAfter } };
 }

@@ -32,8 +32,20 @@ function kernelPart(rest: number): string {
   return `${rest} not from us (a net.inet.carp.demotion tunable or a manual write; the kernel adds multiples of ${KERNEL_FACTOR})`;
 }
 
+/**
+ * Why our bit is set, as the summary says it: a check counts as failed (the default), the hold-down
+ * keeps it although every check passes, or a lost flap history does (evaluate.ts: promotionWithheld).
+ */
+export type BitReason = "failed" | "held" | "withheld";
+
+const BIT_REASONS: Record<BitReason, string> = {
+  failed: "a service check failed",
+  held: "held by the hold-down; every check passes",
+  withheld: "kept; every check passes, but the flap history is lost",
+};
+
 /** Splits a demotion value into our bit and the rest, with a fix where the value cannot be right. */
-export function explainDemotion(value: number): DemotionExplained {
+export function explainDemotion(value: number, { why = "failed" }: { why?: BitReason } = {}): DemotionExplained {
   if (value < 0) {
     return {
       value,
@@ -57,7 +69,7 @@ export function explainDemotion(value: number): DemotionExplained {
       fix: null,
     };
   }
-  const ourPart = bits === 1 ? `our bit (2^20: a service check failed)` : `our 2^20 added ${bits} times (stacked)`;
+  const ourPart = bits === 1 ? `our bit (2^20: ${BIT_REASONS[why]})` : `our 2^20 added ${bits} times (stacked)`;
   return {
     value,
     ours: isDemoted(value),

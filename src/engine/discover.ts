@@ -148,15 +148,23 @@ async function readHooksDir(dir: string, fs: DiscoveryFs): Promise<Buffer[] | nu
     info = await fs.stat(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, { cause: error });
+    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, {
+      cause: error,
+      kind: "hooks_dir",
+    });
   }
   if (!info.isDirectory()) {
-    throw new CarpError("system", `Hooks directory "${dir}" is not a directory; fix: point "hooksDir" at a directory`);
+    throw new CarpError("system", `Hooks directory "${dir}" is not a directory; fix: point "hooksDir" at a directory`, {
+      kind: "hooks_dir",
+    });
   }
   try {
     return await fs.readdir(dir);
   } catch (error) {
-    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, { cause: error });
+    throw new CarpError("system", `Cannot read hooks directory "${dir}": ${messageOf(error)}; no service was checked`, {
+      cause: error,
+      kind: "hooks_dir",
+    });
   }
 }
 

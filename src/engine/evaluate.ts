@@ -3,7 +3,7 @@
  * write, verify and log. Effects enter through `EvaluationDeps`; the decision is decide.ts.
  */
 import type { Logger } from "pino";
-import { messageOf } from "../common/errors.ts";
+import { messageOf, withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
@@ -130,8 +130,9 @@ async function runHooks(
           }),
         );
       } catch (error) {
-        ownFailure ??= error;
-        cancel.abort(error);
+        // The runner throws only for what stops us starting a hook at all: we are out of resources.
+        ownFailure ??= withKind(error, "resources");
+        cancel.abort(ownFailure);
         return null;
       }
     },
@@ -147,7 +148,10 @@ async function runHooks(
   return results;
 }
 
-/** Runs every hook and applies the decision. Throws CarpError("system") when sysctl or the lock fails. */
+/**
+ * Runs every hook and applies the decision. Throws CarpError("system") when the hooks directory,
+ * the lock or sysctl fails, or a hook cannot be started for want of resources, its `kind` saying which.
+ */
 export async function evaluate(config: Config, deps: EvaluationDeps, options: EvaluateOptions = {}): Promise<Evaluation> {
   const startedAt = new Date();
   const started = performance.now();
@@ -175,7 +179,11 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const services = [...ran, ...notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
 
   const lockFile = deps.acquireLock ?? acquireLock;
-  const lock = dryRun ? null : await lockFile(config.lockFile, { timeoutMs: config.lockTimeoutMs, signal });
+  const lock = dryRun
+    ? null
+    : await lockFile(config.lockFile, { timeoutMs: config.lockTimeoutMs, signal }).catch((error: unknown) => {
+        throw withKind(error, "lock");
+      });
   // Every tool call under the lock is bounded, and so is the phase as a whole: the stock script
   // and every other writer wait on this lock.
   const phaseMs = deps.lockPhaseTimeoutMs ?? LOCK_PHASE_TIMEOUT_MS;
@@ -245,10 +253,11 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
             passingSince: wallTime(flap.hold.passingSince),
             until: wallTime(flap.hold.until),
             remainingMs: Math.ceil(flap.hold.until - now.monotonicMs),
+            started: flap.hold.passingSince === now.monotonicMs && !stale,
           }
         : null;
     // One line when a hold starts, not one per run while it lasts.
-    if (promotionHeld !== null && flap.hold?.passingSince === now.monotonicMs && !dryRun) {
+    if (promotionHeld?.started && !dryRun) {
       deps.log.info(
         { until: promotionHeld.until },
         `promotion held for ${Math.round(promotionHeld.remainingMs / 1000)} s: every check must keep passing until then (promoteDelayMs)`,
@@ -263,7 +272,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
         promotionWithheld ??
         `${run.lost}: the flap history is lost for this run, so every check counts as failing while the 2^20 bit is set (a failing check still demotes at once)`;
       warnings.push(lost);
-      deps.log.error({ stateFile: config.stateFile }, lost);
+      deps.log.error({ kind: "state", stateFile: config.stateFile }, lost);
     }
     const anomalies = findAnomalies(demotionAfter);
     if (action !== "none" && isDemoted(demotionAfter) !== (action === "demoted")) {

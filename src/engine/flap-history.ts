@@ -82,7 +82,7 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
-    if (!memory?.logged.has(message)) log.warn({ stateFile: config.stateFile }, message);
+    if (!memory?.logged.has(message)) log.warn({ kind: "state", stateFile: config.stateFile }, message);
   };
   const settings = {
     now: now.monotonicMs,

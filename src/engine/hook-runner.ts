@@ -115,7 +115,7 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
       throw new CarpError(
         "system",
         `Cannot start hook "${path}": ${code} (${messageOf(error)}); this process is out of resources, which says nothing about the service`,
-        { cause: error },
+        { cause: error, kind: "resources" },
       );
     }
     return result({ execError: describeExecError(path, error) });

@@ -176,7 +176,7 @@ export function runSteps(actions: Action[], options: RunOptions): number {
       );
     } catch (error) {
       const failure = fsFailure(error, { action: `write the ${operation} journal`, path: manifestPath, command: operation });
-      throw new CarpError("system", `${failure.message}; nothing was changed`, { cause: error });
+      throw new CarpError("system", `${failure.message}; nothing was changed`, { cause: error, kind: "install" });
     }
   }
   for (const action of actions.slice(first)) {
@@ -208,7 +208,7 @@ function runStep(action: Action & { kind: "step" }, manifest: Manifest, options:
   } catch (error) {
     const path = "path" in step ? at(root, step.path) : at(root, step.op === "keep-stock" ? LAYOUT.keptStock : LAYOUT.stockScript);
     const failure = fsFailure(error, { action: ACTION_OF[step.op], path, command: operation });
-    throw new CarpError("system", stoppedMessage(failure.message, operation), { cause: error });
+    throw new CarpError("system", stoppedMessage(failure.message, operation), { cause: error, kind: "install" });
   }
   faults(`landed ${name}`);
   const next = recordStep(manifest, step);
@@ -218,7 +218,7 @@ function runStep(action: Action & { kind: "step" }, manifest: Manifest, options:
     writeManifest(root, next);
   } catch (error) {
     const failure = fsFailure(error, { action: "record the last step in", path: at(root, LAYOUT.manifest), command: operation });
-    throw new CarpError("system", stoppedMessage(failure.message, operation), { cause: error });
+    throw new CarpError("system", stoppedMessage(failure.message, operation), { cause: error, kind: "install" });
   }
   report(done.line);
   return { manifest: next, changed: done.changed };

@@ -59,7 +59,7 @@ export function fsFailure(error: unknown, { action: what, path, command }: { act
         : code === "ENOSPC"
           ? "no space left on device"
           : messageOf(error);
-  return new CarpError("system", `Cannot ${what} "${path}": ${reason}`, { cause: error });
+  return new CarpError("system", `Cannot ${what} "${path}": ${reason}`, { cause: error, kind: "install" });
 }
 
 export function isMissing(error: unknown): boolean {

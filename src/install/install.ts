@@ -131,7 +131,8 @@ function planDirectories(observed: InstallObservation, desired: DesiredFile[], r
   const actions: InstallAction[] = [];
   for (const dir of [...new Set(written.flatMap(ancestors))].sort(byDepth)) {
     const state = observed.dirs[dir];
-    if (state === "other") throw new CarpError("system", `"${at(root, dir)}" is not a directory; move it away and run install again`);
+    if (state === "other")
+      throw new CarpError("system", `"${at(root, dir)}" is not a directory; move it away and run install again`, { kind: "install" });
     if (state === "absent") actions.push(step({ op: "mkdir", path: dir }, `Created directory "${at(root, dir)}"`));
   }
   return actions;
@@ -143,7 +144,7 @@ function planFile(observed: InstallObservation, file: DesiredFile): InstallActio
   const where = at(root, path);
   const state = observed.files[path] ?? { kind: "absent" };
   if (state.kind === "other")
-    throw new CarpError("system", `"${where}" is a ${state.what}, not a file; move it away and run install again`);
+    throw new CarpError("system", `"${where}" is a ${state.what}, not a file; move it away and run install again`, { kind: "install" });
   if (state.kind === "absent") return step({ op: "write", path, sha256, mode }, `Installed "${where}" (mode ${octal(mode)})`);
   if (state.sha256 === sha256) {
     return state.mode === mode
@@ -218,7 +219,9 @@ function planStock(observed: InstallObservation, replaceStock: boolean): Install
     ];
   }
   if (stock.kind === "other") {
-    throw new CarpError("system", `"${stockPath}" is a ${stock.what}, not the stock script; --replace-stock cannot keep it aside`);
+    throw new CarpError("system", `"${stockPath}" is a ${stock.what}, not the stock script; --replace-stock cannot keep it aside`, {
+      kind: "install",
+    });
   }
   if (stock.kind === "absent") {
     // Our shim was deleted by hand: put it back, the stock copy is still kept.

@@ -110,14 +110,14 @@ export function readManifest(root: string, command: Command): Manifest | null {
   } catch (error) {
     if (isMissing(error)) return null;
     if (!(error as NodeJS.ErrnoException).code)
-      throw new CarpError("system", `Cannot read install manifest "${path}": ${messageOf(error)}`);
+      throw new CarpError("system", `Cannot read install manifest "${path}": ${messageOf(error)}`, { kind: "install" });
     throw fsFailure(error, { action: "read", path, command });
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new CarpError("system", `Cannot parse install manifest "${path}": ${messageOf(error)}`, { cause: error });
+    throw new CarpError("system", `Cannot parse install manifest "${path}": ${messageOf(error)}`, { cause: error, kind: "install" });
   }
   const formatOne = formatOneSchema.safeParse(data);
   if (formatOne.success) {
@@ -126,7 +126,8 @@ export function readManifest(root: string, command: Command): Manifest | null {
     return { ...formatOne.data, format: MANIFEST_FORMAT, stock, pending: null };
   }
   const result = manifestSchema.safeParse(data);
-  if (!result.success) throw new CarpError("system", `Invalid install manifest "${path}":\n${z.prettifyError(result.error)}`);
+  if (!result.success)
+    throw new CarpError("system", `Invalid install manifest "${path}":\n${z.prettifyError(result.error)}`, { kind: "install" });
   return result.data;
 }
 

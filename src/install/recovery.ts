@@ -30,10 +30,14 @@ export function planLeftovers(observed: RootObservation): Action[] {
   return observed.leftovers.map((leftover): Action => {
     const path = at(observed.root, leftover.path);
     if (leftover.kind === "temporary" && leftover.what === "directory") {
-      throw new CarpError("system", `"${path}" is a directory, where install writes a temporary file; move it away and run again`);
+      throw new CarpError("system", `"${path}" is a directory, where install writes a temporary file; move it away and run again`, {
+        kind: "install",
+      });
     }
     if (leftover.kind === "staging" && leftover.what !== "directory") {
-      throw new CarpError("system", `"${path}" is a ${leftover.what}, where install builds its directories; move it away and run again`);
+      throw new CarpError("system", `"${path}" is a ${leftover.what}, where install builds its directories; move it away and run again`, {
+        kind: "install",
+      });
     }
     return { kind: "leftover", leftover };
   });

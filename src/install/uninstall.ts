@@ -121,7 +121,7 @@ function planStock(observed: UninstallObservation): Action[] {
       stock.kind === "other"
         ? `"${stockPath}" is a ${stock.what}`
         : `its kept copy "${keptPath}" is ${kept.kind === "file" ? "changed" : "missing"}`;
-    throw new CarpError("system", `Cannot restore the stock script: ${what}; nothing was removed. ${REINSTALL_STOCK}`);
+    throw new CarpError("system", `Cannot restore the stock script: ${what}; nothing was removed. ${REINSTALL_STOCK}`, { kind: "install" });
   }
   return restore(paths, { sha256, mode, uid, gid });
 }

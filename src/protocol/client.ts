@@ -177,7 +177,9 @@ function exchange(path: string, request: string, deadlines: Required<Omit<CallDe
       try {
         reply = parseReply(received, { ended });
       } catch (error) {
-        finish({ error: new CarpError("system", `Something at "${path}" that is not the daemon answered: ${messageOf(error)}`) });
+        finish({
+          error: new CarpError("system", `Something at "${path}" that is not the daemon answered: ${messageOf(error)}`, { kind: "socket" }),
+        });
         return;
       }
       if (reply !== null) finish({ reply });
@@ -247,7 +249,9 @@ export async function callDaemon<R extends RouteName>(socket: string, route: R, 
     // A text route (metrics) still answers errors in JSON.
     body = textReply && ok ? response.body.toString() : JSON.parse(response.body.toString());
   } catch {
-    throw new CarpError("system", `The daemon at "${socket}" sent a reply that is not JSON (status ${response.status})`);
+    throw new CarpError("system", `The daemon at "${socket}" sent a reply that is not JSON (status ${response.status})`, {
+      kind: "socket",
+    });
   }
   if (isErrorReply(body) && body.error.code === "shutting_down") {
     // A daemon on its way out (a restart) cannot evaluate; the caller may, like with no daemon.
@@ -265,7 +269,9 @@ export async function callDaemon<R extends RouteName>(socket: string, route: R, 
     );
   }
   if (!REPLY_GUARDS[route](body)) {
-    throw new CarpError("system", `The daemon at "${socket}" sent a reply to ${route} of an unknown shape (protocol ${theirs})`);
+    throw new CarpError("system", `The daemon at "${socket}" sent a reply to ${route} of an unknown shape (protocol ${theirs})`, {
+      kind: "socket",
+    });
   }
   return body;
 }

@@ -59,11 +59,17 @@ export interface CountedState {
 
 /** A promotion waiting for the hold-down (`promoteDelayMs`). */
 export interface PromotionHold {
-  /** Since when every hook has counted as passing without a failed run. */
+  /** Since when every hook has counted as passing without a failed run (wall clock, as it read then). */
   passingSince: string;
-  /** When the 2^20 bit comes off, unless a check fails before. */
+  /** When the 2^20 bit comes off, unless a check fails before (the daemon's wall clock, as it reads now). */
   until: string;
+  /**
+   * What is left of it, measured on the monotonic clock: as of the evaluation in an Evaluation, as
+   * of the reply in a DaemonStatus. Show this, never `until` against another clock.
+   */
   remainingMs: number;
+  /** This evaluation started the hold-down (since 1.3). */
+  started?: boolean;
 }
 
 export type Action = "demoted" | "promoted" | "none";
@@ -103,7 +109,12 @@ export interface Evaluation {
 
 /** A hook's last result and since when it has been in that state. */
 export interface ServiceStatus extends ServiceResult {
+  /** When it entered the state it counts as (or skipped). */
   since: string;
+  /** Runs that failed (raw result), since the daemon started or the hook appeared (since 1.3). */
+  failures?: number;
+  /** Changes of the raw result between pass and fail, since then; the first run is none (since 1.3). */
+  transitions?: number;
 }
 
 export interface Counters {
@@ -112,6 +123,10 @@ export interface Counters {
   triggers: number;
   /** Scheduled ticks. */
   scheduled: number;
+  /** The evaluation at the daemon's start (since 1.3). */
+  starts?: number;
+  /** Runs due when a hold-down ended (since 1.3). */
+  holdEnds?: number;
   /** Evaluations in which a service failed. */
   failedEvaluations: number;
   /** Evaluations that could not finish (sysctl, lock). */
@@ -136,7 +151,7 @@ export interface DaemonStatus {
   nextRun: string | null;
   demotion: number | null;
   demoted: boolean | null;
-  /** The last evaluation's held promotion, if any (since 1.2). */
+  /** The last evaluation's held promotion, if any, its remainingMs as of this reply (since 1.2). */
   promotionHeld?: PromotionHold | null;
   anomalies: string[];
   warnings: string[];
@@ -193,6 +208,20 @@ export const REPLY_IDLE_TIMEOUT_MS = 5 * HEARTBEAT_MS;
  * the idle deadline first; this ends one that keeps sending without ever finishing.
  */
 export const STATUS_TIMEOUT_MS = 2 * REPLY_IDLE_TIMEOUT_MS;
+
+/** The state that decides for a hook: the counted one under flap control, else the raw result (skipped). */
+export function countedStateOf(service: ServiceResult): ServiceResult["status"] {
+  return service.counted?.state ?? service.status;
+}
+
+/**
+ * Whether a hook counts as failed: the one notion behind `failed`, the syslog line, the logs,
+ * doctor, status, watch, metrics and notify. A hook that passed its last run may still count as
+ * failed (`rise` not reached), and one that failed it may still count as passing (`fall`).
+ */
+export function countsAsFailed(service: ServiceResult): boolean {
+  return countedStateOf(service) === "fail";
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;

@@ -46,7 +46,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     fd = openNoFollow(file, constants.O_RDWR | constants.O_CREAT, 0o644);
   } catch (error) {
     if (error instanceof CarpError) throw error;
-    throw new CarpError("system", `Cannot open lock file "${file}": ${messageOf(error)}; set "lockFile" in the config`);
+    throw new CarpError("system", `Cannot open lock file "${file}": ${messageOf(error)}; set "lockFile" in the config`, { kind: "lock" });
   }
   const deadline = performance.now() + options.timeoutMs;
   let waitMs = POLL_MIN_MS;
@@ -57,6 +57,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
         throw new CarpError(
           "system",
           `Lock file "${file}" is still held after ${options.timeoutMs} ms (a hung carp_service_status run?); raise "lockTimeoutMs" or find the holder with fstat`,
+          { kind: "lock" },
         );
       }
       await Bun.sleep(waitMs);

@@ -32,9 +32,9 @@ export interface SyslogTarget {
 }
 
 async function sendWithLogger(logger: string, priority: SyslogPriority, message: string): Promise<void> {
-  const result = await runCommand([logger, "-t", LOG_IDENT, "-p", `daemon.${priority}`, "--", message], { what: "logger" });
+  const result = await runCommand([logger, "-t", LOG_IDENT, "-p", `daemon.${priority}`, "--", message], { what: "logger", kind: "syslog" });
   if (result.exitCode !== 0) {
-    throw new CarpError("system", `logger failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
+    throw new CarpError("system", `logger failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`, { kind: "syslog" });
   }
 }
 

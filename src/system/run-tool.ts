@@ -3,7 +3,7 @@
  * and done at exit, so a wrapper whose child keeps stdout open cannot hold an evaluation (and the
  * stock script's lock) forever. Hooks have their own runner (engine/hook-runner.ts).
  */
-import { CarpError, messageOf } from "../common/errors.ts";
+import { CarpError, type ErrorKind, messageOf } from "../common/errors.ts";
 import { OutputCapture } from "./output-capture.ts";
 import { runProcess } from "./run-process.ts";
 
@@ -22,13 +22,14 @@ const TOOL_OUTPUT_LIMIT_BYTES = 65_536;
 
 /**
  * Runs argv without a shell. A missing or unrunnable executable, a tool killed by a signal, one that
- * does not finish within TOOL_TIMEOUT_MS and one stopped by `signal` are all CarpError("system").
+ * does not finish within TOOL_TIMEOUT_MS and one stopped by `signal` are all CarpError("system"),
+ * of the caller's `kind` (a sysctl call stopped by the lock phase's deadline is a sysctl error).
  */
 export async function runCommand(
   argv: string[],
-  options: { what: string; signal?: AbortSignal; timeoutMs?: number },
+  options: { what: string; kind: ErrorKind; signal?: AbortSignal; timeoutMs?: number },
 ): Promise<CommandResult> {
-  const { what, signal, timeoutMs = TOOL_TIMEOUT_MS } = options;
+  const { what, kind, signal, timeoutMs = TOOL_TIMEOUT_MS } = options;
   const stdout = new OutputCapture(TOOL_OUTPUT_LIMIT_BYTES);
   const stderr = new OutputCapture(TOOL_OUTPUT_LIMIT_BYTES);
   let run: Awaited<ReturnType<typeof runProcess>>;
@@ -37,15 +38,16 @@ export async function runCommand(
   } catch (error) {
     throw new CarpError("system", `Cannot run ${what} "${argv[0]}": ${messageOf(error)}; set "${what}" in the config`, {
       cause: error,
+      kind,
     });
   }
   const command = `${what} "${argv.join(" ")}"`;
   if (run.timedOut) {
-    throw new CarpError("system", `${command} did not finish within ${timeoutMs} ms; its process group was killed`);
+    throw new CarpError("system", `${command} did not finish within ${timeoutMs} ms; its process group was killed`, { kind });
   }
   if (run.aborted) {
-    throw new CarpError("system", `${command} was stopped: ${messageOf(signal?.reason)}; its process group was killed`);
+    throw new CarpError("system", `${command} was stopped: ${messageOf(signal?.reason)}; its process group was killed`, { kind });
   }
-  if (run.exitCode === null) throw new CarpError("system", `${command} was killed by ${run.signal}`);
+  if (run.exitCode === null) throw new CarpError("system", `${command} was killed by ${run.signal}`, { kind });
   return { exitCode: run.exitCode, stdout: stdout.text(), stderr: stderr.text() };
 }

@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, fstatSync, mkdirSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CarpError, messageOf } from "../common/errors.ts";
+import { CarpError, messageOf, withKind } from "../common/errors.ts";
 import { describeKind, FileRefused, refusalFix } from "../common/read-file.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "./atomic-file.ts";
@@ -65,9 +65,11 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
       ensureDirOf(stateFile, { ...options, forWrite: false });
       text = readNoFollow(stateFile, SIMULATION_FILE_MAX_BYTES);
     } catch (error) {
-      if (error instanceof CarpError) throw error;
+      if (error instanceof CarpError) throw withKind(error, "sysctl");
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-      throw new CarpError("system", `Cannot read simulated demotion "${stateFile}": ${withFix(error, stateFile, "simulationFile")}`);
+      throw new CarpError("system", `Cannot read simulated demotion "${stateFile}": ${withFix(error, stateFile, "simulationFile")}`, {
+        kind: "sysctl",
+      });
     }
     return parseDemotion(text, `simulated demotion "${stateFile}"`);
   }
@@ -82,8 +84,8 @@ export function createSimulatedSysctl(stateFile: string, options: SimulationOpti
         ensureDirOf(stateFile, { ...options, forWrite: true });
         writeFileAtomicSync(stateFile, `${after}\n`);
       } catch (error) {
-        if (error instanceof CarpError) throw error;
-        throw new CarpError("system", `Cannot write simulated demotion "${stateFile}": ${messageOf(error)}`);
+        if (error instanceof CarpError) throw withKind(error, "sysctl");
+        throw new CarpError("system", `Cannot write simulated demotion "${stateFile}": ${messageOf(error)}`, { kind: "sysctl" });
       }
       return { before, after };
     },
@@ -105,13 +107,17 @@ export function createSimulatedOidReader(stateFile: string, options: SimulationO
         ensureDirOf(file, { ...options, forWrite: false });
         return readNoFollow(file, SIMULATION_FILE_MAX_BYTES).trim();
       } catch (error) {
-        if (error instanceof CarpError) throw error;
+        if (error instanceof CarpError) throw withKind(error, "sysctl");
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-          throw new CarpError("system", `Cannot read simulated oid "${file}": ${withFix(error, file, "simulationFile")}`);
+          throw new CarpError("system", `Cannot read simulated oid "${file}": ${withFix(error, file, "simulationFile")}`, {
+            kind: "sysctl",
+          });
         }
       }
       const value = SIMULATED_OIDS[oid];
-      if (value === undefined) throw new CarpError("system", `sysctl -n ${oid} failed: sysctl: unknown oid '${oid}' (simulated)`);
+      if (value === undefined) {
+        throw new CarpError("system", `sysctl -n ${oid} failed: sysctl: unknown oid '${oid}' (simulated)`, { kind: "sysctl" });
+      }
       return value;
     },
   };
@@ -132,8 +138,10 @@ export function appendSimulatedSyslog(logFile: string, record: SimulatedRecord, 
     const line = `${new Date().toISOString()} ${record.ident}[daemon.${record.priority}]: ${record.message}\n`;
     writeNoFollow(logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, line);
   } catch (error) {
-    if (error instanceof CarpError) throw error;
-    throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${withFix(error, logFile, "simulationLog")}`);
+    if (error instanceof CarpError) throw withKind(error, "syslog");
+    throw new CarpError("system", `Cannot write simulated syslog "${logFile}": ${withFix(error, logFile, "simulationLog")}`, {
+      kind: "syslog",
+    });
   }
 }
 

@@ -23,7 +23,7 @@ export interface DemotionSysctl {
 export function parseDemotion(text: string, source: string): number {
   const trimmed = text.trim();
   if (!/^-?\d+$/.test(trimmed)) {
-    throw new CarpError("system", `${source} printed "${trimmed.slice(0, 80)}", not an integer`);
+    throw new CarpError("system", `${source} printed "${trimmed.slice(0, 80)}", not an integer`, { kind: "sysctl" });
   }
   return Number(trimmed);
 }
@@ -37,11 +37,11 @@ export function parseWriteReport(text: string): { before: number; after: number 
 /** The real sysctl(8), through Bun.spawn. */
 export function createSysctl(executable: string, { timeoutMs }: { timeoutMs?: number } = {}): DemotionSysctl {
   async function run(args: string[], signal: AbortSignal | undefined) {
-    const result = await runCommand([executable, ...args], { what: "sysctl", signal, timeoutMs });
+    const result = await runCommand([executable, ...args], { what: "sysctl", kind: "sysctl", signal, timeoutMs });
     if (result.exitCode !== 0) {
       const detail = result.stderr.trim() || `exit status ${result.exitCode}`;
       const hint = detail.includes("unknown oid") ? " (is carp(4) loaded?)" : "";
-      throw new CarpError("system", `sysctl ${args.join(" ")} failed: ${detail}${hint}`);
+      throw new CarpError("system", `sysctl ${args.join(" ")} failed: ${detail}${hint}`, { kind: "sysctl" });
     }
     return result.stdout;
   }
@@ -53,7 +53,7 @@ export function createSysctl(executable: string, { timeoutMs }: { timeoutMs?: nu
       const output = await run([`${DEMOTION_OID}=${delta}`], options.signal);
       const report = parseWriteReport(output);
       if (report === null) {
-        throw new CarpError("system", `sysctl ${DEMOTION_OID}=${delta} printed "${output.trim()}", not "OLD -> NEW"`);
+        throw new CarpError("system", `sysctl ${DEMOTION_OID}=${delta} printed "${output.trim()}", not "OLD -> NEW"`, { kind: "sysctl" });
       }
       return report;
     },
@@ -69,9 +69,11 @@ export interface OidReader {
 export function createOidReader(executable: string, { timeoutMs }: { timeoutMs?: number } = {}): OidReader {
   return {
     async readOid(oid, options = {}) {
-      const result = await runCommand([executable, "-n", oid], { what: "sysctl", signal: options.signal, timeoutMs });
+      const result = await runCommand([executable, "-n", oid], { what: "sysctl", kind: "sysctl", signal: options.signal, timeoutMs });
       if (result.exitCode !== 0) {
-        throw new CarpError("system", `sysctl -n ${oid} failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
+        throw new CarpError("system", `sysctl -n ${oid} failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`, {
+          kind: "sysctl",
+        });
       }
       return result.stdout.trim();
     },

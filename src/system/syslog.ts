@@ -16,10 +16,10 @@ export function createSyslog(executable: string, { timeoutMs }: { timeoutMs?: nu
   return {
     async warning(message, options = {}) {
       const argv = [executable, "-t", "carp", "-p", "daemon.warning", "--", message];
-      const result = await runCommand(argv, { what: "logger", signal: options.signal, timeoutMs });
+      const result = await runCommand(argv, { what: "logger", kind: "syslog", signal: options.signal, timeoutMs });
       if (result.exitCode !== 0) {
         const detail = result.stderr.trim() || `exit status ${result.exitCode}`;
-        throw new CarpError("system", `logger failed: ${detail}`);
+        throw new CarpError("system", `logger failed: ${detail}`, { kind: "syslog" });
       }
     },
   };

@@ -48,6 +48,7 @@ test("posts one JSON line per event, quotes in names and output escaped", async 
     hook: 'say "hi"',
     state: "fail",
     output: 'no "pong" \\ from 192.0.2.1',
+    exitCode: 1,
     reason: "",
     ...context,
   };

@@ -43,6 +43,7 @@ const hook = (name: string, state: "pass" | "fail", output = ""): NotifyEvent =>
   state,
   output,
   reason: "",
+  exitCode: state === "pass" ? 0 : 1,
   ...context,
 });
 const bit = (kind: "demoted" | "promoted"): NotifyEvent => ({ kind, ...context });

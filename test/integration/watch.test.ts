@@ -4,7 +4,7 @@
  * the terminal restored (main screen back, cursor visible) and exit status 0.
  */
 import { afterEach, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { CLI, type DaemonProcess, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 const TMUX = Bun.which("tmux");
@@ -67,6 +67,44 @@ test.skipIf(!TMUX)(
     expect(after).not.toContain("q or Ctrl-C: quit");
     expect(tmux("display-message", "-p", "-t", "watch", "#{alternate_on} #{cursor_flag}").trim()).toBe("0 1");
   },
+);
+
+test.skipIf(!TMUX)(
+  "shows a hold-down counting down, the bit held by it rather than a failed check, and its end",
+  async () => {
+    sandbox = makeSandbox();
+    const broken = `${sandbox.dir}/broken`;
+    writeFileSync(broken, "");
+    sandbox.addHook("frr_ospf", {
+      content: `#!/bin/sh\nif [ -e ${broken} ]; then echo 'no OSPF neighbour in state Full'; exit 2; fi\necho Full\n`,
+    });
+    sandbox.writeConfig({ schedule: "0 0 1 1 *", logLevel: "warn", promoteDelayMs: 6000 });
+    daemon = await spawnDaemon(sandbox);
+    await waitFor(async () => (await daemon!.call("status")).counters.evaluations === 1, "the first evaluation");
+
+    const command = `${process.execPath} ${CLI} status --watch --config ${sandbox.configFile}; echo "watch exited $?"; sleep 60`;
+    tmux("new-session", "-d", "-s", "watch", "-x", "120", "-y", "20", command);
+    await waitFor(() => (/frr_ospf\s+fail/.test(screen()) ? screen() : null), "the failing frame");
+    rmSync(broken);
+    await daemon.call("evaluate");
+    const held = await waitFor(() => (screen().includes("promotion held:") ? screen() : null), "the held frame", 4000);
+    expect(held).toContain("demotion 1048576: our bit (2^20: held by the hold-down; every check passes)");
+    expect(held).not.toContain("a service check failed");
+    const left = (text: string) => Number(/promotion held: (\d+) s left \(every check passing since \d\d:\d\d:\d\d\)/.exec(text)?.[1]);
+    const first = left(held);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(6);
+    // It counts down with the daemon's polls, then the daemon promotes on its own when it ends.
+    await waitFor(() => left(screen()) < first, "the countdown", 4000);
+    const promoted = await waitFor(
+      () => (screen().includes("demotion 0: nothing demotes this node") ? screen() : null),
+      "the promotion",
+      10_000,
+    );
+    expect(promoted).not.toContain("promotion held:");
+    expect(promoted).toMatch(/frr_ospf\s+pass/);
+  },
+  30_000,
 );
 
 test("without a terminal, or with --json, --watch is a usage error that says what to use", async () => {
