@@ -15,6 +15,7 @@ const CONFIG_OPTION: OptionSpec = {
   description: "config file (default /usr/local/etc/carp_service_status.toml when it exists)",
 };
 const JSON_OPTION: OptionSpec = { type: "boolean", description: "print one JSON object" };
+const ALL_OPTION: OptionSpec = { type: "boolean", description: "also run the checks whose intervalMs has not passed since their last run" };
 
 const COMMANDS: Record<string, CommandSpec> = {
   check: {
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       config: CONFIG_OPTION,
       json: JSON_OPTION,
       "dry-run": { type: "boolean", description: "decide, but write and log nothing" },
+      all: ALL_OPTION,
     },
     load: () => import("./cli/check.ts"),
   },
@@ -48,8 +50,25 @@ const COMMANDS: Record<string, CommandSpec> = {
       config: CONFIG_OPTION,
       json: JSON_OPTION,
       "no-fallback": { type: "boolean", description: "exit 3 instead of evaluating here when no daemon answers" },
+      all: ALL_OPTION,
     },
     load: () => import("./cli/trigger.ts"),
+  },
+  maintenance: {
+    summary:
+      "hold this node demoted whatever the checks say (on), let the checks decide again (off), or show the switch (status); survives restarts and reboots",
+    argument: { name: "state", choices: ["on", "off", "status"] },
+    options: {
+      config: CONFIG_OPTION,
+      json: JSON_OPTION,
+      reason: {
+        type: "string",
+        valueName: "TEXT",
+        description: "with on: why, for the log, syslog, status and notify scripts (at most 200 characters)",
+      },
+      "no-fallback": { type: "boolean", description: "exit 3 instead of switching here when no daemon answers" },
+    },
+    load: () => import("./cli/maintenance.ts"),
   },
   status: {
     summary: "print the daemon's status: last result per hook, demotion, counters",
@@ -61,9 +80,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     load: () => import("./cli/status.ts"),
   },
   configd: {
-    summary: "what the configd actions run: evaluate (like trigger) or status (JSON); nothing on stderr, exit 0",
-    argument: { name: "action", choices: ["evaluate", "status"] },
-    options: { config: CONFIG_OPTION },
+    summary:
+      "what the configd actions run: evaluate (like trigger), status (JSON), maintenance-on and maintenance-off (JSON); nothing on stderr, exit 0",
+    argument: { name: "action", choices: ["evaluate", "status", "maintenance-on", "maintenance-off"] },
+    options: {
+      config: CONFIG_OPTION,
+      reason: { type: "string", valueName: "TEXT", description: "with maintenance-on: why (empty: none)" },
+    },
     load: () => import("./cli/configd.ts"),
   },
   doctor: {
@@ -144,6 +167,12 @@ function argumentOf(argument: ArgumentSpec, positionals: string[]): string {
 
 /** Parses argv and runs the command; returns the exit status. */
 export async function main(argv: string[], runtimeVersion: string = Bun.version): Promise<number> {
+  // The helper that starts a check as another user (system/exec-as.ts): the compiled executable
+  // and the bundle are their own helper. Hidden, and first: it must start fast and load little.
+  if (argv[0]?.startsWith("__")) {
+    const helper = await import("./system/exec-as.ts");
+    if (argv[0] === helper.EXEC_AS_COMMAND) return helper.execAs(argv);
+  }
   // Before anything else: an untested Bun could misread a hook's name or mode and misjudge it.
   const runtime = runtimeProblem(runtimeVersion);
   if (runtime !== null) {

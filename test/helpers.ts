@@ -58,6 +58,7 @@ export function makeSandbox(extra: Partial<Config> = {}): Sandbox {
     logger: join(bin, "logger"),
     lockFile: join(dir, "carp_service_status.lock"),
     stateFile: join(dir, "carp_service_status.state"),
+    maintenanceFile: join(dir, "carp_service_status.maintenance"),
     socket: join(dir, "carp_service_status.sock"),
     hookTimeoutMs: 5000,
     killGraceMs: 300,

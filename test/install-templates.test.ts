@@ -227,6 +227,7 @@ async function standInDaemon(path: string, evaluate: () => Promise<unknown>) {
       },
       status: () => ({}) as never,
       metrics: () => "",
+      maintenance: () => ({}) as never,
     },
   });
   servers.push(server);

@@ -162,7 +162,12 @@ describe("protocol versions", () => {
     const socket = join(scratch(), "sock");
     const status = { version: "9.9.9", counters: {}, services: [] } as unknown as DaemonStatus;
     const server = await listenSocket(socket, {
-      handlers: { evaluate: async () => evaluationBody as unknown as Evaluation, status: () => status, metrics: () => "m_total 1\n" },
+      handlers: {
+        evaluate: async () => evaluationBody as unknown as Evaluation,
+        status: () => status,
+        metrics: () => "m_total 1\n",
+        maintenance: () => ({}) as never,
+      },
     });
     servers.push({ stop: () => server.close() });
     const response = await fetch("http://localhost/status", { unix: socket });

@@ -90,7 +90,7 @@ test("a raw change below fall is a result change but no counted transition", () 
   const book = new StatusBook(() => new Date(0));
   book.record(evaluation([{ ...service("a", "pass"), counted: { state: "pass", streak: 0, needed: 3 } }]));
   const changes = book.record(evaluation([{ ...service("a", "fail"), counted: { state: "pass", streak: 1, needed: 3 } }]));
-  expect(changes).toEqual({ counted: [], results: [{ name: "a", from: "pass", to: "fail" }] });
+  expect(changes).toEqual({ counted: [], results: [{ name: "a", from: "pass", to: "fail" }], maintenance: null });
 });
 
 test("the hold-down in a status reply is what is left as of the reply, on the monotonic clock", () => {

@@ -18,6 +18,8 @@ export interface EvaluateHereOptions {
   syslog?: boolean;
   /** Said at info level before evaluating, e.g. why this evaluation runs here and not in the daemon. */
   notes?: string[];
+  /** Runs every check, also those whose intervalMs has not passed (`--all`). */
+  all?: boolean;
 }
 
 /** The signals that stop a one-shot evaluation: Ctrl-C, and kill's default. */
@@ -49,7 +51,11 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
   listen(true);
   try {
     for (const note of [...notices, ...(options.notes ?? [])]) log.info(note);
-    return await evaluate(config, { ...createEffects(config), log }, { dryRun: options.dryRun === true, signal: stop.signal });
+    return await evaluate(
+      config,
+      { ...createEffects(config), log },
+      { dryRun: options.dryRun === true, signal: stop.signal, all: options.all === true },
+    );
   } catch (error) {
     if (stoppedBy !== null) {
       log.warn(`Stopped by ${stoppedBy}: the hooks were ended and nothing was written`);
@@ -64,11 +70,20 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
   }
 }
 
-export async function run(flags: Flags): Promise<number> {
-  const evaluation = await evaluateHere({ configFile: flags.config as string | undefined, dryRun: flags["dry-run"] === true });
-  printEvaluation(evaluation, flags.json === true);
+/** check's exit status: 3 when the bit stays set for want of a history or a readable switch, else as exitCodeOfEvaluation. */
+export function exitCodeOfLocalEvaluation(evaluation: Evaluation): number {
   // The bit stays set for want of a history, not for a failing check: a system error, which the
   // admin must fix (the table's warning and the log say why).
   if (evaluation.promotionWithheld) return EXIT.system;
   return exitCodeOfEvaluation(evaluation);
+}
+
+export async function run(flags: Flags): Promise<number> {
+  const evaluation = await evaluateHere({
+    configFile: flags.config as string | undefined,
+    dryRun: flags["dry-run"] === true,
+    all: flags.all === true,
+  });
+  printEvaluation(evaluation, flags.json === true);
+  return exitCodeOfLocalEvaluation(evaluation);
 }

@@ -1,6 +1,7 @@
 /**
- * `configd evaluate|status`: what the configd actions run (actions_carp_service_status.conf), and
- * what the shim falls back to. configd logs any stderr output of a `script_output` action as an
+ * `configd evaluate|status|maintenance-on|maintenance-off`: what the configd actions run
+ * (actions_carp_service_status.conf, and the GUI's maintenance switch), and what the shim falls
+ * back to. configd logs any stderr output of a `script_output` action as an
  * error, and answers "Execute error" (logging a Python traceback) for a non-zero exit status. So
  * nothing here writes to stderr, and every state this tool expects exits 0: the daemon up or
  * down, services passing or failing, no daemon to ask for its status. Notes go to syslog at info
@@ -12,7 +13,7 @@ import { EXIT, messageOf } from "../common/errors.ts";
 import { loadConfigLazily } from "../config/built-in.ts";
 import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "../config/defaults.ts";
 import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
-import { STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
+import { reasonProblem, STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
 import { createSyslogWriter, LOG_IDENT, type SyslogTarget } from "../system/log-syslog.ts";
 import { evaluateHere } from "./check.ts";
 import type { Flags } from "./flags.ts";
@@ -116,8 +117,55 @@ export async function statusForConfigd(configFile: string | undefined): Promise<
   }
 }
 
+/** What `configd maintenance-on|off` prints: the switch and the evaluation that followed, or why not. */
+export interface MaintenanceForConfigd {
+  ok: boolean;
+  maintenance: { reason: string | null; since: string } | null;
+  /** The evaluation's table, as `configd evaluate` prints it ("" when there was none). */
+  output: string;
+  message: string;
+}
+
+/**
+ * Turns the maintenance switch through the daemon, or here when none answers (as `maintenance`
+ * does), and prints JSON for the GUI: `ok`, the switch, the evaluation's table; or `ok: false` and
+ * why (also logged to syslog, as configd's other failures are).
+ */
+export async function maintenanceForConfigd(configFile: string | undefined, on: boolean, reasonFlag: string | undefined): Promise<string> {
+  const json = (value: MaintenanceForConfigd) => JSON.stringify(value, null, 2);
+  const failed = (message: string) => json({ ok: false, maintenance: null, output: "", message });
+  const reason = !on || reasonFlag === undefined || reasonFlag === "" ? null : reasonFlag;
+  const problem = reason === null ? null : reasonProblem(reason);
+  if (problem !== null) return failed(problem);
+  let unreachable: DaemonUnreachable;
+  try {
+    const socket = findSocket(configFile);
+    if (socket === false) throw new DaemonUnreachable("The config sets no socket");
+    const reply = await callDaemon(socket, "maintenance", { body: reason === null ? { on } : { on, reason } });
+    return json({ ok: true, maintenance: reply.maintenance, output: formatEvaluation(reply.evaluation), message: "" });
+  } catch (error) {
+    if (error instanceof DaemonIncompatible || error instanceof DaemonFailed) return failed(oneLine(error.message));
+    if (!(error instanceof DaemonUnreachable)) return failed(await reportFailure("maintenance", error, configFile));
+    unreachable = error;
+  }
+  try {
+    const { switchMaintenance } = await import("../engine/maintenance.ts");
+    const { config } = await loadConfigLazily({ file: configFile });
+    await switchMaintenance(config, { on, reason });
+    const evaluation = await evaluateHere({ configFile, syslog: true, notes: [`${unreachable.message}: switching maintenance here`] });
+    return json({ ok: true, maintenance: evaluation.maintenance ?? null, output: formatEvaluation(evaluation), message: "" });
+  } catch (error) {
+    return failed(await reportFailure("maintenance", error, configFile));
+  }
+}
+
 export async function run(flags: Flags): Promise<number> {
   const configFile = flags.config as string | undefined;
-  console.log(flags.action === "status" ? await statusForConfigd(configFile) : await evaluateForConfigd(configFile));
+  const action = flags.action as string;
+  if (action === "maintenance-on" || action === "maintenance-off") {
+    console.log(await maintenanceForConfigd(configFile, action === "maintenance-on", flags.reason as string | undefined));
+  } else {
+    console.log(action === "status" ? await statusForConfigd(configFile) : await evaluateForConfigd(configFile));
+  }
   return EXIT.ok;
 }

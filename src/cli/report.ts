@@ -6,7 +6,7 @@
 import { EXIT } from "../common/errors.ts";
 import { escapeControl, escapeText } from "../common/escape.ts";
 import type { BitReason } from "../engine/demotion.ts";
-import type { DaemonStatus, Evaluation, PromotionHold, ServiceResult } from "../protocol/wire.ts";
+import type { DaemonStatus, Evaluation, Maintenance, PromotionHold, ServiceResult } from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
 
 function exitColumn(service: ServiceResult): string {
@@ -28,6 +28,12 @@ function detailColumn(service: ServiceResult): string {
   return detail.length > 100 ? `${detail.slice(0, 99)}…` : detail;
 }
 
+/** How long the run took; for a result kept for `intervalMs`, also how long ago it ran: "1203 ms, 42 s ago". */
+function timeColumn(service: ServiceResult): string {
+  const took = `${service.durationMs} ms`;
+  return service.cached && service.ageMs !== undefined ? `${took}, ${formatAgo(service.ageMs)} ago` : took;
+}
+
 /** The raw result, and under flap control what it counts as while a change is pending: "fail, counts as pass (failing 1 of 3)". */
 function resultColumn(service: ServiceResult): string {
   const counted = service.counted;
@@ -46,10 +52,38 @@ export function holdLine(held: PromotionHold, { since = (iso: string) => iso }: 
   return `promotion held: ${seconds} s left (every check passing since ${since(held.passingSince)})`;
 }
 
-/** Why our bit is set, for the explanation line: the hold-down, a lost flap history, or (default) a failed check. */
-export function bitReasonOf(report: { promotionHeld?: PromotionHold | null; promotionWithheld?: string | null }): BitReason {
+/**
+ * Why our bit is set, for the explanation line: the hold-down, a lost flap history, the maintenance
+ * switch (when no check fails), or (default) a failed check.
+ */
+export function bitReasonOf(report: {
+  promotionHeld?: PromotionHold | null;
+  promotionWithheld?: string | null;
+  maintenance?: Maintenance | null;
+  failed?: readonly string[];
+  lastRun?: { failed: readonly string[] } | null;
+}): BitReason {
   if (report.promotionHeld) return "held";
+  const failed = report.failed ?? report.lastRun?.failed ?? [];
+  if (report.maintenance && failed.length === 0) return "maintenance";
   return report.promotionWithheld ? "withheld" : "failed";
+}
+
+/** An age for people: "42 s", "12 min", "3 h". */
+export function formatAgo(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
+/** The maintenance switch while it is on, one line: since when, why, and what ends it. */
+export function maintenanceLine(
+  maintenance: Maintenance,
+  { since = (iso: string) => iso }: { since?: (iso: string) => string } = {},
+): string {
+  const reason = maintenance.reason === null ? "" : `: ${escapeControl(maintenance.reason)}`;
+  return `maintenance on since ${since(maintenance.since)}${reason} (this node stays demoted; carp-service-status maintenance off ends it)`;
 }
 
 function renderTable(rows: string[][]): string {
@@ -75,7 +109,7 @@ export function formatServices<S extends ServiceResult>(
     escapeText(s.name),
     resultColumn(s),
     s.status === "skipped" ? "-" : exitColumn(s),
-    s.status === "skipped" ? "-" : `${s.durationMs} ms`,
+    s.status === "skipped" ? "-" : timeColumn(s),
     ...(since ? [since(s)] : []),
     detailColumn(s),
   ]);
@@ -118,6 +152,7 @@ export function formatStatus(status: DaemonStatus): string {
     `demotion:  ${demotion}`,
     `last run:  ${status.lastRun ? `${status.lastRun.startedAt} (${status.lastRun.durationMs} ms, ${status.lastRun.action})` : "none yet"}${status.running ? ", running now" : ""}`,
     `next run:  ${status.nextRun ?? "on trigger only"}`,
+    ...(status.maintenance ? [maintenanceLine(status.maintenance)] : []),
     ...(status.promotionHeld ? [`${holdLine(status.promotionHeld)}; the 2^20 bit comes off then unless a check fails`] : []),
     `counters:  ${Object.entries(status.counters)
       .map(([k, v]) => `${k} ${v}`)
@@ -149,6 +184,7 @@ export function formatEvaluation(evaluation: Evaluation): string {
   }
   // The message is escaped already (decide.ts); again here for a daemon of another version, harmlessly.
   if (evaluation.message) lines.push(`${evaluation.dryRun ? "would log" : "syslog"}: ${escapeControl(evaluation.message)}`);
+  if (evaluation.maintenance) lines.push(maintenanceLine(evaluation.maintenance));
   if (evaluation.promotionHeld) lines.push(`${holdLine(evaluation.promotionHeld)}; the 2^20 bit comes off then unless a check fails`);
   lines.push(...formatDemotionLines(evaluation.demotionAfter, { fix: evaluation.anomalies.length === 0, why: bitReasonOf(evaluation) }));
   lines.push(...formatNotes(evaluation));

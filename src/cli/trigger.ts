@@ -12,7 +12,8 @@ export async function run(flags: Flags): Promise<number> {
   const socket = findSocket(configFile);
   try {
     if (socket === false) throw new DaemonUnreachable("The config sets no socket");
-    const evaluation = await callDaemon(socket, "evaluate");
+    // A body only for --all: a daemon of protocol 2.0 takes none (and has no intervals to skip).
+    const evaluation = await callDaemon(socket, "evaluate", flags.all === true ? { body: { all: true } } : {});
     printEvaluation(evaluation, flags.json === true);
     return exitCodeOfEvaluation(evaluation);
   } catch (error) {
@@ -21,6 +22,6 @@ export async function run(flags: Flags): Promise<number> {
     console.error(`carp-service-status: ${error.message}: evaluating here`);
     // Loaded only now: the engine (zod, pino) is what the daemon path avoids.
     const check = await import("./check.ts");
-    return check.run({ config: configFile, json: flags.json });
+    return check.run({ config: configFile, json: flags.json, all: flags.all });
   }
 }

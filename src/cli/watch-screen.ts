@@ -7,7 +7,7 @@
 import { escapeControl } from "../common/escape.ts";
 import type { DaemonStatus } from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
-import { bitReasonOf, formatServices, holdLine } from "./report.ts";
+import { bitReasonOf, formatServices, holdLine, maintenanceLine } from "./report.ts";
 
 /** What the view knows: the last status received (and when), and why the latest poll failed, if it did. */
 export interface WatchState {
@@ -71,6 +71,7 @@ function statusLines(state: WatchState & { status: DaemonStatus }, now: number):
     : "no run yet";
   return [
     ...(status.demotion === null ? ["demotion not read yet"] : formatDemotionLines(status.demotion, { why: bitReasonOf(status) })),
+    ...(status.maintenance ? [maintenanceLine(status.maintenance, { since: (iso) => clock(Date.parse(iso)) })] : []),
     ...holdLines(state, now),
     `${lastRun} · ${nextRunLine(status, now)}`,
     ...(status.lastError ? [`last error at ${clock(Date.parse(status.lastError.at))}: ${escapeControl(status.lastError.message)}`] : []),

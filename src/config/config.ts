@@ -14,6 +14,7 @@ import { describeSimulation } from "./notices.ts";
 import { SCHEDULE_EXAMPLE, scheduleProblem } from "./schedule.ts";
 import { unknownKeysMessage } from "./suggest.ts";
 import { parseToml } from "./toml.ts";
+import { PASSWD_FILE, userProblem } from "./users.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const LOG_FORMATS = ["text", "json"] as const;
@@ -74,14 +75,17 @@ function strictTable<Shape extends z.ZodRawShape>(shape: Shape, topLevel?: () =>
 
 /** Where the schema looks things up on this machine; tests point it at their own files. */
 export interface SchemaOptions {
-  /** Group names of `socketGroup` (default /etc/group). */
+  /** Group names of `socketGroup`, and the groups of a check's `user` (default /etc/group). */
   groupFile?: string;
+  /** User names of a check's `user` (default /etc/passwd). */
+  passwdFile?: string;
 }
 
 /** Builds the schema with the platform's defaults (real paths on FreeBSD, a simulation elsewhere). */
 export function configSchema(platform: string = process.platform, options: SchemaOptions = {}) {
   const paths = defaultPaths(platform);
   const groupFile = options.groupFile ?? GROUP_FILE;
+  const passwdFile = options.passwdFile ?? PASSWD_FILE;
   // Filled in below, read only when a hook's table has a key it does not take.
   let topLevelKeys: readonly string[] = [];
   const shape = {
@@ -144,6 +148,11 @@ export function configSchema(platform: string = process.platform, options: Schem
     stateFile: absolutePath(FREEBSD_PATHS.stateFile)
       .default(paths.stateFile)
       .describe("flap-control counters and the hold-down's start, kept under the lock so daemon, trigger and check agree"),
+    maintenanceFile: absolutePath(FREEBSD_PATHS.maintenanceFile)
+      .default(paths.maintenanceFile)
+      .describe(
+        "the maintenance switch (carp-service-status maintenance on|off): while the file says on, this node is held demoted; outside /var/run, which is cleared at boot",
+      ),
     metricsFile: absolutePath(METRICS_FILE_EXAMPLE)
       .optional()
       .describe("Prometheus text file written atomically after every daemon evaluation, for node_exporter's textfile collector"),
@@ -190,12 +199,23 @@ export function configSchema(platform: string = process.platform, options: Schem
             rise: runs.optional(),
             timeoutMs: ms(100, 3_600_000).optional(),
             enabled: z.boolean().optional(),
+            intervalMs: ms(1000, 86_400_000).optional(),
+            user: z
+              .string()
+              .min(1)
+              .superRefine((name, ctx) => {
+                const problem = userProblem(name, { passwdFile, groupFile });
+                if (problem) ctx.addIssue({ code: "custom", message: problem });
+              })
+              .optional(),
           },
           () => topLevelKeys,
         ),
       )
       .default({})
-      .describe("per-hook settings by file name: fall, rise, timeoutMs (overrides hookTimeoutMs) and enabled = false (listed as skipped)"),
+      .describe(
+        "per-hook settings by file name: fall, rise, timeoutMs (overrides hookTimeoutMs), enabled = false (listed as skipped), intervalMs (runs at most that often; the last result counts between runs) and user (runs with that user's uid, gid, groups and HOME)",
+      ),
   };
   topLevelKeys = Object.keys(shape);
   return strictTable(shape);

@@ -28,6 +28,8 @@ export const FREEBSD_PATHS = {
   socket: "/var/run/carp_service_status.sock",
   /** Flap-control counters and the hold-down's start, shared by the daemon, trigger and check. */
   stateFile: "/var/run/carp_service_status.state",
+  /** The maintenance switch: in /var/db, which survives a reboot (/var/run is cleared at boot). */
+  maintenanceFile: "/var/db/carp_service_status.maintenance",
 } as const;
 
 /** Value of `sysctl` or `logger` that selects the built-in simulation of it. */
@@ -60,6 +62,7 @@ export const SIMULATED_PATHS = {
   lockFile: `${SIMULATION_DIR}/lock`,
   socket: `${SIMULATION_DIR}/sock`,
   stateFile: `${SIMULATION_DIR}/state`,
+  maintenanceFile: `${SIMULATION_DIR}/maintenance`,
 } as const;
 
 /** True where the kernel has carp(4): the real paths apply. */

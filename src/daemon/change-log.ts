@@ -55,8 +55,26 @@ function logResultChange(log: Logger, service: ServiceResult, transition: Transi
   log.info({ ...fields, counted: c.state, streak: c.streak, needed: c.needed }, `hook "${fields.hook}" ${ran}${counts}`);
 }
 
+/**
+ * The one line of a change of the maintenance switch: on (or found on at start) at warn, as it
+ * demotes; off at info. Said before the line of the demotion it causes.
+ */
+function logMaintenance(log: Logger, change: "on" | "off", evaluation: Evaluation): void {
+  const on = evaluation.maintenance ?? null;
+  if (change === "on" && on !== null) {
+    const reason = on.reason === null ? "" : `: ${escapeControl(on.reason)}`;
+    log.warn(
+      { maintenance: "on", reason: on.reason === null ? null : escapeControl(on.reason), since: on.since },
+      `maintenance on since ${on.since}${reason}; this node is held demoted until carp-service-status maintenance off`,
+    );
+  } else if (change === "off") {
+    log.info({ maintenance: "off" }, "maintenance off: the checks decide again (with a hold-down, promoteDelayMs runs first)");
+  }
+}
+
 /** The lines for one evaluation's changes (status-book.ts): hooks first seen passing are the normal start, and say nothing. */
 export function logChanges(log: Logger, { changes, evaluation }: { changes: Changes; evaluation: Evaluation }): void {
+  if (changes.maintenance !== null) logMaintenance(log, changes.maintenance, evaluation);
   const serviceOf = (name: string) => evaluation.services.find((s) => s.name === name)!;
   for (const transition of changes.counted) {
     if (transition.from === null && transition.to !== "fail") continue;

@@ -1,13 +1,16 @@
 /**
  * One evaluation at a time. A request arriving while one runs is answered by the next
- * evaluation that starts after it arrived; any number of them share that one follow-up.
+ * evaluation that starts after it arrived; any number of them share that one follow-up, which
+ * reruns every check (`all`) when any of them asked it to.
  */
 export class Coalescer<T> {
-  readonly #run: () => Promise<T>;
+  readonly #run: (all: boolean) => Promise<T>;
   #current: Promise<T> | null = null;
   #next: Promise<T> | null = null;
+  /** Whether the follow-up waiting to start was asked to rerun every check. */
+  #nextAll = false;
 
-  constructor(run: () => Promise<T>) {
+  constructor(run: (all: boolean) => Promise<T>) {
     this.#run = run;
   }
 
@@ -16,10 +19,14 @@ export class Coalescer<T> {
     return this.#current !== null;
   }
 
-  /** The result of the next evaluation that starts after this call. */
-  request(): Promise<T> {
-    if (this.#next) return this.#next;
-    if (!this.#current) return this.#start();
+  /** The result of the next evaluation that starts after this call; `all`: it reruns every check (`--all`). */
+  request(all = false): Promise<T> {
+    if (this.#next) {
+      this.#nextAll ||= all;
+      return this.#next;
+    }
+    if (!this.#current) return this.#start(all);
+    this.#nextAll = all;
     this.#next = this.#current.then(
       () => this.#startNext(),
       () => this.#startNext(),
@@ -34,11 +41,13 @@ export class Coalescer<T> {
 
   #startNext(): Promise<T> {
     this.#next = null;
-    return this.#start();
+    const all = this.#nextAll;
+    this.#nextAll = false;
+    return this.#start(all);
   }
 
-  #start(): Promise<T> {
-    const running = this.#run();
+  #start(all: boolean): Promise<T> {
+    const running = this.#run(all);
     this.#current = running;
     const clear = () => {
       if (this.#current === running) this.#current = null;

@@ -12,7 +12,8 @@ import type { Config, LoadedConfig } from "../config/config.ts";
 import { PREEMPT_OID, SIMULATION_DIR } from "../config/defaults.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
-import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
+import { type SwitchOptions, switchMaintenance } from "../engine/maintenance.ts";
+import type { DaemonStatus, Evaluation, Maintenance, MaintenanceReply, MaintenanceRequest } from "../protocol/wire.ts";
 import { createEffects, createOidReaderFor } from "../system/effects.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { Logger } from "../system/log.ts";
@@ -47,7 +48,9 @@ export interface DaemonDeps {
    * One evaluation with the given config; aborted by the signal at shutdown. `memory` is the
    * daemon's own flap history, which carries on when the state file cannot be read or written.
    */
-  evaluate(config: Config, options: { signal: AbortSignal; freshStart: boolean; memory: HistoryMemory }): Promise<Evaluation>;
+  evaluate(config: Config, options: { signal: AbortSignal; freshStart: boolean; memory: HistoryMemory; all: boolean }): Promise<Evaluation>;
+  /** Turns the maintenance switch under the evaluation lock (default: engine/maintenance.ts, on the config's files). */
+  switchMaintenance?(config: Config, options: SwitchOptions): Promise<Maintenance | null>;
   listen: Listen;
   startSchedule: StartSchedule;
   now(): Date;
@@ -109,7 +112,7 @@ export class Daemon {
     this.#configFile = loaded.file;
     this.#startedAt = deps.now().toISOString();
     this.#book = new StatusBook(deps.now, deps.monotonicMs ?? (() => performance.now()));
-    this.#coalescer = new Coalescer(() => this.#evaluateOnce());
+    this.#coalescer = new Coalescer((all) => this.#evaluateOnce(all));
     this.#observers = new Observers({
       log: deps.log,
       config: () => this.#config,
@@ -200,12 +203,13 @@ export class Daemon {
         // Asked at each connection: the descriptor limit less what an evaluation of the current config needs.
         maxConnections: () => connectionCap(openFilesLimit(), { concurrency: this.#config.concurrency }),
         handlers: {
-          evaluate: () => {
+          evaluate: (body) => {
             this.#book.counters.triggers++;
-            return this.#coalescer.request();
+            return this.#coalescer.request(body?.all === true);
           },
           status: () => this.status(),
           metrics: () => this.#observers.metrics(),
+          maintenance: (body) => this.#switchMaintenance(body),
         },
       });
       if (listening.replacedStale) log.warn({ socket: path }, "replaced a stale socket left by a previous daemon");
@@ -257,12 +261,27 @@ export class Daemon {
     return this.#coalescer.request().catch(() => {});
   }
 
-  async #evaluateOnce(): Promise<Evaluation> {
+  /**
+   * `POST /maintenance`: turns the switch under the evaluation lock, then evaluates at once (the
+   * next evaluation to start), so the reply says what the switch did to the demotion. The one log
+   * line about the change comes from that evaluation, as for a `check` that turned it.
+   */
+  async #switchMaintenance(request: MaintenanceRequest): Promise<MaintenanceReply> {
+    const signal = this.#shutdown.signal;
+    signal.throwIfAborted();
+    const options = { on: request.on, reason: request.reason ?? null, now: this.#deps.now(), signal };
+    await (this.#deps.switchMaintenance ?? switchMaintenance)(this.#config, options);
+    this.#book.counters.triggers++;
+    const evaluation = await this.#coalescer.request();
+    return { maintenance: evaluation.maintenance ?? null, evaluation };
+  }
+
+  async #evaluateOnce(all = false): Promise<Evaluation> {
     const { log } = this.#deps;
     const signal = this.#shutdown.signal;
     signal.throwIfAborted();
     try {
-      const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart, memory: this.#memory });
+      const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart, memory: this.#memory, all });
       this.#freshStart = false;
       this.#armHoldTimer(evaluation);
       const heldBefore = this.#book.promotionHeld() !== null;
@@ -271,9 +290,10 @@ export class Daemon {
       // The start of a hold-down is said by the evaluation itself (evaluate.ts); its end by a failure, here.
       if (holdChangeOf(evaluation, { heldBefore }) === "cancelled") {
         const broken = brokenRuns(evaluation).map(escapeText);
-        log.info({ brokenBy: broken }, `promotion hold-down cancelled: ${broken.join(", ")} failed a run; the 2^20 bit stays set`);
+        const why = broken.length > 0 ? `${broken.join(", ")} failed a run` : "maintenance was turned on";
+        log.info({ brokenBy: broken }, `promotion hold-down cancelled: ${why}; the 2^20 bit stays set`);
       }
-      this.#observers.evaluated(evaluation, { transitions: changes.counted, heldBefore });
+      this.#observers.evaluated(evaluation, { transitions: changes.counted, heldBefore, maintenance: changes.maintenance });
       log.debug({ action: evaluation.action, failed: evaluation.failed, durationMs: evaluation.durationMs }, "evaluation done");
       return evaluation;
     } catch (error) {

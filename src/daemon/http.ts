@@ -1,7 +1,6 @@
 /**
- * The part of HTTP/1.1 the socket speaks, as pure functions: parse one request head from the bytes
- * received so far, and format one reply. No request of the protocol has a body, so bodies are only
- * bounded and skipped. Kept by hand rather than Bun.serve, whose Unix-socket server closes a
+ * The part of HTTP/1.1 the socket speaks, as pure functions: parse one request (its head, and a
+ * small body of Content-Length bytes) from the bytes received so far, and format one reply. Kept by hand rather than Bun.serve, whose Unix-socket server closes a
  * pipelined or half-closed connection while an async reply is pending (Bun 1.4.5).
  *
  * The framing follows RFC 9112 strictly, since a request smuggled past one reading of it is the
@@ -21,6 +20,8 @@ export interface HttpRequest {
   http11: boolean;
   /** Whether the connection stays open after the reply (HTTP/1.1 unless "Connection: close"). */
   keepAlive: boolean;
+  /** The body, when the request has one (Content-Length above 0). */
+  body?: Buffer;
 }
 
 export type Parsed =
@@ -92,7 +93,9 @@ export function parseRequest(received: Buffer, { maxBodyBytes }: { maxBodyBytes:
   const connection = headers.get("connection")?.join(",").toLowerCase() ?? "";
   const options = connection.split(",").map((option) => option.trim());
   const keepAlive = minor === "1" ? !options.includes("close") : options.includes("keep-alive");
-  return { kind: "request", request: { method, path: target.split("?")[0]!, http11: minor === "1", keepAlive }, length };
+  const request: HttpRequest = { method, path: target.split("?")[0]!, http11: minor === "1", keepAlive };
+  if (bodyBytes > 0) request.body = Buffer.from(received.subarray(end + HEAD_END.length, length));
+  return { kind: "request", request, length };
 }
 
 const REASONS: Record<number, string> = {

@@ -142,7 +142,21 @@ function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: Metri
         help: "Whether the hold-down (promoteDelayMs) keeps our bit set although every check passes (1) or not (0).",
         samples: [{ value: status.promotionHeld ? 1 : 0 }],
       },
+      {
+        name: "maintenance",
+        type: "gauge",
+        help: "Whether the maintenance switch (carp-service-status maintenance on) holds this node demoted (1) or not (0), as the last evaluation read it.",
+        samples: [{ value: status.maintenance ? 1 : 0 }],
+      },
     );
+    if (status.maintenance) {
+      families.push({
+        name: "maintenance_since_timestamp_seconds",
+        type: "gauge",
+        help: "When the maintenance switch was turned on, in seconds since the epoch; only while it is on.",
+        samples: [{ value: unixSeconds(status.maintenance.since) }],
+      });
+    }
     if (status.promotionHeld) {
       families.push({
         name: "promotion_held_until_timestamp_seconds",
@@ -249,8 +263,14 @@ function hookFamilies(services: DaemonStatus["services"]): Family[] {
     {
       name: "hook_duration_seconds",
       type: "gauge",
-      help: "How long the hook ran in the last evaluation.",
+      help: "How long the hook ran in the last evaluation (for a check with intervalMs: its last run).",
       samples: ran.map((s) => ({ labels: { hook: s.name }, value: seconds(s.durationMs) })),
+    },
+    {
+      name: "hook_last_run_timestamp_seconds",
+      type: "gauge",
+      help: "When the last run of a check with intervalMs started, whose result counts until it runs again, in seconds since the epoch.",
+      samples: ran.flatMap((s) => (s.ranAt === undefined ? [] : [{ labels: { hook: s.name }, value: unixSeconds(s.ranAt) }])),
     },
     {
       name: "hook_skipped",

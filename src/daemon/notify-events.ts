@@ -18,7 +18,7 @@ export interface NotifyContext {
   demotionAfter: number;
 }
 
-/** One event: argv `demoted`, `promoted`, `hook NAME pass|fail`, `held UNTIL` or `held-cancelled`. */
+/** One event: argv `demoted`, `promoted`, `hook NAME pass|fail`, `held UNTIL`, `held-cancelled` or `maintenance on|off`. */
 export type NotifyEvent =
   | ({
       kind: "demoted" | "promoted";
@@ -48,6 +48,15 @@ export type NotifyEvent =
       until: string;
       /** The same, as what was left of it then, measured on the monotonic clock. */
       remainingMs: number;
+    } & NotifyContext)
+  | ({
+      /** The maintenance switch was turned on (this node is held demoted) or off. Also told when the daemon starts and finds it on. */
+      kind: "maintenance";
+      state: "on" | "off";
+      /** Why, as given to `maintenance on --reason` ("" for none, and for off). */
+      reason: string;
+      /** When it was turned on (ISO 8601); "" for off. */
+      since: string;
     } & NotifyContext)
   | ({
       /** A failed run ended a hold-down: the bit stays set. */
@@ -80,15 +89,16 @@ export function firstLine(output: string): string {
 
 /**
  * The events of one evaluation, in the order they happened: the hooks whose counted state changed
- * (in name order); a hold-down that started (`held`), or one that lasted before this evaluation
- * (`heldBefore`) and that a failed run ended (`held-cancelled`); then our bit, which changed
- * because of them. A hook first seen passing is the normal start, not an event; entries that are
+ * (in name order); the maintenance switch turned on or off (`maintenance`, as the status book saw
+ * it change); a hold-down that started (`held`), or one that lasted before this evaluation
+ * (`heldBefore`) and that a failed run or the maintenance switch ended (`held-cancelled`); then our
+ * bit, which changed because of them. A hook first seen passing is the normal start, not an event; entries that are
  * skipped are not checks and change nothing.
  */
 export function notifyEventsOf(
   evaluation: Evaluation,
   transitions: readonly Transition[],
-  { heldBefore = false }: { heldBefore?: boolean } = {},
+  { heldBefore = false, maintenance = null }: { heldBefore?: boolean; maintenance?: "on" | "off" | null } = {},
 ): NotifyEvent[] {
   const context: NotifyContext = {
     at: evaluation.startedAt,
@@ -107,6 +117,16 @@ export function notifyEventsOf(
       output: firstLine(service?.output ?? ""),
       reason: escapeControl(service?.reason ?? ""),
       exitCode: service?.exitCode ?? null,
+      ...context,
+    });
+  }
+  if (maintenance !== null) {
+    const on = evaluation.maintenance ?? null;
+    events.push({
+      kind: "maintenance",
+      state: maintenance,
+      reason: on?.reason ? escapeControl(on.reason) : "",
+      since: on?.since ?? "",
       ...context,
     });
   }
@@ -129,19 +149,21 @@ export function brokenRuns(evaluation: Evaluation): string[] {
 /**
  * What an evaluation did to the hold-down, as the daemon saw it (`heldBefore`: one lasted after its
  * previous evaluation): "started" (this run started one, or it is the first the daemon sees),
- * "cancelled" (a failed run ended it; the bit stays set), or null. A hold-down that ends in the
+ * "cancelled" (a failed run, or the maintenance switch turned on, ended it; the bit stays set), or null. A hold-down that ends in the
  * promotion is the promotion.
  */
 export function holdChangeOf(evaluation: Evaluation, { heldBefore }: { heldBefore: boolean }): "started" | "cancelled" | null {
   const held = evaluation.promotionHeld;
   if (held) return held.started === true || !heldBefore ? "started" : null;
-  return heldBefore && evaluation.action !== "promoted" && brokenRuns(evaluation).length > 0 ? "cancelled" : null;
+  const ended = brokenRuns(evaluation).length > 0 || (evaluation.maintenance ?? null) !== null;
+  return heldBefore && evaluation.action !== "promoted" && ended ? "cancelled" : null;
 }
 
 /** The arguments after the script's path. The hook's name is passed raw: argv holds any name. */
 export function notifyArgs(event: NotifyEvent): string[] {
   if (event.kind === "hook") return ["hook", event.hook, event.state];
   if (event.kind === "held") return ["held", event.until];
+  if (event.kind === "maintenance") return ["maintenance", event.state];
   return [event.kind];
 }
 
@@ -149,6 +171,7 @@ export function notifyArgs(event: NotifyEvent): string[] {
 export function describeEvent(event: NotifyEvent): string {
   if (event.kind === "hook") return `hook "${escapeText(event.hook)}" ${event.state}`;
   if (event.kind === "held") return `held ${event.until}`;
+  if (event.kind === "maintenance") return `maintenance ${event.state}`;
   return event.kind;
 }
 
@@ -167,6 +190,8 @@ function eventEnv(event: NotifyEvent): Record<string, string> {
       return { CARP_HOLD_SINCE: event.since, CARP_HOLD_UNTIL: event.until, CARP_HOLD_REMAINING_MS: String(event.remainingMs) };
     case "held-cancelled":
       return { CARP_HOLD_BROKEN_BY: event.brokenBy.map(escapeText).join("\n") };
+    case "maintenance":
+      return { CARP_MAINTENANCE: event.state, CARP_MAINTENANCE_REASON: event.reason, CARP_MAINTENANCE_SINCE: event.since };
     case "demoted":
     case "promoted":
       return { CARP_CHANGES_FOLDED: String(event.folded ?? 0) };

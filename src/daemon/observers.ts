@@ -65,12 +65,19 @@ export class Observers {
 
   /**
    * After an evaluation was recorded: notify its changes (hooks whose counted state changed, the
-   * bit, a hold-down started or cancelled: `heldBefore` says whether one lasted before it), write
-   * the metrics. Returns at once.
+   * maintenance switch, the bit, a hold-down started or cancelled: `heldBefore` says whether one
+   * lasted before it), write the metrics. Returns at once.
    */
-  evaluated(evaluation: Evaluation, { transitions, heldBefore }: { transitions: readonly Transition[]; heldBefore: boolean }): void {
+  evaluated(
+    evaluation: Evaluation,
+    {
+      transitions,
+      heldBefore,
+      maintenance = null,
+    }: { transitions: readonly Transition[]; heldBefore: boolean; maintenance?: "on" | "off" | null },
+  ): void {
     this.#guard(() => {
-      this.notify(notifyEventsOf(evaluation, transitions, { heldBefore }));
+      this.notify(notifyEventsOf(evaluation, transitions, { heldBefore, maintenance }));
       this.#writeMetrics();
       this.#refreshPreempt();
     });

@@ -32,6 +32,8 @@ import {
   ROUTES,
   type RouteName,
   type RouteReplies,
+  type RouteRequests,
+  requestProblem,
   WRITE_TIMEOUT_MS,
 } from "../protocol/wire.ts";
 import { formatInterim, formatResponse, type HttpRequest, type JsonCache, parseRequest } from "./http.ts";
@@ -51,8 +53,20 @@ export const MAX_QUEUED_REPLY_BYTES = 16 * 1024 * 1024;
 /** The sweep's period: deadlines and heartbeats are checked this often. */
 const SWEEP_MS = 250;
 
-/** What answers each route: the reply body of the protocol, or a promise of it. */
-export type SocketHandlers = { [R in RouteName]: () => RouteReplies[R] | Promise<RouteReplies[R]> };
+/** What answers each route, given the request's body (checked by requestProblem): the reply body of the protocol, or a promise of it. */
+export type SocketHandlers = {
+  [R in RouteName]: undefined extends RouteRequests[R]
+    ? (body?: RouteRequests[R]) => RouteReplies[R] | Promise<RouteReplies[R]>
+    : (body: RouteRequests[R]) => RouteReplies[R] | Promise<RouteReplies[R]>;
+};
+
+/**
+ * Thrown by a handler for a request it cannot take as asked (a switch that cannot be written, say):
+ * the client gets 400 with the message, and the daemon goes on.
+ */
+export class RequestRefused extends Error {
+  override readonly name = "RequestRefused";
+}
 
 export interface SocketServer {
   path: string;
@@ -138,9 +152,21 @@ async function answer(request: HttpRequest, handlers: SocketHandlers): Promise<R
   if (request.method !== route.method) {
     return errorReply(405, { code: "method_not_allowed", message: `Use ${route.method} ${route.path}` }, { Allow: route.method });
   }
+  let body: unknown;
+  if (request.body !== undefined && request.body.length > 0) {
+    try {
+      body = JSON.parse(request.body.toString("utf8"));
+    } catch {
+      return errorReply(400, { code: "bad_request", message: `The body of ${route.method} ${route.path} is not JSON` });
+    }
+  }
+  const problem = requestProblem(name, body);
+  if (problem !== null) return errorReply(400, { code: "bad_request", message: problem });
   try {
-    return { status: 200, body: await handlers[name](), contentType: route.contentType };
+    const handler = handlers[name] as (body: unknown) => unknown;
+    return { status: 200, body: await handler(body), contentType: route.contentType };
   } catch (error) {
+    if (error instanceof RequestRefused) return errorReply(400, { code: "bad_request", message: error.message });
     if ((error as Error).name === "AbortError") return errorReply(503, { code: "shutting_down", message: "The daemon is shutting down" });
     return errorReply(500, { code: "system", message: messageOf(error) });
   }

@@ -20,12 +20,25 @@ export interface Transition {
   to: ServiceResult["status"];
 }
 
-/** What changed in one evaluation, hook by hook. */
+/** What changed in one evaluation, hook by hook, and the maintenance switch. */
 export interface Changes {
   /** Hooks whose counted state (the one that decides) changed, new ones included. */
   counted: Transition[];
   /** Hooks seen before whose raw result went from pass to fail or back: flapping, even below `fall`. */
   results: Transition[];
+  /**
+   * The maintenance switch as this evaluation found it, when that differs from the one before
+   * (the daemon's first evaluation finding it on counts); null when it did not change.
+   */
+  maintenance: "on" | "off" | null;
+}
+
+/** Pure: the change of the maintenance switch between two evaluations (`before` undefined: none before). */
+export function maintenanceChange(before: Evaluation | null, after: Evaluation): "on" | "off" | null {
+  const was = (before?.maintenance ?? null) !== null;
+  const is = (after.maintenance ?? null) !== null;
+  if (is === was) return null;
+  return is ? "on" : "off";
 }
 
 /** The state that decides: the counted one under flap control, else the raw result (skipped). */
@@ -71,6 +84,8 @@ export class StatusBook {
   #lastError: DaemonStatus["lastError"] = null;
   /** Monotonic ms at which the hold-down of the last evaluation ends, or null. */
   #heldUntil: number | null = null;
+  /** Monotonic ms at which the last evaluation started (about when its kept results' ages were taken). */
+  #recordedAt: number | null = null;
   readonly #now: () => Date;
   readonly #monotonic: () => number;
 
@@ -84,9 +99,10 @@ export class StatusBook {
   record(evaluation: Evaluation): Changes {
     const previous = new Map([...this.#services].map(([name, s]) => [name, stateOf(s)]));
     const previousRaw = new Map([...this.#services].map(([name, s]) => [name, s.status]));
-    const changes = {
+    const changes: Changes = {
       counted: findTransitions(previous, evaluation.services),
       results: findResultChanges(previousRaw, evaluation.services),
+      maintenance: maintenanceChange(this.#last, evaluation),
     };
     const changed = new Set(changes.results.map((t) => t.name));
     const at = this.#now().toISOString();
@@ -94,7 +110,8 @@ export class StatusBook {
       evaluation.services.map((s) => {
         const before = this.#services.get(s.name);
         const since = before !== undefined && previous.get(s.name) === stateOf(s) ? before.since : at;
-        const failures = (before?.failures ?? 0) + (s.status === "fail" ? 1 : 0);
+        // A kept result (intervalMs) is no run: counted once, when it ran.
+        const failures = (before?.failures ?? 0) + (s.status === "fail" && !s.cached ? 1 : 0);
         const transitions = (before?.transitions ?? 0) + (changed.has(s.name) ? 1 : 0);
         // Frozen: replaced at the next evaluation, never changed, so the socket serializes it once.
         return [s.name, Object.freeze({ ...s, since, failures, transitions })];
@@ -103,6 +120,7 @@ export class StatusBook {
     this.#last = evaluation;
     // Kept on the monotonic clock: a status reply says what is left now, whatever the wall clock did.
     this.#heldUntil = evaluation.promotionHeld ? this.#monotonic() + evaluation.promotionHeld.remainingMs : null;
+    this.#recordedAt = this.#monotonic() - evaluation.durationMs;
     this.counters.evaluations++;
     if (evaluation.failed.length > 0) this.counters.failedEvaluations++;
     if (evaluation.action === "demoted") this.counters.demotions++;
@@ -137,10 +155,19 @@ export class StatusBook {
       demotion: last?.demotionAfter ?? null,
       demoted: last?.demoted ?? null,
       promotionHeld: this.promotionHeld(),
+      maintenance: last?.maintenance ?? null,
       anomalies: last?.anomalies ?? [],
       warnings: last?.warnings ?? [],
       counters: { ...this.counters },
-      services: [...this.#services.values()],
+      services: [...this.#services.values()].map((s) => this.#aged(s)),
     };
+  }
+
+  /** A kept result's age as of now, on the monotonic clock (ranAt stays as the daemon's wall clock read it). */
+  #aged(service: ServiceStatus): ServiceStatus {
+    const recordedAt = this.#recordedAt;
+    if (!service.cached || service.ageMs === undefined || recordedAt === null) return service;
+    // Only kept results change between evaluations, and few checks have an interval: the others stay shared.
+    return Object.freeze({ ...service, ageMs: service.ageMs + Math.max(0, Math.round(this.#monotonic() - recordedAt)) });
   }
 }

@@ -43,14 +43,26 @@ export function describeFailure(service: ServiceResult): string {
 /** The message and fields of the daemon's line for a change of the demotion. */
 export function describeChange(
   action: "demoted" | "promoted",
-  evaluation: { demotionBefore: number; demotionAfter: number; services: readonly ServiceResult[] },
+  evaluation: {
+    demotionBefore: number;
+    demotionAfter: number;
+    services: readonly ServiceResult[];
+    /** The maintenance switch, when it is on (since it demotes too). */
+    maintenance?: { reason: string | null } | null;
+  },
 ): { message: string; fields: Record<string, unknown> } {
-  const { demotionBefore, demotionAfter, services } = evaluation;
+  const { demotionBefore, demotionAfter, services, maintenance } = evaluation;
   if (action === "demoted") {
     const failed = services.filter(countsAsFailed);
+    const held = maintenance ? [`maintenance on${maintenance.reason ? ` (${escapeText(maintenance.reason)})` : ""}`] : [];
     return {
-      message: `demoted this node: ${failed.map(describeFailure).join(", ")}`,
-      fields: { demotionBefore, demotionAfter, failed: failed.map((service) => escapeText(service.name)) },
+      message: `demoted this node: ${[...held, ...failed.map(describeFailure)].join(", ")}`,
+      fields: {
+        demotionBefore,
+        demotionAfter,
+        failed: failed.map((service) => escapeText(service.name)),
+        ...(maintenance ? { maintenance: true } : {}),
+      },
     };
   }
   const passing = services

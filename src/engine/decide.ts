@@ -26,13 +26,32 @@ export function demotionMessage(failed: readonly string[]): string {
 export const PROMOTION_MESSAGE = `carp promoted by ${DEMOTION_BIT} due to service recovery`;
 
 /**
- * Failures and bit clear: add 2^20. No failure and bit set: take it off, unless flap control says
- * not yet (`mayPromote` false: a check failed this run, or the hold-down lasts). Otherwise nothing.
+ * The syslog text of a demotion by the maintenance switch alone (no check failing): the stock
+ * line's start, so what watches for "carp demoted by" sees it, and the reason given.
  */
-export function decide(demotion: number, failed: readonly string[], { mayPromote = true }: { mayPromote?: boolean } = {}): Decision {
+export function maintenanceMessage(reason: string | null): string {
+  return `carp demoted by ${DEMOTION_BIT} due to carp-service-status maintenance${reason ? ` (${escapeText(reason)})` : ""}`;
+}
+
+/**
+ * Failures (or the maintenance switch on) and bit clear: add 2^20. No failure, no maintenance and
+ * bit set: take it off, unless flap control says not yet (`mayPromote` false: a check failed this
+ * run, or the hold-down lasts). Otherwise nothing. When checks fail, the line names them, as the
+ * stock script's does, maintenance or not.
+ */
+export function decide(
+  demotion: number,
+  failed: readonly string[],
+  { mayPromote = true, maintenance = null }: { mayPromote?: boolean; maintenance?: { reason: string | null } | null } = {},
+): Decision {
   const demoted = isDemoted(demotion);
-  if (failed.length > 0 && !demoted) return { action: "demote", delta: DEMOTION_BIT, message: demotionMessage(failed) };
-  if (failed.length === 0 && demoted && mayPromote) return { action: "promote", delta: -DEMOTION_BIT, message: PROMOTION_MESSAGE };
+  if ((failed.length > 0 || maintenance !== null) && !demoted) {
+    const message = failed.length > 0 ? demotionMessage(failed) : maintenanceMessage(maintenance!.reason);
+    return { action: "demote", delta: DEMOTION_BIT, message };
+  }
+  if (failed.length === 0 && maintenance === null && demoted && mayPromote) {
+    return { action: "promote", delta: -DEMOTION_BIT, message: PROMOTION_MESSAGE };
+  }
   return { action: "none" };
 }
 

@@ -34,14 +34,16 @@ function kernelPart(rest: number): string {
 
 /**
  * Why our bit is set, as the summary says it: a check counts as failed (the default), the hold-down
- * keeps it although every check passes, or a lost flap history does (evaluate.ts: promotionWithheld).
+ * keeps it although every check passes, a lost flap history does (evaluate.ts: promotionWithheld),
+ * or the maintenance switch does.
  */
-export type BitReason = "failed" | "held" | "withheld";
+export type BitReason = "failed" | "held" | "withheld" | "maintenance";
 
 const BIT_REASONS: Record<BitReason, string> = {
   failed: "a service check failed",
   held: "held by the hold-down; every check passes",
   withheld: "kept; every check passes, but the flap history is lost",
+  maintenance: "held by carp-service-status maintenance",
 };
 
 /** Splits a demotion value into our bit and the rest, with a fix where the value cannot be right. */

@@ -9,16 +9,25 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
-import { NODE_SECURITY_FS, newSecurityCache, type SecurityCache, type SecurityFs, type VettedFile, vetHook } from "./script-security.ts";
+import {
+  NODE_SECURITY_FS,
+  newSecurityCache,
+  type Runner,
+  type SecurityCache,
+  type SecurityFs,
+  type VettedFile,
+  vetHook,
+} from "./script-security.ts";
 
 export interface Hook {
   name: string;
   path: string;
   /**
-   * The file script security vetted at discovery, and the PATH its `#!/usr/bin/env` line was
-   * resolved on (the check before exec uses the same); null when security is not enforced.
+   * The file script security vetted at discovery, the PATH its `#!/usr/bin/env` line was resolved
+   * on and the user it was vetted for (the check before exec uses the same); null when security is
+   * not enforced.
    */
-  vetted: (VettedFile & { searchPath: string | undefined }) | null;
+  vetted: (VettedFile & { searchPath: string | undefined; runner?: Runner }) | null;
 }
 
 /** An entry that will not run: skipped (not a hook) or refused (a hook we cannot trust: fails). */
@@ -60,6 +69,11 @@ export interface DiscoverOptions {
   searchPath?: string;
   /** Replaces some file system calls (tests). */
   fs?: Partial<DiscoveryFs>;
+  /**
+   * The user a hook runs as (`user`), vetted for too; a string says why it cannot run as the user
+   * it is configured for (the hook then fails). Null or absent: root.
+   */
+  runnerOf?: (name: string) => Runner | string | null;
 }
 
 /** Byte order of UTF-8 names, as the stock script's glob sorts in the C locale. */
@@ -111,6 +125,7 @@ interface ClassifyContext {
   searchPath: string | undefined;
   fs: DiscoveryFs;
   cache: SecurityCache;
+  runnerOf: ((name: string) => Runner | string | null) | undefined;
 }
 
 /** Decides what one entry is. */
@@ -132,13 +147,16 @@ async function classify(dir: string, raw: Buffer, context: ClassifyContext): Pro
   if (info.isDirectory()) return skip("directory");
   if (!info.isFile()) return skip("not a regular file");
   if ((info.mode & 0o111) === 0) return skip("not executable");
+  // A check that cannot run as its user fails: it never runs as root instead.
+  const runner = context.runnerOf?.(name) ?? undefined;
+  if (typeof runner === "string") return { notRun: { name, status: "fail", reason: runner } };
   if (!context.enforceSecurity) return { hook: { name, path, vetted: null } };
   // Failing closed: a check that anyone could rewrite must not keep this node master.
   const { fs, cache, searchPath } = context;
-  const vetted = await vetHook(path, { fs, cache, searchPath });
+  const vetted = await vetHook(path, { fs, cache, searchPath, runner });
   return "problem" in vetted
     ? { notRun: refusedBySecurity(name, vetted.problem) }
-    : { hook: { name, path, vetted: { ...vetted.file, searchPath } } };
+    : { hook: { name, path, vetted: { ...vetted.file, searchPath, ...(runner ? { runner } : {}) } } };
 }
 
 /** The raw names in the hooks directory; null when it does not exist. Throws CarpError("system") otherwise. */
@@ -178,7 +196,13 @@ export async function discoverHooks(dir: string, options: DiscoverOptions): Prom
   const names = await readHooksDir(dir, fs);
   if (names === null) return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" does not exist: no service checks run`] };
   const visible = names.filter((raw) => raw[0] !== 0x2e).sort(Buffer.compare);
-  const context = { enforceSecurity: options.enforceSecurity, searchPath: options.searchPath, fs, cache: newSecurityCache() };
+  const context = {
+    enforceSecurity: options.enforceSecurity,
+    searchPath: options.searchPath,
+    fs,
+    cache: newSecurityCache(),
+    runnerOf: options.runnerOf,
+  };
   const classified = await Promise.all(visible.map((raw) => classify(dir, raw, context)));
   return {
     hooks: classified.flatMap((c) => ("hook" in c ? [c.hook] : [])),
@@ -195,7 +219,7 @@ export async function discoverHooks(dir: string, options: DiscoverOptions): Prom
  */
 export async function recheckHook(hook: Hook, fs: SecurityFs = NODE_SECURITY_FS): Promise<string | null> {
   if (hook.vetted === null) return null;
-  const now = await vetHook(hook.path, { fs, searchPath: hook.vetted.searchPath });
+  const now = await vetHook(hook.path, { fs, searchPath: hook.vetted.searchPath, runner: hook.vetted.runner });
   if ("problem" in now) return `changed between discovery and exec: ${now.problem}`;
   const was = hook.vetted;
   if (now.file.dev !== was.dev || now.file.ino !== was.ino) {

@@ -1,13 +1,16 @@
 /**
- * One evaluation: discover and run the hooks, then, holding the lock, read the demotion, decide,
- * write, verify and log. Effects enter through `EvaluationDeps`; the decision is decide.ts.
+ * One evaluation: discover and run the hooks (or take a check's kept result while its `intervalMs`
+ * has not passed, result-cache.ts), then, holding the lock, read the demotion and the maintenance
+ * switch, decide, write, verify and log. Effects enter through `EvaluationDeps`; the decision is
+ * decide.ts.
  */
 import type { Logger } from "pino";
 import { messageOf, withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
-import type { Evaluation, ServiceResult } from "../protocol/wire.ts";
-import { type Clock, systemClock } from "../system/clock.ts";
+import { type Account, findAccount } from "../config/users.ts";
+import type { Evaluation, Maintenance, ServiceResult } from "../protocol/wire.ts";
+import { type Clock, type ClockReading, systemClock } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import { acquireLock } from "../system/lock-file.ts";
 import type { DemotionSysctl } from "../system/sysctl.ts";
@@ -15,11 +18,14 @@ import type { Syslog } from "../system/syslog.ts";
 import { describeChange } from "./change-line.ts";
 import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
-import type { Raw } from "./flap.ts";
-import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
+import type { Observation, Raw } from "./flap.ts";
+import { countRun, type HistoryMemory, type HistoryStore, keptResults } from "./flap-history.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
-import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
+import { intervalOf, isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings, userOf } from "./hook-settings.ts";
+import { type MaintenanceRead, readMaintenance } from "./maintenance.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
+import { configHash, fingerprintOf, type KeptResult, keepResult, keptResultFor, keptService } from "./result-cache.ts";
+import type { Runner } from "./script-security.ts";
 
 /** Hooks get a clean, predictable environment rather than whatever started us. */
 export const HOOK_ENV: Record<string, string> = {
@@ -44,6 +50,10 @@ export interface EvaluationDeps {
   clock?: Clock;
   /** Where the flap history is kept (default: the config's stateFile). */
   historyStore?: HistoryStore;
+  /** Looks a check's `user` up (default: /etc/passwd and /etc/group, at every evaluation). */
+  findAccount?: (name: string) => Account | null;
+  /** Reads the maintenance switch (default: the config's maintenanceFile). */
+  readMaintenance?: (file: string) => MaintenanceRead;
 }
 
 /** Read, write, read back and the syslog line: each tool call takes milliseconds and is bounded by itself too. */
@@ -69,6 +79,8 @@ export interface EvaluateOptions {
    * kept makes the run count every check as failing while the bit is set: see promotionWithheld.
    */
   memory?: HistoryMemory;
+  /** Runs every check, also those whose `intervalMs` has not passed since their last run (`--all`). */
+  all?: boolean;
 }
 
 /** Said of a hook that exited leaving processes running (in any group or session): nothing a hook starts outlives its run. */
@@ -98,12 +110,41 @@ export function toServiceResult(hook: Hook, run: HookRun): ServiceResult {
   };
 }
 
-/** Runs the discovered hooks (at most `limit` at once); a hook we could not start stops them all. */
+/** How one evaluation treats each hook: run it (as its user), or take its kept result. */
+interface HookPlan {
+  /** The user a hook runs as, by name; absent: as we run. */
+  runners: ReadonlyMap<string, Account>;
+  /** Results kept for `intervalMs` as the history had them before the hooks ran. */
+  kept: Record<string, KeptResult>;
+  /** The configuration's hash (result-cache.ts). */
+  config: string;
+  /** Every check runs (`--all`). */
+  all: boolean;
+  /** When the hooks started: monotonic ms, and a reading to place monotonic times on the wall clock. */
+  start: ClockReading;
+}
+
+/** What runHooks found: every result, which were kept rather than run, and the results to keep from now. */
+interface HooksOutcome {
+  results: ServiceResult[];
+  kept: Set<string>;
+  runs: Record<string, KeptResult>;
+}
+
+/** A monotonic time of `reading`'s clock as its wall clock read then. */
+function wallTimeOf(reading: ClockReading): (monotonicMs: number) => string {
+  return (monotonicMs) => new Date(reading.wallMs + (monotonicMs - reading.monotonicMs)).toISOString();
+}
+
+/**
+ * Runs the discovered hooks (at most `limit` at once), each as its user, except those whose kept
+ * result still counts; a hook we could not start stops them all.
+ */
 async function runHooks(
   config: Config,
   deps: EvaluationDeps,
-  { hooks, signal }: { hooks: Hook[]; signal: AbortSignal | undefined },
-): Promise<ServiceResult[]> {
+  { hooks, signal, plan }: { hooks: Hook[]; signal: AbortSignal | undefined; plan: HookPlan },
+): Promise<HooksOutcome> {
   const run = deps.runHook ?? runHook;
   const { limit, note } = capConcurrency(config.concurrency, deps.openFilesLimit === undefined ? openFilesLimit() : deps.openFilesLimit);
   if (note !== null) sayOnce(deps.log, note);
@@ -112,23 +153,47 @@ async function runHooks(
   const cancel = new AbortController();
   const runSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
   let ownFailure: unknown = null;
+  const kept = new Set<string>();
+  const runs: Record<string, KeptResult> = Object.create(null);
+  const { start } = plan;
+  const wallTime = wallTimeOf(start);
   const ran = await mapConcurrent(
     hooks,
     async (hook) => {
+      const intervalMs = intervalOf(config, hook.name);
+      // Taken before the run: a file changed while it runs is another file next time.
+      const fingerprint = intervalMs === null ? null : await fingerprintOf(hook.path, plan.config);
+      if (intervalMs !== null) {
+        const previous = Object.hasOwn(plan.kept, hook.name) ? plan.kept[hook.name] : undefined;
+        const still = plan.all ? null : keptResultFor(previous, { fingerprint, intervalMs, now: start.monotonicMs });
+        if (still !== null) {
+          kept.add(hook.name);
+          runs[hook.name] = still;
+          return keptService(hook.name, still, { now: start.monotonicMs, wallTime });
+        }
+      }
       // Vetted again right before exec: a hook swapped or loosened since discovery must not run as root.
       const refusal = await recheckHook(hook);
       if (refusal !== null) return notRunResult(refusedBySecurity(hook.name, refusal));
+      const account = plan.runners.get(hook.name);
       try {
-        return toServiceResult(
+        const service = toServiceResult(
           hook,
           await run(hook.path, {
             timeoutMs: timeoutOf(config, hook.name),
             killGraceMs: config.killGraceMs,
             outputLimitBytes: config.outputLimitBytes,
-            env: { ...HOOK_ENV, ...config.hookEnv },
+            // The user's HOME over ours; hookEnv over both, as it is over PATH.
+            env: { ...HOOK_ENV, ...(account ? { HOME: account.home } : {}), ...config.hookEnv },
             signal: runSignal,
+            runAs: account ?? null,
           }),
         );
+        if (intervalMs !== null) {
+          service.ranAt = wallTime(start.monotonicMs);
+          if (fingerprint !== null) runs[hook.name] = keepResult(service, { ranAt: start.monotonicMs, fingerprint });
+        }
+        return service;
       } catch (error) {
         // The runner throws only for what stops us starting a hook at all: we are out of resources.
         ownFailure ??= withKind(error, "resources");
@@ -142,10 +207,43 @@ async function runHooks(
   if (ownFailure !== null) throw ownFailure;
   const results = ran.filter((service) => service !== null);
   for (const service of results) {
+    // A kept result's warnings were logged when it ran.
+    if (kept.has(service.name)) continue;
     for (const warning of service.warnings)
       deps.log.warn({ hook: escapeText(service.name) }, `hook "${escapeText(service.name)}" ${warning}`);
   }
-  return results;
+  return { results, kept, runs };
+}
+
+/**
+ * The accounts of the hooks that run as a user (`user`), looked up at every evaluation so a
+ * changed account applies; a user that no longer exists fails its hook, and never runs it as root.
+ * Not as root, a hook configured to run as the user we are already runs as it is.
+ */
+function resolveRunners(
+  config: Config,
+  deps: EvaluationDeps,
+  { names, isRoot }: { names: readonly string[]; isRoot: boolean },
+): { runners: Map<string, Account>; problems: Map<string, string> } {
+  const lookUp = deps.findAccount ?? ((name: string) => findAccount(name));
+  const runners = new Map<string, Account>();
+  const problems = new Map<string, string>();
+  const accounts = new Map<string, Account | string>();
+  for (const name of names) {
+    const user = userOf(config, name);
+    if (user === null) continue;
+    if (!accounts.has(user)) {
+      try {
+        accounts.set(user, lookUp(user) ?? `no user "${user}" in the password database any more; the check does not run as root instead`);
+      } catch (error) {
+        accounts.set(user, `cannot look up user "${user}": ${messageOf(error)}; the check does not run as root instead`);
+      }
+    }
+    const account = accounts.get(user)!;
+    if (typeof account === "string") problems.set(name, `cannot run as user "${user}": ${account}`);
+    else if (isRoot || account.uid !== process.getuid?.()) runners.set(name, account);
+  }
+  return { runners, problems };
 }
 
 /**
@@ -159,7 +257,10 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
 
   const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
-  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath });
+  // Only the hooks named in the config can have a user; looked up before discovery, which vets for them.
+  const { runners, problems } = resolveRunners(config, deps, { names: Object.keys(config.hooks), isRoot });
+  const runnerOf = (name: string): Runner | string | null => problems.get(name) ?? runners.get(name) ?? null;
+  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath, runnerOf });
   const warnings = [...discovery.warnings];
   for (const warning of discovery.warnings) deps.log.warn({ hooksDir: config.hooksDir }, warning);
   const entryNames = [...discovery.hooks, ...discovery.notRun].map((entry) => entry.name);
@@ -170,8 +271,20 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const clock = deps.clock ?? systemClock();
   if (clock.note) sayOnce(deps.log, clock.note);
   // What the hooks see is the world as of now; a decision made by another run since must stand.
-  const observedAt = clock.read().monotonicMs;
-  const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !isDisabled(config, hook.name)), signal });
+  const start = clock.read();
+  const observedAt = start.monotonicMs;
+  const runnable = discovery.hooks.filter((hook) => !isDisabled(config, hook.name));
+  const anyInterval = runnable.some((hook) => intervalOf(config, hook.name) !== null);
+  const plan: HookPlan = {
+    runners,
+    // Read without the lock, before the hooks run: which checks are due is decided now.
+    kept: anyInterval && !options.all ? keptResults(config, { now: start, memory: options.memory, store: deps.historyStore }) : {},
+    config: anyInterval ? configHash(config) : "",
+    all: options.all === true,
+    start,
+  };
+  const outcome = await runHooks(config, deps, { hooks: runnable, signal, plan });
+  const ran = outcome.results;
   const notRun = [
     ...discovery.notRun.map((entry) => (isDisabled(config, entry.name) ? skippedByConfig(entry.name) : entry)),
     ...discovery.hooks.filter((hook) => isDisabled(config, hook.name)).map((hook) => skippedByConfig(hook.name)),
@@ -193,7 +306,12 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   try {
     const now = clock.read();
     const demotionBefore = await deps.sysctl.read(phase);
-    const observed = services.filter((s) => s.status !== "skipped").map((s) => ({ name: s.name, raw: s.status as Raw }));
+    // Read under the lock, as it is written: the switch as it is now decides.
+    const switchRead = (deps.readMaintenance ?? readMaintenance)(config.maintenanceFile);
+    const maintenance: Maintenance | null = switchRead.status === "on" ? switchRead.maintenance : null;
+    const observed: Observation[] = services
+      .filter((s) => s.status !== "skipped")
+      .map((s) => ({ name: s.name, raw: s.status as Raw, ...(outcome.kept.has(s.name) ? { kept: true } : {}) }));
     // The history is read and written under the lock, so concurrent runs count every run once.
     const run = countRun(config, deps.log, {
       observed,
@@ -204,6 +322,9 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       fresh: options.freshStart === true,
       memory: options.memory,
       store: deps.historyStore,
+      runs: anyInterval ? outcome.runs : undefined,
+      // On, or cannot be told: either way no hold-down runs and nothing is promoted.
+      holdDemoted: switchRead.status !== "off",
     });
     warnings.push(...run.warnings);
     const { flap, stale } = run;
@@ -213,7 +334,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     }
     const failed = services.filter((s) => s.counted?.state === "fail").map((s) => s.name);
 
-    const decided = decide(demotionBefore, failed, { mayPromote: flap.mayPromote });
+    const decided = decide(demotionBefore, failed, { mayPromote: flap.mayPromote, maintenance });
     const decision = stale ? ({ action: "none" } as const) : decided;
     if (stale) {
       const warning = "Another evaluation whose checks started later decided while these ran: its result stands, nothing done here";
@@ -222,10 +343,15 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     }
     if (decision.action === "demote" && run.bitSetBefore === true) {
       // We left the bit set and someone took it off (leaving CARP maintenance mode resets the demotion).
-      const warning =
-        "The 2^20 bit was taken off outside this tool while a check counts as failed (leaving CARP maintenance mode does that); setting it again";
+      const why = failed.length > 0 ? "a check counts as failed" : "carp-service-status maintenance is on";
+      const warning = `The 2^20 bit was taken off outside this tool while ${why} (leaving CARP maintenance mode does that); setting it again`;
       warnings.push(warning);
       deps.log.warn({ demotion: demotionBefore }, warning);
+    }
+    if (switchRead.status === "unknown") {
+      const warning = `${switchRead.problem}: whether maintenance is on cannot be told, so the 2^20 bit is left as it is (never taken off for it, never set for it); fix: carp-service-status maintenance off, or on again`;
+      warnings.push(warning);
+      deps.log.error({ kind: "state", maintenanceFile: config.maintenanceFile }, warning);
     }
     let demotionAfter = demotionBefore;
     let action: Evaluation["action"] = "none";
@@ -241,7 +367,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
         deps.log.error({ err: messageOf(error) }, "syslog line not sent");
       }
       // After the stock line, and saying what it does not: which hooks, and how they failed.
-      const change = describeChange(action, { demotionBefore, demotionAfter, services });
+      const change = describeChange(action, { demotionBefore, demotionAfter, services, maintenance });
       deps.log.warn(change.fields, change.message);
     }
     run.keepBit(isDemoted(demotionAfter));
@@ -263,10 +389,13 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
         `promotion held for ${Math.round(promotionHeld.remainingMs / 1000)} s: every check must keep passing until then (promoteDelayMs)`,
       );
     }
+    const everyCheckPasses = isDemoted(demotionAfter) && action === "none" && !stale && observed.every(({ raw }) => raw === "pass");
     const promotionWithheld =
-      run.lost !== null && isDemoted(demotionAfter) && action === "none" && !stale && observed.every(({ raw }) => raw === "pass")
+      run.lost !== null && everyCheckPasses
         ? `The 2^20 bit stays set although every check passes: ${run.lost}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or let the daemon decide (it keeps the history in memory)`
-        : null;
+        : switchRead.status === "unknown" && everyCheckPasses && failed.length === 0
+          ? `The 2^20 bit stays set although every check passes: ${switchRead.problem}, so whether maintenance is on cannot be told`
+          : null;
     if (run.lost !== null) {
       const lost =
         promotionWithheld ??
@@ -293,6 +422,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       services,
       promotionHeld,
       promotionWithheld,
+      maintenance,
       anomalies,
       warnings,
       hooksDir: config.hooksDir,

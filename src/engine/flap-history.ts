@@ -15,8 +15,9 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
 import type { ClockReading } from "../system/clock.ts";
-import { assumedHistory, type FlapHistory, type FlapOutcome, observe, type Raw } from "./flap.ts";
+import { assumedHistory, type FlapHistory, type FlapOutcome, type Observation, observe } from "./flap.ts";
 import { thresholdsOf } from "./hook-settings.ts";
+import type { KeptResult } from "./result-cache.ts";
 import { type HistoryRead, readHistory, writeHistory } from "./state-file.ts";
 
 /** Where the history is kept between processes: the state file, or a test's fake. */
@@ -48,7 +49,8 @@ export function emptyMemory(): HistoryMemory {
 }
 
 export interface RunInput {
-  observed: ReadonlyArray<{ name: string; raw: Raw }>;
+  /** Each hook's raw result; `kept` for a result kept for `intervalMs` rather than run now. */
+  observed: ReadonlyArray<Observation>;
   /** Monotonic ms at which this run's hooks started. */
   observedAt: number;
   now: ClockReading;
@@ -60,6 +62,14 @@ export interface RunInput {
   memory?: HistoryMemory;
   /** Default: the config's stateFile. */
   store?: HistoryStore;
+  /**
+   * The results to keep for `intervalMs` after this run (result-cache.ts): those it ran and those
+   * it used. Merged with the history's under the lock (the later run of each check wins); without
+   * it the history's are kept as they are.
+   */
+  runs?: Record<string, KeptResult>;
+  /** The maintenance switch is on, or cannot be told: no hold-down runs and the bit may not come off. */
+  holdDemoted?: boolean;
 }
 
 export interface RunCount {
@@ -76,6 +86,34 @@ export interface RunCount {
   keepBit(demoted: boolean): void;
 }
 
+/**
+ * The results to keep after a run: this run's (`ours`), each replaced by the history's when
+ * another process ran that check later (it ran while these hooks did). Only ours are named: a check
+ * that no longer has an interval, or is gone, keeps nothing.
+ */
+function mergeRuns(history: FlapHistory["runs"], ours: Record<string, KeptResult>): Record<string, KeptResult> {
+  const merged: Record<string, KeptResult> = Object.create(null);
+  for (const [name, run] of Object.entries(ours)) {
+    const theirs = history && Object.hasOwn(history, name) ? history[name] : undefined;
+    merged[name] = theirs !== undefined && theirs.ranAt > run.ranAt ? theirs : run;
+  }
+  return merged;
+}
+
+/**
+ * The results kept for `intervalMs` as the history has them now: read before the hooks run, so
+ * without the lock (the file is replaced atomically). The daemon's memory stands in for a file it
+ * cannot read or that is behind it. Never throws; none when nothing can be read.
+ */
+export function keptResults(
+  config: Config,
+  { now, memory, store }: { now: ClockReading; memory?: HistoryMemory; store?: HistoryStore },
+): Record<string, KeptResult> {
+  const read = (store ?? fileStore(config.stateFile)).read(now);
+  if (read.status === "unreadable" || (memory?.fileBehind && memory.history)) return memory?.history?.runs ?? {};
+  return read.history.runs ?? {};
+}
+
 /** Counts one run: see the module comment. Never throws for the state file's sake. */
 export function countRun(config: Config, log: Logger, input: RunInput): RunCount {
   const { observed, observedAt, now, memory } = input;
@@ -89,6 +127,7 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
     promoteDelayMs: config.promoteDelayMs,
     thresholds: (name: string) => thresholdsOf(config, name),
     fresh: input.fresh,
+    holdDemoted: input.holdDemoted === true,
   };
   const assumed = () =>
     assumedHistory(
@@ -134,6 +173,8 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
     }
     return notKept;
   };
+  const runs = input.runs === undefined ? flap.history.runs : mergeRuns(base.runs, input.runs);
+  flap = { ...flap, history: { ...flap.history, runs } };
   if (!input.dryRun && !stale) {
     const notKept = keep({ ...flap.history, observedAt, bitSet: bitSetBefore });
     kept = notKept === null;

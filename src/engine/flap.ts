@@ -9,15 +9,20 @@
  * | raw fail while counted pass                 | fail after `fall` such runs in a row   |
  * | raw pass while counted fail                 | pass after `rise` such runs in a row   |
  *
+ * A result kept for `intervalMs` (result-cache.ts) is no new run: it leaves the hook's counted
+ * state and streak as they are, so flap control counts one observation per real run.
+ *
  * The hold-down starts when every hook counts as passing and none failed its last run, and is
- * broken by any failed run. The bit may come off once it has lasted `promoteDelayMs` (at once with
- * the default 0), and never in a run in which a check failed.
+ * broken by any failed run, and by the maintenance switch while it is on (so turning it off runs
+ * the whole hold-down). The bit may come off once it has lasted `promoteDelayMs` (at once with the
+ * default 0), and never in a run in which a check failed.
  *
  * Every time here is a monotonic reading in ms (system/clock.ts): a stepped wall clock can neither
  * end a hold-down early nor stretch it. The state file's reader hands over only times taken on
  * this process's clock (state-file.ts).
  */
 import type { CountedState } from "../protocol/wire.ts";
+import type { KeptResult } from "./result-cache.ts";
 
 export type Raw = "pass" | "fail";
 
@@ -39,6 +44,8 @@ export interface FlapHistory {
    * started earlier observed an older world and must not overrule it (see evaluate.ts).
    */
   observedAt: number | null;
+  /** The last real run of each check with an `intervalMs`, whose result counts until it is due again (none when absent). */
+  runs?: Record<string, KeptResult>;
 }
 
 export interface FlapSettings {
@@ -53,6 +60,8 @@ export interface FlapSettings {
   promoteDelayMs: number;
   /** fall and rise of a hook (its own, or the top-level defaults). */
   thresholds(name: string): { fall: number; rise: number };
+  /** The maintenance switch is on (or cannot be told): no hold-down runs, and the bit may not come off. */
+  holdDemoted?: boolean;
 }
 
 export interface FlapOutcome {
@@ -102,28 +111,54 @@ function advanceFresh(previous: HookHistory | undefined, raw: Raw, thresholds: {
   return advance(previous, raw, thresholds);
 }
 
+/**
+ * A hook whose result was kept (not run again): its history as it was. Only a daemon's first run
+ * takes a kept failure as failed at once, as it takes a failing run.
+ */
+function keepKept(previous: HookHistory | undefined, raw: Raw, { fresh }: { fresh: boolean }): HookHistory {
+  if (previous === undefined || (fresh && raw === "fail")) return { state: raw, streak: 0 };
+  return previous;
+}
+
+/** One observation: a hook's raw result, and whether it is a kept one (`intervalMs`) rather than a run of this evaluation. */
+export interface Observation {
+  name: string;
+  raw: Raw;
+  kept?: boolean;
+}
+
 /** Takes one run's raw results (name order) into the history. */
-export function observe(previous: FlapHistory, results: ReadonlyArray<{ name: string; raw: Raw }>, settings: FlapSettings): FlapOutcome {
+export function observe(previous: FlapHistory, results: ReadonlyArray<Observation>, settings: FlapSettings): FlapOutcome {
   // No prototype: a hook may be called "__proto__".
   const hooks: Record<string, HookHistory> = Object.create(null);
   const counted = new Map<string, CountedState>();
   const changes: FlapOutcome["changes"] = [];
-  for (const { name, raw } of results) {
+  for (const { name, raw, kept } of results) {
     const thresholds = settings.thresholds(name);
     const before = Object.hasOwn(previous.hooks, name) ? previous.hooks[name] : undefined;
-    const after = settings.fresh ? advanceFresh(before, raw, thresholds) : advance(before, raw, thresholds);
+    const after = kept
+      ? keepKept(before, raw, { fresh: settings.fresh === true })
+      : settings.fresh
+        ? advanceFresh(before, raw, thresholds)
+        : advance(before, raw, thresholds);
     hooks[name] = after;
     counted.set(name, { state: after.state, streak: after.streak, needed: after.state === "pass" ? thresholds.fall : thresholds.rise });
     if (before?.state !== after.state) changes.push({ name, from: before?.state ?? null, to: after.state });
   }
   const failed = results.filter(({ name }) => hooks[name]!.state === "fail").map(({ name }) => name);
-  const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass");
+  const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass") && settings.holdDemoted !== true;
   // Never in the future: a time from another clock must not stretch the hold-down.
   const since = settings.fresh || previous.passingSince === null ? settings.now : Math.min(previous.passingSince, settings.now);
   const passingSince = steady ? since : null;
   const holding = passingSince !== null && settings.now < passingSince + settings.promoteDelayMs;
   return {
-    history: { hooks, passingSince, bitSet: previous.bitSet, observedAt: previous.observedAt },
+    history: {
+      hooks,
+      passingSince,
+      bitSet: previous.bitSet,
+      observedAt: previous.observedAt,
+      ...(previous.runs ? { runs: previous.runs } : {}),
+    },
     counted,
     failed,
     changes,

@@ -2,12 +2,14 @@
  * Runs one hook: argv only (no shell), cwd /, a minimal environment, and everything
  * system/run-process.ts guarantees (own process group, deadline, bounded output, done at exit,
  * nothing it started left behind, whatever group or session that moved to). Adds what is
- * particular to hooks: /bin/sh for scripts without `#!`, and exec failures explained in the
- * admin's terms.
+ * particular to hooks: /bin/sh for scripts without `#!`, exec failures explained in the admin's
+ * terms, and a check started as another user (`user`) through the helper that drops privileges
+ * (system/exec-as.ts), whose own failure fails the check: it never runs as root instead.
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { OutputCapture } from "../system/output-capture.ts";
+import { helperFailure, type RunAs, runAsCommand } from "../system/run-as.ts";
 import { type Started, spawnInGroup, superviseProcess } from "../system/run-process.ts";
 
 /** What happened to one hook process. */
@@ -36,6 +38,8 @@ export interface RunHookOptions {
   /** Arguments after the path (notify scripts get their event); hooks get none. */
   args?: readonly string[];
   signal?: AbortSignal;
+  /** Runs it with this user's uid, gid and groups (the caller puts the user's HOME in `env`). */
+  runAs?: RunAs | null;
 }
 
 /**
@@ -74,8 +78,24 @@ function spawnHook(argv: string[], env: Record<string, string>): Started {
   return spawnInGroup(argv, { cwd: "/", env });
 }
 
-/** Starts the hook; a file without `#!` and not a binary runs under /bin/sh, as execvp(3) does. */
-function startHook(path: string, { env, args = [] }: Pick<RunHookOptions, "env" | "args">) {
+/** How the helper's own failure (the hook never ran as the user) reads, in the admin's terms. */
+function describeHelperFailure(path: string, user: string, failure: { code: string; message: string }): string {
+  if (failure.code === "EACCES") {
+    return `cannot execute as user "${user}": permission denied (the user needs read and execute permission on "${path}" and search permission on its directories)`;
+  }
+  if (failure.code === "ENOENT") return describeExecError(path, Object.assign(new Error(failure.message), { code: "ENOENT" }));
+  return `cannot execute: ${failure.message}`;
+}
+
+/**
+ * Starts the hook; a file without `#!` and not a binary runs under /bin/sh, as execvp(3) does (the
+ * helper does the same for a hook run as another user).
+ */
+function startHook(path: string, { env, args = [], runAs }: Pick<RunHookOptions, "env" | "args" | "runAs">, nonce: string) {
+  if (runAs) {
+    const helper = runAsCommand(runAs, [path, ...args], env, nonce);
+    return spawnHook(helper.argv, helper.env);
+  }
   try {
     return spawnHook([path, ...args], env);
   } catch (error) {
@@ -107,8 +127,9 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
   if (options.signal?.aborted) return result({ aborted: true });
 
   let spawned: Started;
+  const nonce = crypto.randomUUID();
   try {
-    spawned = startHook(path, options);
+    spawned = startHook(path, options, nonce);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
     if (RESOURCE_ERRORS.has(code)) {
@@ -129,5 +150,15 @@ export async function runHook(path: string, options: RunHookOptions): Promise<Ho
     killGraceMs: options.killGraceMs,
     signal: options.signal,
   });
+  const failure = options.runAs ? helperFailure(run.exitCode, capture.text(), nonce) : null;
+  if (failure !== null) {
+    // Not the hook's doing: it never ran. Out of resources is ours, as when a spawn fails.
+    if (RESOURCE_ERRORS.has(failure.code)) {
+      throw new CarpError("system", `Cannot start hook "${path}" as user "${options.runAs!.name}": ${failure.message}`, {
+        kind: "resources",
+      });
+    }
+    return result({ ...run, exitCode: null, execError: describeHelperFailure(path, options.runAs!.name, failure) });
+  }
   return result({ ...run, output: capture.text(), outputDroppedBytes: capture.droppedBytes });
 }

@@ -1,6 +1,6 @@
 /**
  * The config's per-hook table (`[hooks."NAME"]`) as one evaluation asks it: each hook's deadline,
- * fall and rise, whether it is disabled, and the names that match no file.
+ * fall and rise, interval and user, whether it is disabled, and the names that match no file.
  */
 import type { Config } from "../config/config.ts";
 import { unmatchedHookWarnings as unmatchedTables } from "../config/hook-names.ts";
@@ -22,6 +22,16 @@ export function timeoutOf(config: Config, name: string): number {
 export function thresholdsOf(config: Config, name: string): { fall: number; rise: number } {
   const entry = entryOf(config, name);
   return { fall: entry?.fall ?? config.fall, rise: entry?.rise ?? config.rise };
+}
+
+/** `intervalMs`: the check runs at most this often (result-cache.ts); null when it runs at every evaluation. */
+export function intervalOf(config: Config, name: string): number | null {
+  return entryOf(config, name)?.intervalMs ?? null;
+}
+
+/** `user`: the check runs as this user (system/exec-as.ts); null for root, as the stock script runs it. */
+export function userOf(config: Config, name: string): string | null {
+  return entryOf(config, name)?.user ?? null;
 }
 
 /** `enabled = false`: listed as skipped, never run or counted, whatever its file is like. */

@@ -4,8 +4,10 @@
  * That covers the file and every directory on its path from "/", since whoever can write a
  * directory can replace what lies below it; and it covers what the kernel runs the file with:
  * its `#!` interpreter (and what `#!/usr/bin/env NAME` finds on PATH), or /bin/sh for a script
- * without `#!`, each vetted as a script in its own right. `insecurityOf` is the rule for one
- * path; `vetHook` walks a hook's paths and its interpreters with it.
+ * without `#!`, each vetted as a script in its own right. A check run as another user (`user`)
+ * is vetted for that user too: nothing on its path may be writable by a group of the user's
+ * (group 0 included), or the user could change what the check runs and so the node's mastership.
+ * `insecurityOf` is the rule for one path; `vetHook` walks a hook's paths and its interpreters with it.
  */
 import { constants, type Stats } from "node:fs";
 import { lstat, open, readlink } from "node:fs/promises";
@@ -44,12 +46,20 @@ function formatMode(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, "0");
 }
 
+/** The user a check runs as, for the rule: who must not be able to write what it runs. */
+export interface Runner {
+  name: string;
+  uid: number;
+  groups: readonly number[];
+}
+
 /**
  * Why root must not trust `path` in this role, with the command that fixes it, or null.
  * Refused: an owner other than root; write access for others; write access for a group other
- * than 0; a setuid or setgid hook or interpreter.
+ * than 0; a setuid or setgid hook or interpreter. With `runner` (a check run as that user): also
+ * write access for any of the user's groups, group 0 included.
  */
-export function insecurityOf(path: string, info: Ownership, role: PathRole): string | null {
+export function insecurityOf(path: string, info: Ownership, role: PathRole, runner?: Runner): string | null {
   const mode = formatMode(info.mode);
   if (info.uid !== 0) return `"${path}" is owned by uid ${info.uid}, not root; fix: chown root "${path}"`;
   if ((role === "hook" || role === "interpreter") && info.mode & (SETUID | SETGID)) {
@@ -65,6 +75,9 @@ export function insecurityOf(path: string, info: Ownership, role: PathRole): str
   if (info.mode & OTHER_WRITE) return `"${path}" is writable by others (mode ${mode}${stickyNote}); fix: chmod o-w "${path}"`;
   if (info.mode & GROUP_WRITE && info.gid !== 0) {
     return `"${path}" is group-writable with group ${info.gid} (mode ${mode}${stickyNote}); fix: chmod g-w "${path}"`;
+  }
+  if (runner !== undefined && runner.uid !== 0 && info.mode & GROUP_WRITE && runner.groups.includes(info.gid)) {
+    return `"${path}" is group-writable with group ${info.gid}, a group of user "${runner.name}", whom the check runs as (mode ${mode}${stickyNote}); fix: chmod g-w "${path}"`;
   }
   return null;
 }
@@ -222,6 +235,8 @@ interface WalkContext {
   cache: SecurityCache;
   /** The PATH the scripts run with, which env searches; without it an env line is refused. */
   searchPath: string | undefined;
+  /** The user the check runs as, when not root. */
+  runner: Runner | undefined;
 }
 
 /** Where a walk ended: at an entry (links resolved), at a name that is not there, or at a problem. */
@@ -247,7 +262,7 @@ async function reach(target: string, roles: { lookup: PathRole; entry: PathRole 
   try {
     if (last === undefined) {
       const info = await lstatOnce("/", context);
-      const problem = insecurityOf("/", info, roles.entry);
+      const problem = insecurityOf("/", info, roles.entry, context.runner);
       return problem === null ? { found: { path: "/", info } } : { problem };
     }
     // Components still to look up; `last` marks the final name given (not one a link led to).
@@ -261,7 +276,7 @@ async function reach(target: string, roles: { lookup: PathRole; entry: PathRole 
         continue;
       }
       const dirInfo = await lstatOnce(dir, context);
-      const dirProblem = insecurityOf(dir, dirInfo, item.last ? roles.lookup : "ancestor");
+      const dirProblem = insecurityOf(dir, dirInfo, item.last ? roles.lookup : "ancestor", context.runner);
       if (dirProblem !== null) return { problem: dirProblem };
       const path = join(dir, item.name);
       let info: Stats;
@@ -269,7 +284,7 @@ async function reach(target: string, roles: { lookup: PathRole; entry: PathRole 
         info = await lstatOnce(path, context);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-        return insecureToAdd(dir, dirInfo) ?? { missing: path };
+        return insecureToAdd(dir, dirInfo, context) ?? { missing: path };
       }
       if (info.isSymbolicLink()) {
         if (++links > MAX_LINKS) return { problem: `cannot resolve "${target}": more than ${MAX_LINKS} symbolic links` };
@@ -277,11 +292,11 @@ async function reach(target: string, roles: { lookup: PathRole; entry: PathRole 
         if (linkTarget.startsWith("/")) dir = "/";
         queue = [...componentsOf(linkTarget).map((name) => ({ name, last: false })), ...queue];
       } else if (queue.length === 0) {
-        const problem = insecurityOf(path, info, roles.entry);
+        const problem = insecurityOf(path, info, roles.entry, context.runner);
         return problem === null ? { found: { path, info } } : { problem };
       } else if (!info.isDirectory()) {
         // The kernel says ENOTDIR; whoever could replace this entry is vetted like one who could add it.
-        return insecureToAdd(dir, dirInfo) ?? { missing: path };
+        return insecureToAdd(dir, dirInfo, context) ?? { missing: path };
       } else {
         dir = path;
       }
@@ -293,8 +308,8 @@ async function reach(target: string, roles: { lookup: PathRole; entry: PathRole 
   return { problem: `cannot resolve "${target}"` };
 }
 
-function insecureToAdd(dir: string, dirInfo: Stats): { problem: string } | null {
-  const problem = insecurityOf(dir, dirInfo, "search directory");
+function insecureToAdd(dir: string, dirInfo: Stats, context: WalkContext): { problem: string } | null {
+  const problem = insecurityOf(dir, dirInfo, "search directory", context.runner);
   return problem === null ? null : { problem };
 }
 
@@ -386,12 +401,13 @@ async function vetRunnerOf(file: { path: string; info: Stats }, context: WalkCon
  */
 export async function vetHook(
   hookPath: string,
-  options: { fs?: SecurityFs; cache?: SecurityCache; searchPath?: string } = {},
+  options: { fs?: SecurityFs; cache?: SecurityCache; searchPath?: string; runner?: Runner } = {},
 ): Promise<{ problem: string } | { file: VettedFile }> {
   const context: WalkContext = {
     fs: options.fs ?? NODE_SECURITY_FS,
     cache: options.cache ?? newSecurityCache(),
     searchPath: options.searchPath,
+    runner: options.runner,
   };
   const reached = await reach(hookPath, { lookup: "hooks directory", entry: "hook" }, context);
   if ("problem" in reached) return reached;

@@ -14,7 +14,12 @@
  *   {"version": 2,
  *    "clock": {"boot": "0bf8...", "process": "5f1c...", "monotonicMs": 723211.5, "wallMs": 1796542170357},
  *    "hooks": {"ospf": {"state": "fail", "streak": 1}},
- *    "passingSince": 700000.25, "observedAt": 723100.75, "bitSet": true}
+ *    "passingSince": 700000.25, "observedAt": 723100.75, "bitSet": true,
+ *    "runs": {"slow": {"ranAt": 723100.75, "fingerprint": "...", "result": {"status": "pass", ...}}}}
+ *
+ * `runs` (results kept for `intervalMs`, result-cache.ts) came later in version 2: a reader
+ * without it ignores it, and a file without it keeps no result; its times are dropped with the
+ * hold-down's when they are not on this process's clock, so such a check runs again.
  *
  * Version 1 held wall-clock times: its counters are read as before, its times are dropped (a
  * hold-down in progress starts over). Anything else is not a history this version can use.
@@ -28,6 +33,7 @@ import { writeFileAtomicSync } from "../system/atomic-file.ts";
 import type { ClockReading } from "../system/clock.ts";
 import { ensurePrivateDir, readNoFollow } from "../system/private-dir.ts";
 import { type FlapHistory, type HookHistory, NO_HISTORY } from "./flap.ts";
+import { keptResultsOf } from "./result-cache.ts";
 
 export const STATE_VERSION = 2;
 
@@ -104,7 +110,7 @@ export interface StoredHistory {
  */
 function storedHistoryOf(parsed: unknown): StoredHistory | null {
   if (typeof parsed !== "object" || parsed === null) return null;
-  const { version, hooks: rawHooks, passingSince, bitSet, observedAt, clock } = parsed as Record<string, unknown>;
+  const { version, hooks: rawHooks, passingSince, bitSet, observedAt, clock, runs } = parsed as Record<string, unknown>;
   const hooks = hooksOf(rawHooks);
   if (hooks === null || (bitSet !== null && typeof bitSet !== "boolean")) return null;
   if (version === 1) {
@@ -118,7 +124,11 @@ function storedHistoryOf(parsed: unknown): StoredHistory | null {
   // Times after the reading that stamped them are not ours.
   const isTime = (time: unknown) => time === null || (isMonotonicMs(time) && time <= clock.monotonicMs);
   if (!isTime(passingSince) || !isTime(observedAt)) return null;
-  return { history: { hooks, passingSince: passingSince as number | null, bitSet, observedAt: observedAt as number | null }, clock };
+  const history: FlapHistory = { hooks, passingSince: passingSince as number | null, bitSet, observedAt: observedAt as number | null };
+  // Only a cache: an entry that is not one is left out, the history stands.
+  const kept = keptResultsOf(runs, clock.monotonicMs);
+  if (Object.keys(kept).length > 0) history.runs = kept;
+  return { history, clock };
 }
 
 function formatMs(ms: number): string {
@@ -152,7 +162,9 @@ export function historyAsOf(stored: StoredHistory, now: ClockReading): { history
   const mismatch = clock === null ? "it was written by a version that kept wall-clock times" : clockMismatch(clock, now);
   if (mismatch === null) return { history, note: null };
   const note = history.passingSince === null ? null : `The hold-down starts over: ${mismatch}`;
-  return { history: { ...history, passingSince: null, observedAt: null }, note };
+  // Kept results go too: their times cannot be placed either, so those checks run again.
+  const { runs: _runs, ...rest } = history;
+  return { history: { ...rest, passingSince: null, observedAt: null }, note };
 }
 
 function prepareDirectory(file: string, privateDir: string): void {
@@ -198,8 +210,14 @@ export function readHistory(file: string, now: ClockReading, { privateDir = SIMU
 /** The text of a state file holding `history`, its times stamped with `now`'s clock. */
 export function formatState(history: FlapHistory, now: ClockReading): string {
   const clock: StoredClock = { boot: now.boot, process: now.process, monotonicMs: now.monotonicMs, wallMs: now.wallMs };
-  const { hooks, passingSince, observedAt, bitSet } = history;
-  return `${JSON.stringify({ version: STATE_VERSION, clock, hooks, passingSince, observedAt, bitSet })}\n`;
+  const { hooks, passingSince, observedAt, bitSet, runs } = history;
+  const text = (kept: FlapHistory["runs"]) =>
+    `${JSON.stringify({ version: STATE_VERSION, clock, hooks, passingSince, observedAt, bitSet, ...(kept && Object.keys(kept).length > 0 ? { runs: kept } : {}) })}\n`;
+  const full = text(runs);
+  if (runs === undefined || Buffer.byteLength(full) <= STATE_FILE_MAX_BYTES) return full;
+  // Never a file its own reader refuses: the kept results' output goes first (the status loses a line, nothing decides on it).
+  const lean = Object.fromEntries(Object.entries(runs).map(([name, run]) => [name, { ...run, result: { ...run.result, output: "" } }]));
+  return text(lean);
 }
 
 /**

@@ -16,11 +16,14 @@ import {
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   protocolMajor,
+  protocolMinor,
   REPLY_GUARDS,
   REPLY_IDLE_TIMEOUT_MS,
+  ROUTE_SINCE_MINOR,
   ROUTES,
   type RouteName,
   type RouteReplies,
+  type RouteRequests,
 } from "./wire.ts";
 
 /**
@@ -223,27 +226,52 @@ function exchange(path: string, request: string, deadlines: Required<Omit<CallDe
   });
 }
 
+/** What the daemon could not do, for the message of an error reply. */
+const WHAT: Record<RouteName, string> = {
+  evaluate: "evaluate",
+  status: "status",
+  metrics: "metrics",
+  maintenance: "turn maintenance on or off",
+};
+
+/** A call's deadlines, and the request's body (JSON) for a route that takes one. */
+export type CallOptions<R extends RouteName> = CallDeadlines & { body?: RouteRequests[R] };
+
 /**
  * Sends one request to the daemon; resolves to the route's reply. Throws DaemonUnreachable when no
- * daemon of this protocol answers, CarpError on an error reply.
+ * daemon of this protocol answers, CarpError on an error reply (and when the daemon is too old for
+ * the route: it runs, so evaluating here instead would not be heeded by it).
  */
-export async function callDaemon<R extends RouteName>(socket: string, route: R, deadlines: CallDeadlines = {}): Promise<RouteReplies[R]> {
+export async function callDaemon<R extends RouteName>(socket: string, route: R, options: CallOptions<R> = {}): Promise<RouteReplies[R]> {
   const { method, path } = ROUTES[route];
   const textReply = "contentType" in ROUTES[route];
-  const request = [
+  const { body: requestBody, ...deadlines } = options;
+  const payload = requestBody === undefined ? "" : JSON.stringify(requestBody);
+  const head = [
     `${method} ${path} HTTP/1.1`,
     "Host: localhost",
     "Connection: close",
-    ...(method === "POST" ? ["Content-Length: 0"] : []),
+    ...(payload !== "" ? ["Content-Type: application/json"] : []),
+    ...(method === "POST" ? [`Content-Length: ${Buffer.byteLength(payload)}`] : []),
     "",
     "",
   ].join("\r\n");
-  const response = await exchange(socket, request, {
+  const response = await exchange(socket, head + payload, {
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     idleTimeoutMs: REPLY_IDLE_TIMEOUT_MS,
     ...deadlines,
   });
   const ok = response.status >= 200 && response.status < 300;
+  const version = response.headers.get(PROTOCOL_HEADER) ?? null;
+  const since = ROUTE_SINCE_MINOR[route];
+  if (since !== undefined && protocolMajor(version) === protocolMajor(PROTOCOL_VERSION) && protocolMinor(version) < since) {
+    throw new CarpError(
+      "system",
+      `The daemon at "${socket}" speaks protocol ${version}, which has no ${ROUTES[route].method} ${path} (it came with ${protocolMajor(PROTOCOL_VERSION)}.${since}): ` +
+        "restart the daemon after an upgrade (service carp_service_status restart)",
+      { kind: "socket" },
+    );
+  }
   let body: unknown;
   try {
     // A text route (metrics) still answers errors in JSON.
@@ -259,7 +287,7 @@ export async function callDaemon<R extends RouteName>(socket: string, route: R, 
   }
   if (!ok || isErrorReply(body)) {
     const message = isErrorReply(body) ? body.error.message : `status ${response.status}`;
-    throw new DaemonFailed(`The daemon could not ${route}: ${message}`);
+    throw new DaemonFailed(`The daemon could not ${WHAT[route]}: ${message}`);
   }
   const theirs = response.headers.get(PROTOCOL_HEADER) ?? null;
   if (protocolMajor(theirs) !== protocolMajor(PROTOCOL_VERSION)) {

@@ -1,8 +1,11 @@
 /**
  * The socket protocol, shared by the daemon and its clients: HTTP/1.1 over the Unix socket with
  * JSON bodies, so curl and nc work. Every type that crosses the socket is declared here once.
- *   POST /evaluate  evaluate now; 200 with the Evaluation (as `check --json` prints it)
- *   GET  /status    200 with the DaemonStatus
+ *   POST /evaluate     evaluate now; 200 with the Evaluation (as `check --json` prints it); an
+ *                      optional JSON body `{"all": true}` reruns checks that `intervalMs` would skip
+ *   POST /maintenance  a JSON body `{"on": true, "reason": "..."}` or `{"on": false}`: turns the
+ *                      maintenance switch, then evaluates; 200 with a MaintenanceReply
+ *   GET  /status       200 with the DaemonStatus
  *   GET  /metrics   200 with the metrics in Prometheus text format (text/plain, not JSON)
  * Errors: a status >= 400 and an ErrorReply. Every reply carries PROTOCOL_HEADER. While a reply
  * takes longer than HEARTBEAT_MS (an evaluation), the daemon sends an HTTP/1.1 client an interim
@@ -14,8 +17,10 @@
 /**
  * "MAJOR.MINOR": a client and a daemon of different majors do not talk; a minor only adds fields.
  * 2.0: interim 102 replies while an evaluation runs, which a client's idle deadline relies on.
+ * 2.1: request bodies (JSON): POST /maintenance, `{"all": true}` on POST /evaluate; `maintenance`
+ * in Evaluation and DaemonStatus; `ranAt`, `cached` and `ageMs` of a result `intervalMs` kept.
  */
-export const PROTOCOL_VERSION = "2.0";
+export const PROTOCOL_VERSION = "2.1";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -23,6 +28,12 @@ export const PROTOCOL_HEADER = "carp-service-status-protocol";
 export function protocolMajor(version: string | null): number {
   const major = Number.parseInt(version ?? "0", 10);
   return Number.isNaN(major) ? 0 : major;
+}
+
+/** The minor of a protocol version (0 when it has none): what a daemon of this major can do. */
+export function protocolMinor(version: string | null): number {
+  const minor = Number.parseInt(version?.split(".")[1] ?? "0", 10);
+  return Number.isNaN(minor) ? 0 : minor;
 }
 
 /** One entry of the hooks directory and what became of it. */
@@ -45,6 +56,26 @@ export interface ServiceResult {
   warnings: string[];
   /** Flap control: the state that decides, absent for skipped entries (since 1.2). */
   counted?: CountedState;
+  /** When the run that gave this result started (wall clock, ISO 8601); absent for entries that did not run (since 2.1). */
+  ranAt?: string;
+  /**
+   * The result is an earlier run's, kept because the check's `intervalMs` has not passed since: it
+   * was not run in this evaluation (since 2.1).
+   */
+  cached?: boolean;
+  /**
+   * A kept result's age in ms, measured on the monotonic clock: as of the evaluation in an
+   * Evaluation, as of the reply in a DaemonStatus; only with `cached` (since 2.1).
+   */
+  ageMs?: number;
+}
+
+/** The maintenance switch while it is on (since 2.1). */
+export interface Maintenance {
+  /** Why, as given to `maintenance on --reason`; null when none was. */
+  reason: string | null;
+  /** When it was turned on (ISO 8601, the wall clock of whoever turned it on). */
+  since: string;
 }
 
 /** A hook's counted state under flap control (`fall`, `rise`): `status` is the last raw result. */
@@ -98,6 +129,8 @@ export interface Evaluation {
    * evaluation sets it; the daemon keeps the history in memory.
    */
   promotionWithheld?: string | null;
+  /** The maintenance switch as this evaluation read it: on (it holds the 2^20 bit), or null for off (since 2.1). */
+  maintenance?: Maintenance | null;
   /** Something about the demotion value that needs a human (stacked or negative). */
   anomalies: string[];
   /** Things that did not stop the evaluation (unreadable hooks dir, syslog failure). */
@@ -153,6 +186,8 @@ export interface DaemonStatus {
   demoted: boolean | null;
   /** The last evaluation's held promotion, if any, its remainingMs as of this reply (since 1.2). */
   promotionHeld?: PromotionHold | null;
+  /** The maintenance switch as the last evaluation read it; null for off (since 2.1). */
+  maintenance?: Maintenance | null;
   anomalies: string[];
   warnings: string[];
   counters: Counters;
@@ -166,14 +201,55 @@ export interface ErrorReply {
   error: { code: ErrorReplyCode; message: string };
 }
 
+/** The reply to `POST /maintenance`: the switch as it is now, and the evaluation that followed. */
+export interface MaintenanceReply {
+  maintenance: Maintenance | null;
+  evaluation: Evaluation;
+}
+
+/** The body of `POST /evaluate` (optional): `all` reruns every check, whatever its `intervalMs` (since 2.1). */
+export interface EvaluateRequest {
+  all?: boolean;
+}
+
+/** The body of `POST /maintenance` (since 2.1). */
+export interface MaintenanceRequest {
+  on: boolean;
+  /** With `on`: why (at most 200 characters); kept from before when absent and the switch was on already. */
+  reason?: string | null;
+}
+
+/** A maintenance reason is a line for people (the log, syslog, the GUI), not a document. */
+export const MAINTENANCE_REASON_MAX_CHARS = 200;
+
+/** Why a maintenance reason cannot be taken, or null. */
+export function reasonProblem(reason: string): string | null {
+  if ([...reason].length > MAINTENANCE_REASON_MAX_CHARS) return `The reason is longer than ${MAINTENANCE_REASON_MAX_CHARS} characters`;
+  if (reason.includes("\0")) return "The reason contains a NUL character";
+  return null;
+}
+
+/** The body each route takes; `undefined` for none. */
+export interface RouteRequests {
+  evaluate: EvaluateRequest | undefined;
+  status: undefined;
+  metrics: undefined;
+  maintenance: MaintenanceRequest;
+}
+
 /** The routes: method and path of each request, and the body of its 200 reply. */
 export interface RouteReplies {
   evaluate: Evaluation;
+  /** Since 2.1. */
+  maintenance: MaintenanceReply;
   status: DaemonStatus;
   /** Prometheus text format, as the metrics file holds it (since 1.2). */
   metrics: string;
 }
 export type RouteName = keyof RouteReplies;
+
+/** The protocol minor that brought a route, where it is not 0: an older daemon of the same major answers it 404. */
+export const ROUTE_SINCE_MINOR: Partial<Record<RouteName, number>> = { maintenance: 1 };
 
 /** The media type of Prometheus text format 0.0.4, which every scraper and node_exporter read. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -183,9 +259,10 @@ export const ROUTES = {
   evaluate: { method: "POST", path: "/evaluate" },
   status: { method: "GET", path: "/status" },
   metrics: { method: "GET", path: "/metrics", contentType: METRICS_CONTENT_TYPE },
+  maintenance: { method: "POST", path: "/maintenance" },
 } as const satisfies Record<RouteName, { method: string; path: string; contentType?: string }>;
 
-/** Largest request body accepted (none is needed). */
+/** Largest request body accepted: a maintenance reason and its JSON fit many times. */
 export const MAX_REQUEST_BODY_BYTES = 1024;
 /**
  * How long the daemon waits for a whole request: from the moment a connection opens, or its
@@ -227,6 +304,36 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
 }
 
+/** The first key of `body` not in `known`, or null. */
+function unknownKey(body: Record<string, unknown>, known: readonly string[]): string | null {
+  return Object.keys(body).find((key) => !known.includes(key)) ?? null;
+}
+
+/**
+ * Why a request's body (parsed JSON; undefined when it has none) is not what its route takes, or
+ * null. Routes without a body ignore one.
+ */
+export function requestProblem(route: RouteName, body: unknown): string | null {
+  if (route === "evaluate") {
+    if (body === undefined) return null;
+    if (!isObject(body) || Array.isArray(body)) return 'The body of POST /evaluate is a JSON object: {"all": true}, or none';
+    const extra = unknownKey(body, ["all"]);
+    if (extra !== null) return `Unknown field "${extra}" in the body of POST /evaluate; it takes {"all": true}`;
+    return body.all === undefined || typeof body.all === "boolean" ? null : '"all" is true or false';
+  }
+  if (route !== "maintenance") return null;
+  if (!isObject(body) || Array.isArray(body)) {
+    return 'POST /maintenance takes a JSON body: {"on": true, "reason": "..."} or {"on": false}';
+  }
+  const extra = unknownKey(body, ["on", "reason"]);
+  if (extra !== null) return `Unknown field "${extra}" in the body of POST /maintenance; it takes "on" and "reason"`;
+  if (typeof body.on !== "boolean") return '"on" is true or false';
+  if (body.reason === undefined || body.reason === null) return null;
+  if (typeof body.reason !== "string") return '"reason" is a string';
+  if (!body.on) return '"reason" goes with {"on": true} only';
+  return reasonProblem(body.reason);
+}
+
 export function isErrorReply(body: unknown): body is ErrorReply {
   return isObject(body) && isObject(body.error) && typeof body.error.message === "string";
 }
@@ -241,4 +348,6 @@ export const REPLY_GUARDS: { [R in RouteName]: (body: unknown) => body is RouteR
   status: (body): body is DaemonStatus =>
     isObject(body) && typeof body.version === "string" && isObject(body.counters) && Array.isArray(body.services),
   metrics: (body): body is string => typeof body === "string",
+  maintenance: (body): body is MaintenanceReply =>
+    isObject(body) && "maintenance" in body && isObject(body.evaluation) && Array.isArray(body.evaluation.services),
 };

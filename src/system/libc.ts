@@ -3,10 +3,13 @@
  * process: flock(2) for the lock, getrlimit(2) for the descriptor limit, waitpid(2) for the
  * orphans a subreaper inherits, prctl(2) on Linux and procctl(2) and sysctl(3) on FreeBSD for
  * process trees, clock_gettime(2) for the system's monotonic clock (and FreeBSD's sysctlbyname(3)
- * for its boot id), fchmod(2) for modes Bun 1.3.14's own chmod drops. Neither Node nor Bun exposes any of them. Pointer arguments take typed arrays,
+ * for its boot id), fchmod(2) for modes Bun 1.3.14's own chmod drops; and, in a table of their own
+ * loaded only by the helper that starts a check as another user (exec-as.ts), setgroups(2),
+ * setgid(2), setuid(2), their getters, signal(3), sigprocmask(2), close_range(2) and execve(2).
+ * Neither Node nor Bun exposes any of them. Pointer arguments take typed arrays,
  * which Bun 1.3.14 and 1.4.5 pass alike (a typed array where a u64 is declared is refused by both).
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { dlopen, FFIType, type Pointer as FfiPointer, ptr, read } from "bun:ffi";
 import { CarpError, messageOf } from "../common/errors.ts";
 
 /** glibc on Linux, FreeBSD's libc (version 7 since FreeBSD 7). */
@@ -125,4 +128,99 @@ export function addressOf(array: NodeJS.TypedArray): number {
 export function libc(platform: string = process.platform): LinuxLibc | FreeBsdLibc {
   if (bound?.platform !== platform) bound = { platform, libc: bind(platform) };
   return bound.libc;
+}
+
+/**
+ * What dropping privileges and exec'ing takes (exec-as.ts). A table of its own, loaded only in the
+ * helper process that starts a check as another user: a symbol missing from some libc must cost
+ * those checks, never the lock or the clock. close_range(2) is looked up apart (glibc has it since
+ * 2.34, FreeBSD since 12.2); without it descriptors are marked close-on-exec one by one with fcntl.
+ */
+export interface PrivilegeLibc {
+  platform: "linux" | "freebsd";
+  /** `groups` holds the primary gid first (FreeBSD up to 14 keeps the effective gid in slot 0). */
+  setgroups(groups: Uint32Array): number;
+  setgid(gid: number): number;
+  setuid(uid: number): number;
+  getuid(): number;
+  geteuid(): number;
+  getgid(): number;
+  getegid(): number;
+  /** Fills `groups`; returns how many, or -1. */
+  getgroups(groups: Uint32Array): number;
+  /** Every signal's disposition back to the default (an ignored SIGPIPE would outlive exec). */
+  defaultSignals(): void;
+  /** The signal mask emptied (it outlives exec too). */
+  unblockSignals(): number;
+  /** Every descriptor from 3 up marked close-on-exec: Bun 1.3.14 keeps /dev/urandom open without it. */
+  closeOnExecFrom3(): void;
+  /** NUL-terminated path; argv and envp are arrays of pointers ending in 0. Returns only on failure. */
+  execve(path: Uint8Array, argv: BigUint64Array, envp: BigUint64Array): number;
+  errno(): number;
+}
+
+/** <signal.h> */
+const SIGNALS: Record<"linux" | "freebsd", { last: number; setMask: number }> = {
+  linux: { last: 64, setMask: 2 },
+  freebsd: { last: 127, setMask: 3 },
+};
+/** <fcntl.h> and <linux/close_range.h> / <sys/unistd.h>: the same values on both. */
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const CLOSE_RANGE_CLOEXEC = 4;
+/** Without close_range, descriptors up to this many are marked one by one. */
+const FCNTL_SWEEP_MAX = 65_536;
+
+export function privilegeLibc(platform: string = process.platform): PrivilegeLibc {
+  const library = LIBRARY[platform];
+  if (library === undefined || (platform !== "linux" && platform !== "freebsd")) {
+    throw new CarpError("system", `No libc binding for platform "${platform}" (only Linux and FreeBSD)`);
+  }
+  // setgroups takes a size_t count on Linux and an int on FreeBSD.
+  const count = platform === "linux" ? u64 : i32;
+  const s = dlopen(library, {
+    setgroups: { args: [count, FFIType.ptr], returns: i32 },
+    setgid: { args: [u32], returns: i32 },
+    setuid: { args: [u32], returns: i32 },
+    getuid: { args: [], returns: u32 },
+    geteuid: { args: [], returns: u32 },
+    getgid: { args: [], returns: u32 },
+    getegid: { args: [], returns: u32 },
+    getgroups: { args: [i32, FFIType.ptr], returns: i32 },
+    signal: { args: [i32, FFIType.ptr], returns: FFIType.ptr },
+    sigprocmask: { args: [i32, FFIType.ptr, FFIType.ptr], returns: i32 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: i32 },
+    ...(platform === "linux" ? { __errno_location: { args: [], returns: FFIType.ptr } } : { __error: { args: [], returns: FFIType.ptr } }),
+  }).symbols as unknown as Record<string, (...args: unknown[]) => number>;
+  let closeRange: ((first: number, last: number, flags: number) => number) | null = null;
+  try {
+    closeRange = dlopen(library, { close_range: { args: [u32, u32, i32], returns: i32 } }).symbols.close_range;
+  } catch {
+    closeRange = null;
+  }
+  const signals = SIGNALS[platform];
+  const errnoAt = platform === "linux" ? s.__errno_location! : s.__error!;
+  return {
+    platform,
+    setgroups: (groups) => s.setgroups!(groups.length, groups),
+    setgid: (gid) => s.setgid!(gid),
+    setuid: (uid) => s.setuid!(uid),
+    getuid: () => s.getuid!(),
+    geteuid: () => s.geteuid!(),
+    getgid: () => s.getgid!(),
+    getegid: () => s.getegid!(),
+    getgroups: (groups) => s.getgroups!(groups.length, groups),
+    defaultSignals() {
+      // SIGKILL and SIGSTOP refuse, harmlessly; SIG_DFL is the null pointer.
+      for (let signal = 1; signal <= signals.last; signal++) s.signal!(signal, null);
+    },
+    unblockSignals: () => s.sigprocmask!(signals.setMask, new Uint8Array(128), null),
+    closeOnExecFrom3() {
+      if (closeRange !== null && closeRange(3, 0xffff_ffff, CLOSE_RANGE_CLOEXEC) === 0) return;
+      for (let fd = 3; fd < FCNTL_SWEEP_MAX; fd++) s.fcntl!(fd, F_SETFD, FD_CLOEXEC);
+    },
+    execve: (path, argv, envp) => s.execve!(path, argv, envp),
+    errno: () => read.i32(errnoAt() as unknown as FfiPointer, 0),
+  };
 }

@@ -31,6 +31,7 @@ async function serve(evaluateMs: number, heartbeatMs?: number): Promise<string> 
       },
       status: () => ({ version: "x", counters: {}, services: [], call: ++calls }) as unknown as DaemonStatus,
       metrics: () => "",
+      maintenance: () => ({}) as never,
     },
     timeouts: heartbeatMs === undefined ? {} : { heartbeatMs },
   });

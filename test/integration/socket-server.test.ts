@@ -39,6 +39,10 @@ function handlers(evaluateMs: number, statusPadding = 0): SocketHandlers & { cal
       calls.push("metrics");
       return `calls ${calls.length}\n`;
     },
+    maintenance: () => {
+      calls.push("maintenance");
+      return {} as never;
+    },
   };
 }
 
