@@ -61,3 +61,28 @@ test("a failed evaluation rejects its callers and the follow-up still runs", asy
   expect(await next).toBe(2);
   expect(coalescer.busy).toBe(false);
 });
+
+test("the follow-up reruns every check when any request it answers asked for --all", async () => {
+  const alls: boolean[] = [];
+  const finishers: Array<() => void> = [];
+  const coalescer = new Coalescer(
+    (all) =>
+      new Promise<number>((resolve) => {
+        alls.push(all);
+        finishers.push(() => resolve(alls.length));
+      }),
+  );
+  const first = coalescer.request();
+  const plain = coalescer.request();
+  const all = coalescer.request(true);
+  const later = coalescer.request();
+  finishers[0]!();
+  await first;
+  await Bun.sleep(0);
+  finishers[1]!();
+  expect(await Promise.all([plain, all, later])).toEqual([2, 2, 2]);
+  const again = coalescer.request();
+  finishers[2]!();
+  await again;
+  expect(alls).toEqual([false, true, false]);
+});

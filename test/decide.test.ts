@@ -70,3 +70,24 @@ describe("findAnomalies", () => {
     expect(findAnomalies(-BIT)[0]).toContain("negative");
   });
 });
+
+describe("decide with the maintenance switch on", () => {
+  const on = { reason: "upgrading FRR" };
+  test("every check passing and the bit clear: demotes, with the reason in the line", () => {
+    expect(decide(240, [], { maintenance: on })).toEqual({
+      action: "demote",
+      delta: BIT,
+      message: "carp demoted by 1048576 due to carp-service-status maintenance (upgrading FRR)",
+    });
+    expect(decide(0, [], { maintenance: { reason: null } })).toMatchObject({ message: "carp demoted by 1048576 due to carp-service-status maintenance" });
+  });
+  test("a check failing too: the stock line, naming it", () => {
+    expect(decide(0, ["ospf"], { maintenance: on })).toMatchObject({ action: "demote", message: demotionMessage(["ospf"]) });
+  });
+  test("the bit set: never promoted while it is on, hold-down over or not", () => {
+    expect(decide(BIT, [], { maintenance: on, mayPromote: true })).toEqual({ action: "none" });
+  });
+  test("a reason cannot split the syslog line", () => {
+    expect(decide(0, [], { maintenance: { reason: "a\nb" } })).toMatchObject({ message: "carp demoted by 1048576 due to carp-service-status maintenance (a\\nb)" });
+  });
+});

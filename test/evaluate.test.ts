@@ -9,6 +9,7 @@ import { type EvaluateOptions, type EvaluationDeps, evaluate } from "../src/engi
 import { type FlapHistory, NO_HISTORY } from "../src/engine/flap.ts";
 import { emptyMemory } from "../src/engine/flap-history.ts";
 import type { HookRun, RunHookOptions } from "../src/engine/hook-runner.ts";
+import type { MaintenanceRead } from "../src/engine/maintenance.ts";
 import { formatState, type HistoryRead, historyAsOf, type StoredHistory } from "../src/engine/state-file.ts";
 import type { ClockReading } from "../src/system/clock.ts";
 import type { DemotionSysctl } from "../src/system/sysctl.ts";
@@ -694,5 +695,234 @@ describe("fail closed when the history is lost", () => {
       "Cannot write the state file: EROFS; the daemon keeps counting in memory",
       "the state file is read and written again",
     ]);
+  });
+});
+
+describe("the maintenance switch in an evaluation", () => {
+  const on = (reason: string | null = "upgrading FRR") => ({ reason, since: "2026-11-30T11:00:00.000Z" });
+
+  function withSwitch(read: () => MaintenanceRead, extra: Record<string, unknown> = {}) {
+    return { readMaintenance: read, config: parseConfig({ ...sandbox.config, ...extra }) };
+  }
+
+  test("on: demotes although every check passes, with its own syslog line", async () => {
+    const { deps, kernel, events } = setup(["ospf"], 240, { ospf: 0 });
+    deps.readMaintenance = () => ({ status: "on", maintenance: on() });
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.action).toBe("demoted");
+    expect(evaluation.failed).toEqual([]);
+    expect(evaluation.maintenance).toEqual(on());
+    expect(kernel.value()).toBe(BIT + 240);
+    expect(events).toContain("syslog carp demoted by 1048576 due to carp-service-status maintenance (upgrading FRR)");
+  });
+
+  test("on while a check fails: the stock line names the check", async () => {
+    const { deps, events } = setup(["ospf"], 0, { ospf: 2 });
+    deps.readMaintenance = () => ({ status: "on", maintenance: on(null) });
+    await evaluate(sandbox.config, deps);
+    expect(events).toContain("syslog carp demoted by 1048576 due to service disruption (services: ospf)");
+  });
+
+  test("the bit cleared from outside while it is on (leaving CARP maintenance mode): set again, and said", async () => {
+    const { deps, events } = setup(["ospf"], 0, { ospf: 0 });
+    deps.readMaintenance = () => ({ status: "on", maintenance: on() });
+    expect((await evaluate(sandbox.config, deps)).action).toBe("demoted");
+    deps.sysctl = fakeKernel(0, events).sysctl;
+    const again = await evaluate(sandbox.config, deps);
+    expect(again.action).toBe("demoted");
+    expect(again.warnings).toEqual([
+      "The 2^20 bit was taken off outside this tool while carp-service-status maintenance is on (leaving CARP maintenance mode does that); setting it again",
+    ]);
+  });
+
+  test("off: promoted at once without a hold-down", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 0 });
+    let read: MaintenanceRead = { status: "on", maintenance: on() };
+    deps.readMaintenance = () => read;
+    await evaluate(sandbox.config, deps);
+    read = { status: "off" };
+    const off = await evaluate(sandbox.config, deps);
+    expect(off.action).toBe("promoted");
+    expect(off.maintenance).toBeNull();
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("off with a hold-down: the whole hold-down runs from the moment it is off, however long the checks passed before", async () => {
+    const { deps, kernel } = setup(["ospf"], 0, { ospf: 0 });
+    const time = timeline();
+    deps.clock = time.clock("daemon");
+    let read: MaintenanceRead = { status: "on", maintenance: on() };
+    const { config } = withSwitch(() => read, { promoteDelayMs: 60_000 });
+    deps.readMaintenance = () => read;
+    await evaluate(config, deps);
+    time.advance(120_000);
+    const still = await evaluate(config, deps);
+    expect(still.promotionHeld).toBeNull();
+    expect(still.demoted).toBe(true);
+    read = { status: "off" };
+    time.advance(1_000);
+    const held = await evaluate(config, deps);
+    expect(held.action).toBe("none");
+    expect(held.promotionHeld).toMatchObject({ remainingMs: 60_000, started: true });
+    time.advance(60_000);
+    expect((await evaluate(config, deps)).action).toBe("promoted");
+    expect(kernel.value()).toBe(0);
+  });
+
+  test("turned on during a hold-down: it ends the hold-down, and nothing is promoted", async () => {
+    const { deps, kernel } = setup(["ospf"], BIT, { ospf: 0 });
+    const time = timeline();
+    deps.clock = time.clock("daemon");
+    let read: MaintenanceRead = { status: "off" };
+    deps.readMaintenance = () => read;
+    const config = parseConfig({ ...sandbox.config, promoteDelayMs: 30_000 });
+    expect((await evaluate(config, deps)).promotionHeld).not.toBeNull();
+    read = { status: "on", maintenance: on() };
+    time.advance(40_000);
+    const evaluation = await evaluate(config, deps);
+    expect(evaluation.action).toBe("none");
+    expect(evaluation.promotionHeld).toBeNull();
+    expect(kernel.value()).toBe(BIT);
+  });
+
+  test("a switch that cannot be told leaves the bit as it is, either way, and says why", async () => {
+    const problem = 'The maintenance file "/var/db/x" is not a maintenance switch of version 1';
+    const unknown = setup(["ospf"], BIT, { ospf: 0 });
+    unknown.deps.readMaintenance = () => ({ status: "unknown", problem });
+    const kept = await evaluate(sandbox.config, unknown.deps);
+    expect(kept.action).toBe("none");
+    expect(unknown.kernel.value()).toBe(BIT);
+    expect(kept.promotionWithheld).toBe(`The 2^20 bit stays set although every check passes: ${problem}, so whether maintenance is on cannot be told`);
+    expect(kept.warnings).toEqual([expect.stringContaining(`${problem}: whether maintenance is on cannot be told`)]);
+    sandbox.cleanup();
+    const clear = setup(["ospf"], 0, { ospf: 0 });
+    clear.deps.readMaintenance = () => ({ status: "unknown", problem });
+    expect((await evaluate(sandbox.config, clear.deps)).action).toBe("none");
+    expect(clear.kernel.value()).toBe(0);
+  });
+
+  test("the switch is read under the lock, as it is written", async () => {
+    const { deps, events } = setup(["ospf"], 0, { ospf: 0 });
+    deps.acquireLock = async () => {
+      events.push("lock");
+      return { release: () => void events.push("release") };
+    };
+    deps.readMaintenance = () => {
+      events.push("maintenance");
+      return { status: "off" };
+    };
+    await evaluate(sandbox.config, deps);
+    expect(events).toEqual(["lock", "read 0", "maintenance", "release"]);
+  });
+});
+
+describe("intervalMs in an evaluation", () => {
+  /** A runner that counts the runs of each hook and answers from `exits`. */
+  function countingRunner(exits: Record<string, number>, runs: Record<string, number>) {
+    const inner = fakeRunner({});
+    return async (path: string, options: RunHookOptions) => {
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      runs[name] = (runs[name] ?? 0) + 1;
+      return { ...(await inner(path, options)), exitCode: exits[name] ?? 0, output: `run ${runs[name]}\n` };
+    };
+  }
+
+  function intervalSetup(extra: Record<string, unknown> = {}) {
+    const { deps, kernel } = setup(["slow", "fast"], 0, {});
+    const time = timeline();
+    deps.clock = time.clock("daemon");
+    const runs: Record<string, number> = {};
+    const exits: Record<string, number> = {};
+    deps.runHook = countingRunner(exits, runs);
+    const config = parseConfig({ ...sandbox.config, hooks: { slow: { intervalMs: 60_000 } }, ...extra });
+    return { deps, kernel, time, runs, exits, config };
+  }
+
+  test("a check runs at most every intervalMs; between runs its last result counts, with its age", async () => {
+    const { deps, time, runs, config } = intervalSetup();
+    const first = await evaluate(config, deps);
+    expect(first.services.find((s) => s.name === "slow")).toMatchObject({ output: "run 1\n", ranAt: "2026-11-30T12:00:00.000Z" });
+    expect(first.services.find((s) => s.name === "slow")?.cached).toBeUndefined();
+    for (let i = 0; i < 5; i++) {
+      time.advance(10_000);
+      await evaluate(config, deps);
+    }
+    expect(runs).toEqual({ slow: 1, fast: 6 });
+    time.advance(8_000);
+    const kept = await evaluate(config, deps);
+    expect(kept.services.find((s) => s.name === "slow")).toMatchObject({
+      output: "run 1\n",
+      cached: true,
+      ageMs: 58_000,
+      ranAt: "2026-11-30T12:00:00.000Z",
+    });
+    // Due a little early (a tenth of the interval, at most a second): a 60 s interval on a 10 s schedule runs every 60 s, not 70 s.
+    time.advance(1_500);
+    await evaluate(config, deps);
+    expect(runs.slow).toBe(2);
+  });
+
+  test("the kept result decides: a kept failure keeps the node demoted although the check would pass now", async () => {
+    const { deps, kernel, time, exits, config } = intervalSetup();
+    exits.slow = 1;
+    expect((await evaluate(config, deps)).action).toBe("demoted");
+    exits.slow = 0;
+    time.advance(10_000);
+    const kept = await evaluate(config, deps);
+    expect(kept.failed).toEqual(["slow"]);
+    expect(kernel.value()).toBe(BIT);
+    // --all runs it now, and it decides.
+    const all = await evaluate(config, deps, { all: true });
+    expect(all.action).toBe("promoted");
+    expect(all.services.find((s) => s.name === "slow")?.cached).toBeUndefined();
+  });
+
+  test("flap control counts one observation per real run, not one per evaluation", async () => {
+    const { deps, time, exits } = intervalSetup();
+    const config = parseConfig({ ...sandbox.config, hooks: { slow: { intervalMs: 60_000, fall: 2 } } });
+    await evaluate(config, deps);
+    exits.slow = 1;
+    time.advance(60_000);
+    expect((await evaluate(config, deps)).services.find((s) => s.name === "slow")?.counted).toEqual({ state: "pass", streak: 1, needed: 2 });
+    for (let i = 0; i < 5; i++) {
+      time.advance(10_000);
+      const kept = await evaluate(config, deps);
+      expect(kept.services.find((s) => s.name === "slow")?.counted).toEqual({ state: "pass", streak: 1, needed: 2 });
+      expect(kept.action).toBe("none");
+    }
+    time.advance(10_000);
+    expect((await evaluate(config, deps)).action).toBe("demoted");
+  });
+
+  test("a changed hook file or configuration runs it again at once", async () => {
+    const { deps, time, runs, config } = intervalSetup();
+    await evaluate(config, deps);
+    time.advance(1_000);
+    await evaluate(config, deps);
+    expect(runs.slow).toBe(1);
+    writeFileSync(join(sandbox.hooksDir, "slow"), "#!/bin/sh\nexit 0\n# edited\n");
+    time.advance(1_000);
+    await evaluate(config, deps);
+    expect(runs.slow).toBe(2);
+    const changed = parseConfig({ ...config, hookTimeoutMs: 4000 });
+    time.advance(1_000);
+    await evaluate(changed, deps);
+    expect(runs.slow).toBe(3);
+    time.advance(1_000);
+    await evaluate(changed, deps);
+    expect(runs.slow).toBe(3);
+  });
+
+  test("one-shot runs share the kept result through the state file; a reboot's clock does not place it, so it runs", async () => {
+    const { deps, time, runs, config } = intervalSetup();
+    await evaluate(config, deps);
+    deps.clock = time.clock("check");
+    time.advance(5_000);
+    await evaluate(config, deps);
+    expect(runs.slow).toBe(1);
+    time.reboot();
+    deps.clock = time.clock("daemon-after-boot");
+    await evaluate(config, deps);
+    expect(runs.slow).toBe(2);
   });
 });

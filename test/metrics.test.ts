@@ -347,3 +347,26 @@ describe.skipIf(!PROMTOOL)("promtool check metrics", () => {
     expect(output).toContain("unescaped new-line");
   });
 });
+
+describe("the maintenance switch and intervalMs in the metrics", () => {
+  test("maintenance 1 and since when while it is on; 0 and no since while it is off", () => {
+    const on = parse(
+      renderMetrics({
+        status: status({ maintenance: { reason: "x", since: "2026-12-06T08:00:00.000Z" } }),
+        errorsByKind: errors,
+        ...observed(dropped),
+      }),
+    );
+    expect(sampleValue(on, "maintenance")).toBe(1);
+    expect(sampleValue(on, "maintenance_since_timestamp_seconds")).toBe(Date.parse("2026-12-06T08:00:00.000Z") / 1000);
+    const off = parse(renderMetrics({ status: status({ maintenance: null }), errorsByKind: errors, ...observed(dropped) }));
+    expect(sampleValue(off, "maintenance")).toBe(0);
+    expect(off.has(`${P}maintenance_since_timestamp_seconds`)).toBe(false);
+  });
+
+  test("a check with intervalMs: when its last run started, the one whose result counts", () => {
+    const kept = service("slow", "pass", { ranAt: "2026-12-06T08:00:00.000Z", cached: true, ageMs: 30_000 });
+    const families = parse(renderMetrics({ status: status({ services: [kept, service("dns", "pass")] }), errorsByKind: errors, ...observed(dropped) }));
+    expect(hookValues(families, "hook_last_run_timestamp_seconds")).toEqual({ slow: Date.parse("2026-12-06T08:00:00.000Z") / 1000 });
+  });
+});

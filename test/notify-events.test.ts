@@ -187,3 +187,33 @@ test("firstLine escapes control characters (an environment cannot hold NUL) and 
   expect(firstLine("C:\\n is no newline\n")).toBe("C:\\\\n is no newline");
   expect(firstLine("x".repeat(500))).toHaveLength(200);
 });
+
+describe("the maintenance switch's events", () => {
+  const on = { reason: "upgrading\nFRR", since: "2026-12-06T08:00:00.000Z" };
+  test("turned on: `maintenance on` with its reason and since, before the demotion it causes", () => {
+    const e = evaluation([service("ospf", "pass")], { action: "demoted", demotionAfter: 240 + 1048576, maintenance: on });
+    const events = notifyEventsOf(e, [], { maintenance: "on" });
+    expect(events.map(notifyArgs)).toEqual([["maintenance", "on"], ["demoted"]]);
+    expect(notifyEnv(events[0]!)).toMatchObject({
+      CARP_EVENT: "maintenance",
+      CARP_MAINTENANCE: "on",
+      CARP_MAINTENANCE_REASON: "upgrading\\nFRR",
+      CARP_MAINTENANCE_SINCE: "2026-12-06T08:00:00.000Z",
+    });
+  });
+
+  test("turned off: `maintenance off`, then the hold-down it starts (or the promotion)", () => {
+    const held = { passingSince: "2026-12-06T09:00:00.000Z", until: "2026-12-06T09:01:00.000Z", remainingMs: 60_000, started: true };
+    const e = evaluation([service("ospf", "pass")], { demoted: true, promotionHeld: held, maintenance: null });
+    const events = notifyEventsOf(e, [], { maintenance: "off" });
+    expect(events.map(notifyArgs)).toEqual([["maintenance", "off"], ["held", "2026-12-06T09:01:00.000Z"]]);
+    expect(notifyEnv(events[0]!)).toMatchObject({ CARP_MAINTENANCE: "off", CARP_MAINTENANCE_REASON: "", CARP_MAINTENANCE_SINCE: "" });
+  });
+
+  test("turned on during a hold-down: the hold-down is cancelled, though no run failed", () => {
+    const e = evaluation([service("ospf", "pass")], { demoted: true, demotionBefore: 1048576, demotionAfter: 1048576, maintenance: on });
+    const events = notifyEventsOf(e, [], { heldBefore: true, maintenance: "on" });
+    expect(events.map(notifyArgs)).toEqual([["maintenance", "on"], ["held-cancelled"]]);
+    expect(events[1]).toMatchObject({ brokenBy: [] });
+  });
+});

@@ -102,3 +102,27 @@ describe("formatStatus", () => {
     expect(text).toContain("sysctl: \\x1b[2J");
   });
 });
+
+describe("the maintenance switch and kept results in the tables", () => {
+  test("an evaluation under maintenance says it is on, why, since when, what ends it, and whose bit it is", () => {
+    const text = formatEvaluation(
+      evaluation([serviceResult("ospf", "pass", { durationMs: 3 })], {
+        failed: [],
+        maintenance: { reason: "upgrading \u001b[31mFRR", since: "2026-12-06T08:00:00.000Z" },
+      }),
+    );
+    expect(text).toContain(
+      "maintenance on since 2026-12-06T08:00:00.000Z: upgrading \\x1b[31mFRR (this node stays demoted; carp-service-status maintenance off ends it)",
+    );
+    expect(text).toContain("demotion 1048576: our bit (2^20: held by carp-service-status maintenance)");
+    expect(text).not.toContain(ESC);
+  });
+
+  test("a kept result shows how long ago it ran beside how long it took", () => {
+    const rows = tableRows(
+      formatEvaluation(evaluation([serviceResult("slow", "pass", { durationMs: 3012, cached: true, ageMs: 42_400 }), service("dns")])),
+    );
+    expect(rows[1]).toMatch(/^slow\s+pass\s+0\s+3012 ms, 42 s ago\s*$/);
+    expect(rows[2]).toMatch(/^dns\s+fail\s+1\s+3 ms\s*$/);
+  });
+});

@@ -266,3 +266,42 @@ describe("what script security reads from the runtime", () => {
     }
   });
 });
+
+describe("a check run as another user (user)", () => {
+  const frr = { name: "frr", uid: 101, groups: [101, 0, 900] };
+  const cases: Array<[string, Ownership, PathRole, string | null]> = [
+    ["root 0755 is trusted", file(0o755), "hook", null],
+    [
+      "group-writable by group 0, a group of the user, is refused (root alone would trust it)",
+      file(0o775),
+      "hook",
+      '"/p" is group-writable with group 0, a group of user "frr", whom the check runs as (mode 0775); fix: chmod g-w "/p"',
+    ],
+    ["a directory writable by a group of the user is refused", dir(0o775), "hooks directory", 'a group of user "frr"'],
+    ["an interpreter writable by a group of the user is refused", file(0o775), "interpreter", 'a group of user "frr"'],
+    ["a sticky ancestor writable by the user's groups is still trusted (the user cannot replace root's entries)", dir(0o1775), "ancestor", null],
+  ];
+  for (const [what, info, role, expected] of cases) {
+    test(what, () => {
+      const problem = insecurityOf("/p", info, role, frr);
+      if (expected === null) expect(problem).toBeNull();
+      else expect(problem).toContain(expected);
+    });
+  }
+
+  test("the walk vets the hook's path for the user: a directory above it writable by the user's group refuses it", async () => {
+    const root = mkdtempSync(join(tmpdir(), "carp-runner-"));
+    try {
+      const hooks = join(root, "hooks");
+      Bun.spawnSync(["mkdir", "-m", "0775", hooks]);
+      Bun.spawnSync(["chmod", "0755", root]);
+      writeFileSync(join(hooks, "svc"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      expect(await vetHook(join(hooks, "svc"))).toMatchObject({ file: expect.anything() });
+      expect(await vetHook(join(hooks, "svc"), { runner: frr })).toEqual({
+        problem: `"${hooks}" is group-writable with group 0, a group of user "frr", whom the check runs as (mode 0775); fix: chmod g-w "${hooks}"`,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -211,3 +211,70 @@ describe("protocol versions", () => {
     expect(protocolMajor("garbage")).toBe(0);
   });
 });
+
+describe("request bodies (protocol 2.1)", () => {
+  /** The socket server with handlers that record the bodies they were given. */
+  async function recording() {
+    const socket = join(scratch(), "sock");
+    const bodies: unknown[] = [];
+    const evaluation = { action: "none", decision: "none", failed: [], demotionAfter: 0, services: [] } as unknown as Evaluation;
+    const server = await listenSocket(socket, {
+      handlers: {
+        evaluate: (body) => {
+          bodies.push(body);
+          return evaluation;
+        },
+        status: () => ({}) as never,
+        metrics: () => "",
+        maintenance: (body) => {
+          bodies.push(body);
+          return { maintenance: body.on ? { reason: body.reason ?? null, since: "2026-12-06T08:00:00.000Z" } : null, evaluation };
+        },
+      },
+    });
+    servers.push({ stop: () => server.close() });
+    return { socket, bodies };
+  }
+
+  test("the client sends a route's body as JSON, and the handler gets it parsed", async () => {
+    const { socket, bodies } = await recording();
+    await callDaemon(socket, "evaluate");
+    await callDaemon(socket, "evaluate", { body: { all: true } });
+    const reply = await callDaemon(socket, "maintenance", { body: { on: true, reason: "upgrading FRR ✓" } });
+    expect(reply.maintenance).toEqual({ reason: "upgrading FRR ✓", since: "2026-12-06T08:00:00.000Z" });
+    expect(bodies).toEqual([undefined, { all: true }, { on: true, reason: "upgrading FRR ✓" }]);
+  });
+
+  test("a body the route does not take is refused with 400 and why, and the handler never runs", async () => {
+    const { socket, bodies } = await recording();
+    const post = (path: string, body: string) =>
+      fetch(`http://localhost${path}`, { method: "POST", unix: socket, body }).then(async (r) => [r.status, (await r.json()).error.message]);
+    expect(await post("/maintenance", "")).toEqual([400, 'POST /maintenance takes a JSON body: {"on": true, "reason": "..."} or {"on": false}']);
+    expect(await post("/maintenance", "{on}")).toEqual([400, "The body of POST /maintenance is not JSON"]);
+    expect(await post("/maintenance", '{"on":"yes"}')).toEqual([400, '"on" is true or false']);
+    expect(await post("/maintenance", '{"on":false,"reason":"x"}')).toEqual([400, '"reason" goes with {"on": true} only']);
+    expect(await post("/maintenance", JSON.stringify({ on: true, reason: "x".repeat(201) }))).toEqual([
+      400,
+      "The reason is longer than 200 characters",
+    ]);
+    expect(await post("/maintenance", '{"on":true,"why":"x"}')).toEqual([
+      400,
+      'Unknown field "why" in the body of POST /maintenance; it takes "on" and "reason"',
+    ]);
+    expect(await post("/evaluate", '{"all":"yes"}')).toEqual([400, '"all" is true or false']);
+    expect(await post("/evaluate", "[]")).toEqual([400, 'The body of POST /evaluate is a JSON object: {"all": true}, or none']);
+    expect(bodies).toEqual([]);
+  });
+
+  test("a daemon of protocol 2.0 has no maintenance switch: the client says to restart it, and does not take it for no daemon", async () => {
+    const socket = serve(() =>
+      Response.json({ error: { code: "not_found", message: 'Unknown path "/maintenance"' } }, { status: 404, headers: { [PROTOCOL_HEADER]: "2.0" } }),
+    );
+    const error = await callDaemon(socket, "maintenance", { body: { on: true }, timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CarpError);
+    expect(error).not.toBeInstanceOf(DaemonUnreachable);
+    expect((error as Error).message).toBe(
+      `The daemon at "${socket}" speaks protocol 2.0, which has no POST /maintenance (it came with 2.1): restart the daemon after an upgrade (service carp_service_status restart)`,
+    );
+  });
+});

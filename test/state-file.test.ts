@@ -241,3 +241,46 @@ describe("clockMismatch: whether stored times are on this clock", () => {
     );
   });
 });
+
+describe("results kept for intervalMs", () => {
+  const run = {
+    ranAt: 0,
+    fingerprint: "1:2:3:4:5|abc",
+    result: { status: "pass" as const, exitCode: 0, signal: null, timedOut: false, durationMs: 3000, output: "ok\n", outputDroppedBytes: 0, reason: null, warnings: [] },
+  };
+
+  test("are read back with the history on the same clock, and dropped with the hold-down's times after a reboot", () => {
+    const file = scratch();
+    const time = timeline();
+    const writer = time.clock("daemon").reading();
+    const history = { ...historyAt(writer.monotonicMs), runs: { slow: { ...run, ranAt: writer.monotonicMs - 100 } } };
+    expect(writeHistory(file, history, writer)).toBeNull();
+    expect(readHistory(file, time.clock("check").reading())).toEqual({ status: "read", history, note: null });
+    time.reboot();
+    const after = readHistory(file, time.clock("daemon-2").reading());
+    expect(after.status).toBe("read");
+    expect(after.history.runs).toBeUndefined();
+    expect(after.history.hooks).toEqual(HOOKS);
+  });
+
+  test("an entry that is not one is left out, and the history stands", () => {
+    const file = scratch();
+    const reading = timeline().clock("daemon").reading();
+    const text = formatState({ ...historyAt(reading.monotonicMs), runs: { slow: { ...run, ranAt: 1 } } }, reading).replace('"status":"pass"', '"status":"maybe"');
+    writeFileSync(file, text);
+    const read = readHistory(file, reading);
+    expect(read.status).toBe("read");
+    expect(read.history.runs).toBeUndefined();
+    expect(read.history.hooks).toEqual(HOOKS);
+  });
+
+  test("never make a file its own reader refuses: past the cap, their output goes first", () => {
+    const reading = timeline().clock("daemon").reading();
+    const big = Object.fromEntries(
+      Array.from({ length: 600 }, (_, i) => [`hook${i}`, { ...run, ranAt: 1, result: { ...run.result, output: "x".repeat(2048) } }]),
+    );
+    const text = formatState({ ...historyAt(reading.monotonicMs), runs: big }, reading);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(STATE_FILE_MAX_BYTES);
+    expect(JSON.parse(text).runs.hook0.result.output).toBe("");
+  });
+});

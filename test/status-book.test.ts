@@ -122,3 +122,26 @@ const DAEMON = {
   running: false,
   nextRun: null,
 };
+
+test("the maintenance switch changes once when turned, and a daemon's first evaluation finding it on counts", () => {
+  const on = { reason: "x", since: "2026-12-06T08:00:00.000Z" };
+  const book = new StatusBook(() => new Date(0));
+  expect(book.record(evaluationOf([], { maintenance: on })).maintenance).toBe("on");
+  expect(book.record(evaluationOf([], { maintenance: on })).maintenance).toBeNull();
+  expect(book.record(evaluationOf([], { maintenance: null })).maintenance).toBe("off");
+  expect(book.record(evaluationOf([])).maintenance).toBeNull();
+  expect(new StatusBook().record(evaluationOf([], { maintenance: null })).maintenance).toBeNull();
+  expect(book.snapshot({} as never).maintenance).toBeNull();
+});
+
+test("a kept result (intervalMs) ages in the status as of the reply, and its failure is counted once, when it ran", () => {
+  let monotonic = 10_000;
+  const book = new StatusBook(() => new Date(0), () => monotonic);
+  const kept = serviceResult("slow", "fail", { cached: true, ageMs: 5_000, ranAt: "2026-12-06T08:00:00.000Z" });
+  book.record(evaluationOf([serviceResult("slow", "fail", { ranAt: "2026-12-06T08:00:00.000Z" })], { durationMs: 0 }));
+  book.record(evaluationOf([kept], { durationMs: 0 }));
+  book.record(evaluationOf([kept], { durationMs: 0 }));
+  monotonic += 7_000;
+  const [slow] = book.snapshot({} as never).services;
+  expect(slow).toMatchObject({ cached: true, ageMs: 12_000, failures: 1 });
+});

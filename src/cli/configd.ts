@@ -24,6 +24,19 @@ export interface NoDaemonStatus {
   daemonRunning: boolean | null;
   socket: string | false | null;
   message: string;
+  /** The maintenance switch as its file says (no daemon needed); absent when it cannot be told. */
+  maintenance?: { reason: string | null; since: string } | null;
+}
+
+/** The maintenance switch from its file, for a status without a daemon: what the GUI's switch shows. */
+async function maintenanceFromFile(configFile: string | undefined): Promise<Pick<NoDaemonStatus, "maintenance">> {
+  try {
+    const { readMaintenance } = await import("../engine/maintenance.ts");
+    const read = readMaintenance((await loadConfigLazily({ file: configFile })).config.maintenanceFile);
+    return read.status === "unknown" ? {} : { maintenance: read.status === "on" ? read.maintenance : null };
+  } catch {
+    return {};
+  }
 }
 
 /** A multi-line message (a config error lists every bad key) as one syslog record. */
@@ -111,7 +124,7 @@ export async function statusForConfigd(configFile: string | undefined): Promise<
     if (error instanceof DaemonIncompatible) return json({ daemonRunning: true, socket, message: error.message } satisfies NoDaemonStatus);
     if (error instanceof DaemonUnreachable) {
       const message = `${error.message}; start it with: service carp_service_status start`;
-      return json({ daemonRunning: false, socket, message } satisfies NoDaemonStatus);
+      return json({ daemonRunning: false, socket, message, ...(await maintenanceFromFile(configFile)) } satisfies NoDaemonStatus);
     }
     return json({ daemonRunning: null, socket, message: await reportFailure("status", error, configFile) } satisfies NoDaemonStatus);
   }

@@ -3,6 +3,7 @@
  * configured), writing and logging nothing, and what it would do to this node, in words.
  */
 import { messageOf } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { describeFailure } from "../engine/change-line.ts";
 import { evaluate } from "../engine/evaluate.ts";
@@ -38,9 +39,21 @@ function noChecksFinding(evaluation: Evaluation): Finding {
 
 /** What starting now would do, and why. A demotion is a problem: installing would fail the cluster over. Pure. */
 export function dryRunFinding(evaluation: Evaluation): Finding {
-  if (evaluation.services.every((s) => s.status === "skipped")) return noChecksFinding(evaluation);
   // What counts as failed decides, as in the daemon: a check that passed once under rise = 3 still holds the node down.
   const failed = evaluation.services.filter(countsAsFailed).map(describeFailure);
+  const maintenance = evaluation.maintenance ?? null;
+  if (maintenance !== null && failed.length === 0) {
+    // Turned on on purpose: said, not a problem that stops install.
+    const reason = maintenance.reason === null ? "" : `: ${escapeControl(maintenance.reason)}`;
+    const what = evaluation.decision === "demote" ? "starting now DEMOTES this node" : "this node stays demoted";
+    return finding(
+      CHECK,
+      "warn",
+      `maintenance is on (since ${maintenance.since}${reason}): ${what} until carp-service-status maintenance off`,
+      "carp-service-status maintenance off, when the work is done",
+    );
+  }
+  if (evaluation.services.every((s) => s.status === "skipped")) return noChecksFinding(evaluation);
   const ran = evaluation.services.filter((s) => s.status !== "skipped").length;
   switch (evaluation.decision) {
     case "demote":

@@ -11,6 +11,7 @@ import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { type Discovery, discoverHooks } from "../engine/discover.ts";
 import { HOOK_ENV } from "../engine/evaluate.ts";
+import { resolveRunners } from "../engine/hook-settings.ts";
 import { type Finding, finding } from "./finding.ts";
 
 const CHECK = "hooks";
@@ -53,7 +54,10 @@ export function hooksFindings(discovery: Discovery, options: { hooksDir: string;
 export async function checkHooks(config: Config): Promise<Finding[]> {
   try {
     const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
-    const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity, searchPath });
+    // Checks with a `user` are vetted for that user too, as the daemon (root) vets them.
+    const { runners, problems } = resolveRunners(config, { isRoot: true });
+    const runnerOf = (name: string) => problems.get(name) ?? runners.get(name) ?? null;
+    const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity, searchPath, runnerOf });
     return hooksFindings(discovery, config);
   } catch (error) {
     return [finding(CHECK, "problem", messageOf(error))];

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { messageOf, withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
-import { type Account, findAccount } from "../config/users.ts";
+import type { Account } from "../config/users.ts";
 import type { Evaluation, Maintenance, ServiceResult } from "../protocol/wire.ts";
 import { type Clock, type ClockReading, systemClock } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
@@ -21,7 +21,7 @@ import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refu
 import type { Observation, Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore, keptResults } from "./flap-history.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
-import { intervalOf, isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings, userOf } from "./hook-settings.ts";
+import { intervalOf, isDisabled, resolveRunners, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { type MaintenanceRead, readMaintenance } from "./maintenance.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
 import { configHash, fingerprintOf, type KeptResult, keepResult, keptResultFor, keptService } from "./result-cache.ts";
@@ -216,37 +216,6 @@ async function runHooks(
 }
 
 /**
- * The accounts of the hooks that run as a user (`user`), looked up at every evaluation so a
- * changed account applies; a user that no longer exists fails its hook, and never runs it as root.
- * Not as root, a hook configured to run as the user we are already runs as it is.
- */
-function resolveRunners(
-  config: Config,
-  deps: EvaluationDeps,
-  { names, isRoot }: { names: readonly string[]; isRoot: boolean },
-): { runners: Map<string, Account>; problems: Map<string, string> } {
-  const lookUp = deps.findAccount ?? ((name: string) => findAccount(name));
-  const runners = new Map<string, Account>();
-  const problems = new Map<string, string>();
-  const accounts = new Map<string, Account | string>();
-  for (const name of names) {
-    const user = userOf(config, name);
-    if (user === null) continue;
-    if (!accounts.has(user)) {
-      try {
-        accounts.set(user, lookUp(user) ?? `no user "${user}" in the password database any more; the check does not run as root instead`);
-      } catch (error) {
-        accounts.set(user, `cannot look up user "${user}": ${messageOf(error)}; the check does not run as root instead`);
-      }
-    }
-    const account = accounts.get(user)!;
-    if (typeof account === "string") problems.set(name, `cannot run as user "${user}": ${account}`);
-    else if (isRoot || account.uid !== process.getuid?.()) runners.set(name, account);
-  }
-  return { runners, problems };
-}
-
-/**
  * Runs every hook and applies the decision. Throws CarpError("system") when the hooks directory,
  * the lock or sysctl fails, or a hook cannot be started for want of resources, its `kind` saying which.
  */
@@ -258,7 +227,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
 
   const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
   // Only the hooks named in the config can have a user; looked up before discovery, which vets for them.
-  const { runners, problems } = resolveRunners(config, deps, { names: Object.keys(config.hooks), isRoot });
+  const { runners, problems } = resolveRunners(config, { lookUp: deps.findAccount, isRoot });
   const runnerOf = (name: string): Runner | string | null => problems.get(name) ?? runners.get(name) ?? null;
   const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath, runnerOf });
   const warnings = [...discovery.warnings];

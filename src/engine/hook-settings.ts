@@ -2,10 +2,12 @@
  * The config's per-hook table (`[hooks."NAME"]`) as one evaluation asks it: each hook's deadline,
  * fall and rise, interval and user, whether it is disabled, and the names that match no file.
  */
+import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import { unmatchedHookWarnings as unmatchedTables } from "../config/hook-names.ts";
 import { formatWarning } from "../config/notices.ts";
 import { formatTomlString } from "../config/toml-print.ts";
+import { type Account, findAccount } from "../config/users.ts";
 import type { NotRun } from "./discover.ts";
 
 /** The table's entry for a hook, if any (never an inherited property: a hook may be called "constructor"). */
@@ -50,4 +52,33 @@ export function skippedByConfig(name: string): NotRun {
  */
 export function unmatchedHookWarnings(config: Config, entries: readonly string[]): string[] {
   return unmatchedTables(config, entries).map(formatWarning);
+}
+
+/**
+ * The accounts of the hooks that run as a user (`user`), looked up at every evaluation so a
+ * changed account applies; a user that no longer exists fails its hook (`problems`), and never
+ * runs it as root. Not as root, a hook configured to run as the user we are already runs as it is.
+ */
+export function resolveRunners(
+  config: Config,
+  { lookUp = (name: string) => findAccount(name), isRoot }: { lookUp?: (name: string) => Account | null; isRoot: boolean },
+): { runners: Map<string, Account>; problems: Map<string, string> } {
+  const runners = new Map<string, Account>();
+  const problems = new Map<string, string>();
+  const accounts = new Map<string, Account | string>();
+  for (const name of Object.keys(config.hooks)) {
+    const user = userOf(config, name);
+    if (user === null) continue;
+    if (!accounts.has(user)) {
+      try {
+        accounts.set(user, lookUp(user) ?? "no such user in the password database any more; the check does not run as root instead");
+      } catch (error) {
+        accounts.set(user, `cannot look the user up: ${messageOf(error)}; the check does not run as root instead`);
+      }
+    }
+    const account = accounts.get(user)!;
+    if (typeof account === "string") problems.set(name, `cannot run as user "${user}": ${account}`);
+    else if (isRoot || account.uid !== process.getuid?.()) runners.set(name, account);
+  }
+  return { runners, problems };
 }

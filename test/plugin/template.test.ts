@@ -45,6 +45,7 @@ const SETTINGS: Record<string, string> = {
   rise: "2",
   promoteDelayMs: "60000",
   stateFile: `/var/run/state ${TRICKY}`,
+  maintenanceFile: `/var/db/maintenance ${TRICKY}`,
   metricsFile: `/var/tmp/node_exporter/carp ${TRICKY}.prom`,
   notifyDir: `/usr/local/etc/notify ${TRICKY}`,
   notifyTimeoutMs: "4000",
@@ -59,9 +60,27 @@ const HOOK_ENV = [
 ];
 
 const HOOKS = [
-  { name: "frr_ospf", enabled: "1", fall: "5", rise: "4", timeoutMs: "3000", description: "OSPF neighbours in state Full" },
-  { name: `wan "gateway" \\ ü`, enabled: "0", fall: "", rise: "", timeoutMs: "", description: 'a comment that tries ] [hooks."x"] = 1' },
-  { name: "unbound", enabled: "1", fall: "", rise: "7", timeoutMs: "", description: "" },
+  {
+    name: "frr_ospf",
+    enabled: "1",
+    fall: "5",
+    rise: "4",
+    timeoutMs: "3000",
+    intervalMs: "60000",
+    user: "nobody",
+    description: "OSPF neighbours in state Full",
+  },
+  {
+    name: `wan "gateway" \\ ü`,
+    enabled: "0",
+    fall: "",
+    rise: "",
+    timeoutMs: "",
+    intervalMs: "",
+    user: "",
+    description: 'a comment that tries ] [hooks."x"] = 1',
+  },
+  { name: "unbound", enabled: "1", fall: "", rise: "7", timeoutMs: "", intervalMs: "", user: "", description: "" },
 ];
 
 /** What `config --json` must show for the spec above. */
@@ -89,6 +108,7 @@ function expectedConfig(): Record<string, unknown> {
       "socketGroup",
       "schedule",
       "stateFile",
+      "maintenanceFile",
       "metricsFile",
       "notifyDir",
       "logFormat",
@@ -101,7 +121,7 @@ function expectedConfig(): Record<string, unknown> {
     scriptSecurity: false,
     hookEnv: Object.fromEntries(HOOK_ENV.map(({ name, value }) => [name, value])),
     hooks: {
-      frr_ospf: { enabled: true, fall: 5, rise: 4, timeoutMs: 3000 },
+      frr_ospf: { enabled: true, fall: 5, rise: 4, timeoutMs: 3000, intervalMs: 60000, user: "nobody" },
       'wan "gateway" \\ ü': { enabled: false },
       unbound: { enabled: true, rise: 7 },
     },

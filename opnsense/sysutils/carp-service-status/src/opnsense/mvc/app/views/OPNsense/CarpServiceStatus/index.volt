@@ -45,9 +45,13 @@
         const ours = status.demoted ? OUR_BIT : 0;
         const kernel = status.demotion - ours;
         lines.push("{{ lang._('net.inet.carp.demotion is') }} " + status.demotion + '.');
-        lines.push(status.demoted
-            ? "{{ lang._('Our bit (2^20) is set: a service check counts as failed, and this node advertises itself as the worse master.') }}"
-            : "{{ lang._('Our bit (2^20) is clear: no service check demotes this node.') }}");
+        if (status.demoted && status.maintenance && (!status.lastRun || status.lastRun.failed.length === 0)) {
+            lines.push("{{ lang._('Our bit (2^20) is set: the maintenance switch holds this node demoted, and it advertises itself as the worse master.') }}");
+        } else {
+            lines.push(status.demoted
+                ? "{{ lang._('Our bit (2^20) is set: a service check counts as failed, and this node advertises itself as the worse master.') }}"
+                : "{{ lang._('Our bit (2^20) is clear: no service check demotes this node.') }}");
+        }
         if (kernel > 0 && kernel % 240 === 0) {
             lines.push(kernel + " {{ lang._('comes from the kernel itself (240 for each interface down, maintenance mode or pfsync bulk update).') }}");
         } else if (kernel !== 0) {
@@ -56,7 +60,30 @@
         return lines.join(' ');
     }
 
+    /* The maintenance switch as the last evaluation read it. */
+    function renderMaintenance(status) {
+        const on = status && status.maintenance;
+        $('#maintenance_state').empty().append(on
+            ? $('<span/>').append($('<span class="label label-warning"/>').text("{{ lang._('on') }}")).append(document.createTextNode(
+                ' ' + "{{ lang._('since') }} " + new Date(on.since).toLocaleString() + (on.reason ? ': ' + on.reason : '') +
+                '. ' + "{{ lang._('This node is held demoted whatever the checks say.') }}"))
+            : $('<span/>').append($('<span class="label label-default"/>').text("{{ lang._('off') }}")).append(document.createTextNode(
+                ' ' + "{{ lang._('The checks decide.') }}")));
+        $('#maintenanceOnAct').prop('disabled', !!on);
+        $('#maintenanceOffAct').prop('disabled', !on && !!status && Array.isArray(status.services));
+    }
+
+    function switchMaintenance(state) {
+        const $buttons = $('#maintenanceOnAct, #maintenanceOffAct').prop('disabled', true);
+        ajaxCall('/api/carpservicestatus/service/maintenance', {'state': state, 'reason': $('#maintenance_reason').val()}, function (data) {
+            $('#maintenance_output').text(data.ok ? (data.output || '') : (data.message || '')).show();
+            $buttons.prop('disabled', false);
+            refreshStatus();
+        });
+    }
+
     function renderStatus(status) {
+        renderMaintenance(status);
         const $message = $('#status_message').empty().hide();
         const $rows = $('#status_checks > tbody').empty();
         if (!status || !Array.isArray(status.services)) {
@@ -94,7 +121,8 @@
                 .append($('<td/>').append(stateLabel(service.status)))
                 .append($('<td/>').append(counted))
                 .append($('<td/>').text(exit))
-                .append($('<td/>').text(service.durationMs + ' ms'))
+                .append($('<td/>').text(service.durationMs + ' ms' + (service.cached && typeof service.ageMs === 'number'
+                    ? ', ' + Math.round(service.ageMs / 1000) + " {{ lang._('s ago (intervalMs)') }}" : '')))
                 .append($('<td/>').append($('<pre style="margin: 0; white-space: pre-wrap;"/>').text(output))));
         });
     }
@@ -173,6 +201,23 @@
             });
         });
 
+        $('#maintenanceOnAct').click(function () {
+            BootstrapDialog.confirm({
+                title: "{{ lang._('Turn maintenance on') }}",
+                message: "{{ lang._('This node is held demoted until maintenance is turned off: the peer takes over as master (with preempt on). The switch survives restarts and reboots.') }}",
+                type: BootstrapDialog.TYPE_WARNING,
+                btnOKLabel: "{{ lang._('Turn maintenance on') }}",
+                callback: function (confirmed) {
+                    if (confirmed) {
+                        switchMaintenance('on');
+                    }
+                }
+            });
+        });
+        $('#maintenanceOffAct').click(function () {
+            switchMaintenance('off');
+        });
+
         $('a[data-toggle="tab"][href="#status"]').on('shown.bs.tab', refreshStatus);
         setInterval(function () {
             if ($('#status').hasClass('active')) {
@@ -212,6 +257,15 @@
     </div>
     <div id="status" class="tab-pane fade in">
         <div class="col-md-12">
+            <h2>{{ lang._('Maintenance') }}</h2>
+            <p id="maintenance_state"></p>
+            <div class="form-inline">
+                <input type="text" class="form-control" id="maintenance_reason" maxlength="200" size="50" placeholder="{{ lang._('Reason (optional)') }}"/>
+                <button class="btn btn-warning" id="maintenanceOnAct" type="button">{{ lang._('Turn maintenance on') }}</button>
+                <button class="btn btn-default" id="maintenanceOffAct" type="button">{{ lang._('Turn maintenance off') }}</button>
+            </div>
+            <p class="text-muted">{{ lang._('The CARP maintenance mode of OPNsense resets the demotion when it is left; this switch is kept on this node (not in the configuration, so HA sync never copies it) and put back at the next evaluation.') }}</p>
+            <pre id="maintenance_output" style="display: none;"></pre>
             <div id="status_message" class="alert alert-warning" style="display: none; margin-top: 1em;"></div>
             <p id="status_demotion" style="margin-top: 1em;"></p>
             <p id="status_holddown"></p>

@@ -34,8 +34,8 @@ use OPNsense\Core\Backend;
 /**
  * The service: start, stop, restart, status and reconfigure (Apply: template reload, then
  * restart) as every OPNsense service has them, plus what the status tab and the widget ask
- * carp-service-status through configd: the daemon's status, an evaluation now, the files in the
- * hooks directory and a configuration test.
+ * carp-service-status through configd: the daemon's status, an evaluation now, the maintenance
+ * switch, the files in the hooks directory and a configuration test.
  */
 class ServiceController extends ApiMutableServiceControllerBase
 {
@@ -74,6 +74,36 @@ class ServiceController extends ApiMutableServiceControllerBase
         }
         $output = (new Backend())->configdRun('carpservicestatus evaluate');
         return ['status' => 'ok', 'output' => trim($output)];
+    }
+
+    /**
+     * The maintenance switch: POST state=on (with an optional reason) holds this node demoted
+     * whatever the checks say, state=off lets the checks decide again. Answers what
+     * `carp-service-status configd maintenance-on|off` prints: ok, the switch, the evaluation's table.
+     * The switch is this node's own: it is kept on the node, not in config.xml, so HA sync never
+     * copies it to the peer.
+     */
+    public function maintenanceAction()
+    {
+        if (!$this->request->isPost()) {
+            return ['ok' => false, 'message' => gettext('Use POST to turn maintenance on or off.')];
+        }
+        $state = (string)$this->request->getPost('state');
+        if ($state === 'on') {
+            // One line of at most 200 characters, as carp-service-status takes it.
+            $reason = preg_replace('/[\x00-\x1f\x7f]+/u', ' ', (string)$this->request->getPost('reason'));
+            $reason = mb_substr(trim($reason ?? ''), 0, 200);
+            $response = (new Backend())->configdpRun('carpservicestatus maintenance_on', [$reason]);
+        } elseif ($state === 'off') {
+            $response = (new Backend())->configdRun('carpservicestatus maintenance_off');
+        } else {
+            return ['ok' => false, 'message' => gettext('Give state "on" or "off".')];
+        }
+        $data = json_decode($response, true);
+        if (is_array($data)) {
+            return $data;
+        }
+        return ['ok' => false, 'message' => trim($response) === '' ? gettext('No answer from configd.') : trim($response)];
     }
 
     /** The files in the configured hooks directory, for picking check names. */

@@ -63,7 +63,7 @@ class M1_0_0 extends BaseModelMigration
     private const PLAIN_KEYS = [
         'hooksDir', 'sysctl', 'logger', 'lockFile', 'lockTimeoutMs', 'hookTimeoutMs', 'killGraceMs',
         'concurrency', 'outputLimitBytes', 'fall', 'rise', 'promoteDelayMs', 'stateFile', 'metricsFile',
-        'notifyDir', 'notifyTimeoutMs', 'logFormat', 'logLevel', 'socketGroup',
+        'notifyDir', 'notifyTimeoutMs', 'logFormat', 'logLevel', 'socketGroup', 'maintenanceFile',
     ];
 
     private $logger = null;
@@ -173,7 +173,7 @@ class M1_0_0 extends BaseModelMigration
             $node = $model->hooks->hook->Add();
             $node->name = (string)$name;
             $node->enabled = ($hook['enabled'] ?? true) ? '1' : '0';
-            foreach (['fall', 'rise', 'timeoutMs'] as $key) {
+            foreach (['fall', 'rise', 'timeoutMs', 'intervalMs', 'user'] as $key) {
                 if (isset($hook[$key])) {
                     $node->$key = self::text($hook[$key]);
                 }

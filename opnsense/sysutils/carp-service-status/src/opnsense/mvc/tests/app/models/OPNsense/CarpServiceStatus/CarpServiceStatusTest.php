@@ -119,7 +119,8 @@ class CarpServiceStatusTest extends \PHPUnit\Framework\TestCase
 
     public function testPerCheckBoundsAreEnforcedAndEmptyMeansTheGeneralSetting()
     {
-        foreach (['fall' => [1, 1000], 'rise' => [1, 1000], 'timeoutMs' => [100, 3600000]] as $field => $bounds) {
+        $perCheck = ['fall' => [1, 1000], 'rise' => [1, 1000], 'timeoutMs' => [100, 3600000], 'intervalMs' => [1000, 86400000]];
+        foreach ($perCheck as $field => $bounds) {
             $model = new CarpServiceStatus();
             $hook = $model->hooks->hook->Add();
             $hook->name = 'frr_ospf';
@@ -133,6 +134,34 @@ class CarpServiceStatusTest extends \PHPUnit\Framework\TestCase
                 $this->assertArrayHasKey($hook->__reference . '.' . $field, self::errors($model), "{$field} = {$value} is refused");
             }
         }
+    }
+
+    public function testACheckRunsAsAUserNamedLikeOne()
+    {
+        foreach (['nobody', '_dhcp', 'www-data', 'a.b', str_repeat('u', 32)] as $user) {
+            $model = new CarpServiceStatus();
+            $hook = $model->hooks->hook->Add();
+            $hook->name = 'frr_ospf';
+            $hook->user = $user;
+            $this->assertSame([], self::errors($model), "user {$user} is accepted");
+        }
+        foreach (['0day', 'root;id', "nobody\n", 'a b', str_repeat('u', 33), '-x'] as $user) {
+            $model = new CarpServiceStatus();
+            $hook = $model->hooks->hook->Add();
+            $hook->name = 'frr_ospf';
+            $hook->user = $user;
+            $errors = self::errors($model);
+            $this->assertArrayHasKey($hook->__reference . '.user', $errors, "user {$user} is refused");
+            $this->assertStringContainsString('name of a user', $errors[$hook->__reference . '.user']);
+        }
+    }
+
+    public function testTheMaintenanceSwitchFileIsAnAbsolutePathOutsideVarRun()
+    {
+        $model = new CarpServiceStatus();
+        $this->assertSame('/var/db/carp_service_status.maintenance', (string)$model->maintenanceFile);
+        $model->maintenanceFile = 'relative/path';
+        $this->assertArrayHasKey('maintenanceFile', self::errors($model));
     }
 
     public static function badNameProvider()
