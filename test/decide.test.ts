@@ -79,7 +79,9 @@ describe("decide with the maintenance switch on", () => {
       delta: BIT,
       message: "carp demoted by 1048576 due to carp-service-status maintenance (upgrading FRR)",
     });
-    expect(decide(0, [], { maintenance: { reason: null } })).toMatchObject({ message: "carp demoted by 1048576 due to carp-service-status maintenance" });
+    expect(decide(0, [], { maintenance: { reason: null } })).toMatchObject({
+      message: "carp demoted by 1048576 due to carp-service-status maintenance",
+    });
   });
   test("a check failing too: the stock line, naming it", () => {
     expect(decide(0, ["ospf"], { maintenance: on })).toMatchObject({ action: "demote", message: demotionMessage(["ospf"]) });
@@ -88,6 +90,8 @@ describe("decide with the maintenance switch on", () => {
     expect(decide(BIT, [], { maintenance: on, mayPromote: true })).toEqual({ action: "none" });
   });
   test("a reason cannot split the syslog line", () => {
-    expect(decide(0, [], { maintenance: { reason: "a\nb" } })).toMatchObject({ message: "carp demoted by 1048576 due to carp-service-status maintenance (a\\nb)" });
+    expect(decide(0, [], { maintenance: { reason: "a\nb" } })).toMatchObject({
+      message: "carp demoted by 1048576 due to carp-service-status maintenance (a\\nb)",
+    });
   });
 });

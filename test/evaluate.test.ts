@@ -792,7 +792,9 @@ describe("the maintenance switch in an evaluation", () => {
     const kept = await evaluate(sandbox.config, unknown.deps);
     expect(kept.action).toBe("none");
     expect(unknown.kernel.value()).toBe(BIT);
-    expect(kept.promotionWithheld).toBe(`The 2^20 bit stays set although every check passes: ${problem}, so whether maintenance is on cannot be told`);
+    expect(kept.promotionWithheld).toBe(
+      `The 2^20 bit stays set although every check passes: ${problem}, so whether maintenance is on cannot be told`,
+    );
     expect(kept.warnings).toEqual([expect.stringContaining(`${problem}: whether maintenance is on cannot be told`)]);
     sandbox.cleanup();
     const clear = setup(["ospf"], 0, { ospf: 0 });
@@ -883,7 +885,11 @@ describe("intervalMs in an evaluation", () => {
     await evaluate(config, deps);
     exits.slow = 1;
     time.advance(60_000);
-    expect((await evaluate(config, deps)).services.find((s) => s.name === "slow")?.counted).toEqual({ state: "pass", streak: 1, needed: 2 });
+    expect((await evaluate(config, deps)).services.find((s) => s.name === "slow")?.counted).toEqual({
+      state: "pass",
+      streak: 1,
+      needed: 2,
+    });
     for (let i = 0; i < 5; i++) {
       time.advance(10_000);
       const kept = await evaluate(config, deps);

@@ -43,7 +43,12 @@ describe("the helper's command", () => {
     expect(command[4]).toEndWith("/src/system/exec-as.ts");
   });
   test("the compiled executable is its own helper", () => {
-    const where = { modulePath: "/$bunfs/root/carp", moduleDir: "/$bunfs/root", main: "/$bunfs/root/carp", execPath: "/usr/local/bin/carp" };
+    const where = {
+      modulePath: "/$bunfs/root/carp",
+      moduleDir: "/$bunfs/root",
+      main: "/$bunfs/root/carp",
+      execPath: "/usr/local/bin/carp",
+    };
     expect(helperCommand(where)).toEqual(["/usr/local/bin/carp"]);
   });
   test("the bundle runs itself under the Bun that runs it", () => {
@@ -57,7 +62,12 @@ describe("the helper's command", () => {
     ]);
   });
   test("the hook's environment travels in one variable: nothing meant for the hook changes how the helper starts", () => {
-    const { argv, env } = runAsCommand({ name: "nobody", uid: 65534, gid: 65534, groups: [65534, 900] }, ["/h/svc", "a"], { BUN_OPTIONS: "--x", HOME: "/" }, "N");
+    const { argv, env } = runAsCommand(
+      { name: "nobody", uid: 65534, gid: 65534, groups: [65534, 900] },
+      ["/h/svc", "a"],
+      { BUN_OPTIONS: "--x", HOME: "/" },
+      "N",
+    );
     expect(argv.slice(-9)).toEqual([EXEC_AS_COMMAND, "N", "nobody", "65534", "65534", "65534,900", "--", "/h/svc", "a"]);
     expect(env).toEqual({ [EXEC_AS_ENV]: JSON.stringify({ BUN_OPTIONS: "--x", HOME: "/" }) });
   });

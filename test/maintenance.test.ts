@@ -36,9 +36,17 @@ describe("reading the switch", () => {
 
   test("a file that is not a switch of ours says nothing either way: unknown, with the reason", () => {
     const { file } = scratch();
-    for (const content of ["on\n", "{}", '{"version":2,"reason":null,"since":"2026-12-06T08:00:00.000Z"}', '{"version":1,"reason":null,"since":"never"}']) {
+    for (const content of [
+      "on\n",
+      "{}",
+      '{"version":2,"reason":null,"since":"2026-12-06T08:00:00.000Z"}',
+      '{"version":1,"reason":null,"since":"never"}',
+    ]) {
       writeFileSync(file, content);
-      expect(readMaintenance(file)).toEqual({ status: "unknown", problem: `The maintenance file "${file}" is not a maintenance switch of version 1` });
+      expect(readMaintenance(file)).toEqual({
+        status: "unknown",
+        problem: `The maintenance file "${file}" is not a maintenance switch of version 1`,
+      });
     }
   });
 
@@ -47,7 +55,9 @@ describe("reading the switch", () => {
     mkdirSync(file);
     const read = readMaintenance(file);
     expect(read.status).toBe("unknown");
-    expect(() => writeMaintenance(file, null)).toThrow(`Cannot turn maintenance off: "${file}": it is a directory, which we do not replace`);
+    expect(() => writeMaintenance(file, null)).toThrow(
+      `Cannot turn maintenance off: "${file}": it is a directory, which we do not replace`,
+    );
     expect(statSync(file).isDirectory()).toBe(true);
     rmSync(file, { recursive: true });
     Bun.spawnSync(["mkfifo", file]);
@@ -59,7 +69,10 @@ describe("turning it", () => {
   test("on again keeps since, and takes a new reason (or keeps the old one)", () => {
     const before = { status: "on" as const, maintenance: { reason: "FRR", since: "2026-12-06T08:00:00.000Z" } };
     const now = new Date("2026-12-06T09:00:00.000Z");
-    expect(switchedOn(before, { reason: "FRR and unbound", now })).toEqual({ reason: "FRR and unbound", since: "2026-12-06T08:00:00.000Z" });
+    expect(switchedOn(before, { reason: "FRR and unbound", now })).toEqual({
+      reason: "FRR and unbound",
+      since: "2026-12-06T08:00:00.000Z",
+    });
     expect(switchedOn(before, { reason: null, now })).toEqual({ reason: "FRR", since: "2026-12-06T08:00:00.000Z" });
     expect(switchedOn({ status: "off" }, { reason: null, now })).toEqual({ reason: null, since: "2026-12-06T09:00:00.000Z" });
   });
@@ -96,7 +109,9 @@ describe("turning it", () => {
 
   test(`a reason longer than ${MAINTENANCE_REASON_MAX_CHARS} characters is refused`, async () => {
     const config = scratch();
-    const error = await switchMaintenance({ ...config, maintenanceFile: config.file }, { on: true, reason: "x".repeat(201) }).catch((e) => e);
+    const error = await switchMaintenance({ ...config, maintenanceFile: config.file }, { on: true, reason: "x".repeat(201) }).catch(
+      (e) => e,
+    );
     expect((error as CarpError).code).toBe("usage");
     expect(readMaintenance(config.file)).toEqual({ status: "off" });
   });

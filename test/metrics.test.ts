@@ -366,7 +366,9 @@ describe("the maintenance switch and intervalMs in the metrics", () => {
 
   test("a check with intervalMs: when its last run started, the one whose result counts", () => {
     const kept = service("slow", "pass", { ranAt: "2026-12-06T08:00:00.000Z", cached: true, ageMs: 30_000 });
-    const families = parse(renderMetrics({ status: status({ services: [kept, service("dns", "pass")] }), errorsByKind: errors, ...observed(dropped) }));
+    const families = parse(
+      renderMetrics({ status: status({ services: [kept, service("dns", "pass")] }), errorsByKind: errors, ...observed(dropped) }),
+    );
     expect(hookValues(families, "hook_last_run_timestamp_seconds")).toEqual({ slow: Date.parse("2026-12-06T08:00:00.000Z") / 1000 });
   });
 });

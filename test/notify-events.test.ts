@@ -206,7 +206,10 @@ describe("the maintenance switch's events", () => {
     const held = { passingSince: "2026-12-06T09:00:00.000Z", until: "2026-12-06T09:01:00.000Z", remainingMs: 60_000, started: true };
     const e = evaluation([service("ospf", "pass")], { demoted: true, promotionHeld: held, maintenance: null });
     const events = notifyEventsOf(e, [], { maintenance: "off" });
-    expect(events.map(notifyArgs)).toEqual([["maintenance", "off"], ["held", "2026-12-06T09:01:00.000Z"]]);
+    expect(events.map(notifyArgs)).toEqual([
+      ["maintenance", "off"],
+      ["held", "2026-12-06T09:01:00.000Z"],
+    ]);
     expect(notifyEnv(events[0]!)).toMatchObject({ CARP_MAINTENANCE: "off", CARP_MAINTENANCE_REASON: "", CARP_MAINTENANCE_SINCE: "" });
   });
 

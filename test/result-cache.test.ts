@@ -37,7 +37,10 @@ describe("keptResultFor", () => {
 
 describe("what is kept", () => {
   test("the raw result, its output cut for the state file; as a service it says kept, since when and how old", () => {
-    const service = { ...serviceResult("slow", "fail", { exitCode: 2, output: "x".repeat(KEPT_OUTPUT_MAX_CHARS + 10) }), counted: { state: "fail" as const, streak: 0, needed: 1 } };
+    const service = {
+      ...serviceResult("slow", "fail", { exitCode: 2, output: "x".repeat(KEPT_OUTPUT_MAX_CHARS + 10) }),
+      counted: { state: "fail" as const, streak: 0, needed: 1 },
+    };
     const entry = keepResult(service, { ranAt: 1_000, fingerprint: "f" });
     expect(entry.result.output).toHaveLength(KEPT_OUTPUT_MAX_CHARS);
     expect(entry.result.outputDroppedBytes).toBe(10);

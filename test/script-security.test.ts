@@ -279,7 +279,12 @@ describe("a check run as another user (user)", () => {
     ],
     ["a directory writable by a group of the user is refused", dir(0o775), "hooks directory", 'a group of user "frr"'],
     ["an interpreter writable by a group of the user is refused", file(0o775), "interpreter", 'a group of user "frr"'],
-    ["a sticky ancestor writable by the user's groups is still trusted (the user cannot replace root's entries)", dir(0o1775), "ancestor", null],
+    [
+      "a sticky ancestor writable by the user's groups is still trusted (the user cannot replace root's entries)",
+      dir(0o1775),
+      "ancestor",
+      null,
+    ],
   ];
   for (const [what, info, role, expected] of cases) {
     test(what, () => {

@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
 import { listenSocket } from "../src/daemon/socket-server.ts";
 import { callDaemon, DaemonIncompatible, DaemonUnreachable, findSocket } from "../src/protocol/client.ts";
-import { type DaemonStatus, type Evaluation, PROTOCOL_HEADER, PROTOCOL_VERSION, protocolMajor } from "../src/protocol/wire.ts";
+import {
+  type DaemonStatus,
+  type ErrorReply,
+  type Evaluation,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  protocolMajor,
+} from "../src/protocol/wire.ts";
 
 const dirs: string[] = [];
 const servers: Array<{ stop(force: boolean): unknown }> = [];
@@ -248,8 +255,14 @@ describe("request bodies (protocol 2.1)", () => {
   test("a body the route does not take is refused with 400 and why, and the handler never runs", async () => {
     const { socket, bodies } = await recording();
     const post = (path: string, body: string) =>
-      fetch(`http://localhost${path}`, { method: "POST", unix: socket, body }).then(async (r) => [r.status, (await r.json()).error.message]);
-    expect(await post("/maintenance", "")).toEqual([400, 'POST /maintenance takes a JSON body: {"on": true, "reason": "..."} or {"on": false}']);
+      fetch(`http://localhost${path}`, { method: "POST", unix: socket, body }).then(async (r) => [
+        r.status,
+        ((await r.json()) as ErrorReply).error.message,
+      ]);
+    expect(await post("/maintenance", "")).toEqual([
+      400,
+      'POST /maintenance takes a JSON body: {"on": true, "reason": "..."} or {"on": false}',
+    ]);
     expect(await post("/maintenance", "{on}")).toEqual([400, "The body of POST /maintenance is not JSON"]);
     expect(await post("/maintenance", '{"on":"yes"}')).toEqual([400, '"on" is true or false']);
     expect(await post("/maintenance", '{"on":false,"reason":"x"}')).toEqual([400, '"reason" goes with {"on": true} only']);
@@ -268,7 +281,10 @@ describe("request bodies (protocol 2.1)", () => {
 
   test("a daemon of protocol 2.0 has no maintenance switch: the client says to restart it, and does not take it for no daemon", async () => {
     const socket = serve(() =>
-      Response.json({ error: { code: "not_found", message: 'Unknown path "/maintenance"' } }, { status: 404, headers: { [PROTOCOL_HEADER]: "2.0" } }),
+      Response.json(
+        { error: { code: "not_found", message: 'Unknown path "/maintenance"' } },
+        { status: 404, headers: { [PROTOCOL_HEADER]: "2.0" } },
+      ),
     );
     const error = await callDaemon(socket, "maintenance", { body: { on: true }, timeoutMs: 1000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CarpError);

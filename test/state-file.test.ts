@@ -246,7 +246,17 @@ describe("results kept for intervalMs", () => {
   const run = {
     ranAt: 0,
     fingerprint: "1:2:3:4:5|abc",
-    result: { status: "pass" as const, exitCode: 0, signal: null, timedOut: false, durationMs: 3000, output: "ok\n", outputDroppedBytes: 0, reason: null, warnings: [] },
+    result: {
+      status: "pass" as const,
+      exitCode: 0,
+      signal: null,
+      timedOut: false,
+      durationMs: 3000,
+      output: "ok\n",
+      outputDroppedBytes: 0,
+      reason: null,
+      warnings: [],
+    },
   };
 
   test("are read back with the history on the same clock, and dropped with the hold-down's times after a reboot", () => {
@@ -266,7 +276,10 @@ describe("results kept for intervalMs", () => {
   test("an entry that is not one is left out, and the history stands", () => {
     const file = scratch();
     const reading = timeline().clock("daemon").reading();
-    const text = formatState({ ...historyAt(reading.monotonicMs), runs: { slow: { ...run, ranAt: 1 } } }, reading).replace('"status":"pass"', '"status":"maybe"');
+    const text = formatState({ ...historyAt(reading.monotonicMs), runs: { slow: { ...run, ranAt: 1 } } }, reading).replace(
+      '"status":"pass"',
+      '"status":"maybe"',
+    );
     writeFileSync(file, text);
     const read = readHistory(file, reading);
     expect(read.status).toBe("read");

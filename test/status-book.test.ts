@@ -136,7 +136,10 @@ test("the maintenance switch changes once when turned, and a daemon's first eval
 
 test("a kept result (intervalMs) ages in the status as of the reply, and its failure is counted once, when it ran", () => {
   let monotonic = 10_000;
-  const book = new StatusBook(() => new Date(0), () => monotonic);
+  const book = new StatusBook(
+    () => new Date(0),
+    () => monotonic,
+  );
   const kept = serviceResult("slow", "fail", { cached: true, ageMs: 5_000, ranAt: "2026-12-06T08:00:00.000Z" });
   book.record(evaluationOf([serviceResult("slow", "fail", { ranAt: "2026-12-06T08:00:00.000Z" })], { durationMs: 0 }));
   book.record(evaluationOf([kept], { durationMs: 0 }));

@@ -101,6 +101,16 @@ describe.skipIf(!canRunLinux)("the compiled linux-x64 executable", () => {
     expect(existsSync(`/proc/${left}`)).toBe(false);
   });
 
+  test("runs a check as another user: the executable is its own helper, and the hook sees the user's uid", async () => {
+    const sandbox = sandboxed();
+    sandbox.addHook("who", { content: "#!/bin/sh\nid -u\n" });
+    writeFileSync(sandbox.configFile, `${readFileSync(sandbox.writeConfig(), "utf8")}\n[hooks."who"]\nuser = "nobody"\n`);
+    const { stdout, exitCode } = await exec([LINUX, "check", "--json", "--config", sandbox.configFile], scratch("carp-elsewhere-"));
+    expect(exitCode).toBe(0);
+    const nobody = Bun.spawnSync(["id", "-u", "nobody"]).stdout.toString();
+    expect(JSON.parse(stdout).services[0]).toMatchObject({ status: "pass", output: nobody });
+  });
+
   test("ignores a bunfig.toml in the directory it is started in: a planted preload never runs as root", async () => {
     const elsewhere = scratch("carp-elsewhere-");
     writeFileSync(join(elsewhere, "bunfig.toml"), 'preload = ["./planted.ts"]\n');

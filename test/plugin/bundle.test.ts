@@ -13,6 +13,7 @@ import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
 import { install } from "../../src/install/install.ts";
 import { INSTALLED_FILES, LAYOUT, NODE_PATHS, PLUGIN_FILES } from "../../src/install/layout.ts";
 import { renderConfigdActions, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
+import { makeSandbox } from "../helpers.ts";
 import { opnsenseRoot, removeScratch, standInExecutable } from "../install-scenario.ts";
 import { PORT_DIR, run, scratchDir } from "./testenv.ts";
 
@@ -79,6 +80,38 @@ describe("dist/cli.js", () => {
       const shown = await run([wrapper, "config", "--json", "--config", config], { cwd: hostile });
       expect(JSON.parse(shown.stdout)).toMatchObject({ hooksDir: hooks, concurrency: 3, socket: false });
       expect(existsSync(marker)).toBe(false);
+    });
+  }
+});
+
+describe("dist/cli.js runs a check as another user (it is its own helper)", () => {
+  for (const [label, bun] of [
+    [`the running Bun (${Bun.version})`, process.execPath],
+    ["Bun 1.3.14 (lang/bun)", BUN_1_3_14],
+  ] as const) {
+    test(`under ${label}: the hook sees the user's uid, not root's`, async () => {
+      const sandbox = makeSandbox();
+      try {
+        sandbox.addHook("who", { content: "#!/bin/sh\nid -u\n" });
+        await Bun.write(sandbox.configFile, `${readFileSync(sandbox.writeConfig(), "utf8")}\n[hooks."who"]\nuser = "nobody"\n`);
+        // As the port's wrapper runs it.
+        const check = await run([
+          bun,
+          "--config=/dev/null",
+          "--no-env-file",
+          "--no-install",
+          built.outfile,
+          "check",
+          "--json",
+          "--config",
+          sandbox.configFile,
+        ]);
+        expect(check.exitCode).toBe(0);
+        const nobody = Bun.spawnSync(["id", "-u", "nobody"]).stdout.toString();
+        expect(JSON.parse(check.stdout).services[0]).toMatchObject({ status: "pass", output: nobody });
+      } finally {
+        sandbox.cleanup();
+      }
     });
   }
 });
