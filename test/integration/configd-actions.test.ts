@@ -239,6 +239,8 @@ describe("configctl carp_service_status status", () => {
       daemonRunning: false,
       socket: sandbox.config.socket,
       message: `No daemon answers at "${sandbox.config.socket}" (ENOENT); start it with: service carp_service_status start`,
+      // From its file: the GUI's switch shows it without a daemon.
+      maintenance: null,
     });
   });
 });
@@ -252,4 +254,40 @@ describe.skipIf(!NC)("the stock event through the shim (type script)", () => {
       expect(sandbox.demotion()).toBe(1048576);
     });
   }
+});
+
+describe("the GUI's maintenance switch (actions_carpservicestatus.conf: maintenance_on, maintenance_off)", () => {
+  /** The plugin's action, its command pointed at the sandbox's executable, its parameter quoted as configd quotes it. */
+  function pluginAction(binary: string, name: string, parameter?: string) {
+    const file = join(import.meta.dir, "../../opnsense/sysutils/carp-service-status/src/opnsense/service/conf/actions.d/actions_carpservicestatus.conf");
+    const action = parseActions(readFileSync(file, "utf8"))[name]!;
+    expect(action.type).toBe("script_output");
+    const command = action.command.replace("/usr/local/bin/carp-service-status", binary);
+    const quoted = parameter === undefined ? "" : ` '${parameter.replace(/'/g, `'"'"'`)}'`;
+    return runConfigdAction("script_output", `${command}${quoted}`);
+  }
+
+  for (const up of [true, false]) {
+    test(`on and off answer JSON for the page with the daemon ${up ? "up" : "down"}, and configd logs nothing`, async () => {
+      const t = setup("pass");
+      if (up) await startDaemon();
+      const on = await pluginAction(t.binary, "maintenance_on", "it's the FRR upgrade");
+      expect(on.errors).toEqual([]);
+      expect(JSON.parse(on.reply)).toMatchObject({ ok: true, maintenance: { reason: "it's the FRR upgrade" }, message: "" });
+      expect(JSON.parse(on.reply).output).toContain("demotion 0 -> 1048576: demoted");
+      expect(sandbox.demotion()).toBe(BIT);
+      const status = await t.status();
+      expect(JSON.parse(status.reply).maintenance).toMatchObject({ reason: "it's the FRR upgrade" });
+      const off = await pluginAction(t.binary, "maintenance_off");
+      expect(off.errors).toEqual([]);
+      expect(JSON.parse(off.reply)).toMatchObject({ ok: true, maintenance: null });
+      expect(sandbox.demotion()).toBe(0);
+    });
+  }
+
+  test("an empty reason (the page's field left empty) is none", async () => {
+    const t = setup("pass");
+    const on = await pluginAction(t.binary, "maintenance_on", "");
+    expect(JSON.parse(on.reply)).toMatchObject({ ok: true, maintenance: { reason: null } });
+  });
 });
