@@ -76,7 +76,7 @@ export function keptService(
   kept: KeptResult,
   { now, wallTime }: { now: number; wallTime(ms: number): string },
 ): ServiceResult {
-  return { ...kept.result, name, ranAt: wallTime(kept.ranAt), cached: true, ageMs: Math.max(0, Math.round(now - kept.ranAt)) };
+  return { name, ...kept.result, ranAt: wallTime(kept.ranAt), cached: true, ageMs: Math.max(0, Math.round(now - kept.ranAt)) };
 }
 
 /** JSON with its keys sorted, so two equal configurations hash the same however their objects were built. */

@@ -5,7 +5,9 @@ import { runCli } from "../helpers.ts";
 test("configd needs its action, and names the choices when it is missing or unknown", async () => {
   const missing = await runCli(["configd"]);
   expect(missing.exitCode).toBe(2);
-  expect(missing.stderr).toBe('carp-service-status: Missing action: give "evaluate" or "status" or "maintenance-on" or "maintenance-off"; run carp-service-status configd --help\n');
+  expect(missing.stderr).toBe(
+    'carp-service-status: Missing action: give "evaluate" or "status" or "maintenance-on" or "maintenance-off"; run carp-service-status configd --help\n',
+  );
   const unknown = await runCli(["configd", "restart"]);
   expect(unknown.stderr).toContain('Unknown action "restart": give "evaluate" or "status" or "maintenance-on" or "maintenance-off"');
   const extra = await runCli(["configd", "status", "now"]);

@@ -259,7 +259,10 @@ describe.skipIf(!NC)("the stock event through the shim (type script)", () => {
 describe("the GUI's maintenance switch (actions_carpservicestatus.conf: maintenance_on, maintenance_off)", () => {
   /** The plugin's action, its command pointed at the sandbox's executable, its parameter quoted as configd quotes it. */
   function pluginAction(binary: string, name: string, parameter?: string) {
-    const file = join(import.meta.dir, "../../opnsense/sysutils/carp-service-status/src/opnsense/service/conf/actions.d/actions_carpservicestatus.conf");
+    const file = join(
+      import.meta.dir,
+      "../../opnsense/sysutils/carp-service-status/src/opnsense/service/conf/actions.d/actions_carpservicestatus.conf",
+    );
     const action = parseActions(readFileSync(file, "utf8"))[name]!;
     expect(action.type).toBe("script_output");
     const command = action.command.replace("/usr/local/bin/carp-service-status", binary);
