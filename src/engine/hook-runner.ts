@@ -74,8 +74,8 @@ function describeExecError(path: string, error: unknown): string {
   return `cannot execute: ${messageOf(error)}`;
 }
 
-function spawnHook(argv: string[], env: Record<string, string>): Started {
-  return spawnInGroup(argv, { cwd: "/", env });
+function spawnHook(argv: string[], env: Record<string, string>, what?: string): Started {
+  return spawnInGroup(argv, { cwd: "/", env, what });
 }
 
 /** How the helper's own failure (the hook never ran as the user) reads, in the admin's terms. */
@@ -94,7 +94,8 @@ function describeHelperFailure(path: string, user: string, failure: { code: stri
 function startHook(path: string, { env, args = [], runAs }: Pick<RunHookOptions, "env" | "args" | "runAs">, nonce: string) {
   if (runAs) {
     const helper = runAsCommand(runAs, [path, ...args], env, nonce);
-    return spawnHook(helper.argv, helper.env);
+    // The helper execs the hook in place: the run file names the hook, as for any hook.
+    return spawnHook(helper.argv, helper.env, path);
   }
   try {
     return spawnHook([path, ...args], env);

@@ -60,10 +60,11 @@ export interface Started {
  * Starts argv in a new session (so it leads a process group we can signal at once) and follows
  * its tree from the first instant. A failure to start is thrown as Bun threw it.
  */
-export function spawnInGroup(argv: string[], options: { cwd?: string; env?: Record<string, string> }): Started {
+export function spawnInGroup(argv: string[], options: { cwd?: string; env?: Record<string, string>; what?: string }): Started {
   const { token, env } = prepareRun(options.env);
   const proc = Bun.spawn(argv, { cwd: options.cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
-  return { proc, tree: registerRun(proc.pid, { token, what: argv[0] ?? "" }) };
+  // `what`: the program it becomes, when argv[0] only starts it (the helper that runs a hook as another user).
+  return { proc, tree: registerRun(proc.pid, { token, what: options.what ?? argv[0] ?? "" }) };
 }
 
 /** Reads a stream into the capture until EOF or until cancelled. */

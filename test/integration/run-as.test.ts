@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runFilePath } from "../../src/system/run-file.ts";
 import { isAlive, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 /** A user and a group of this test's own (names with the pid: another run may be going on), removed after. */
@@ -133,6 +134,21 @@ describe("a check with user", () => {
     const child = Number(hung.evaluation.services[0].output.trim());
     expect(child).toBeGreaterThan(0);
     expect(isAlive(child)).toBe(false);
+  });
+});
+
+describe("a daemon's run file (what a kill -9 would leave running)", () => {
+  test("names the hook, not the helper that started it as the user", async () => {
+    const path = setUp("hangs", "#!/bin/sh\nsleep 3600\n", 0o755, { hookTimeoutMs: 20_000, schedule: false });
+    const daemon = await spawnDaemon(sandbox);
+    try {
+      const runFile = runFilePath(sandbox.config.stateFile as string);
+      const text = await waitFor(() => existsSync(runFile) && readFileSync(runFile, "utf8"), "the run file", 10_000);
+      expect(text).toContain(`"name":${JSON.stringify(path)}`);
+      expect(text).not.toContain("exec-as");
+    } finally {
+      await daemon.stop();
+    }
   });
 });
 
