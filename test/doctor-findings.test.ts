@@ -42,6 +42,22 @@ describe("dry run", () => {
     });
   });
 
+  test("the maintenance switch on: said as a warning (turned on on purpose, install does not refuse for it), not as a failing check", () => {
+    const maintenance = { reason: "FRR upgrade", since: "2026-12-06T08:00:00.000Z" };
+    const demote = { ...evaluation("demote", [service("a", "pass")]), maintenance };
+    expect(dryRunFinding(demote)).toMatchObject({
+      status: "warn",
+      detail:
+        "maintenance is on (since 2026-12-06T08:00:00.000Z: FRR upgrade): starting now DEMOTES this node until carp-service-status maintenance off",
+      fix: "carp-service-status maintenance off, when the work is done",
+    });
+    expect(dryRunFinding({ ...evaluation("none", [service("a", "pass")]), maintenance, demoted: true }).detail).toContain(
+      "this node stays demoted until carp-service-status maintenance off",
+    );
+    // A failing check still decides how it reads: the check is the problem.
+    expect(dryRunFinding({ ...evaluation("demote", [service("a", "fail")]), maintenance }).status).toBe("problem");
+  });
+
   test("our bit set, all passing, a hold-down: it would stay demoted that long, then promote", () => {
     const held = { ...evaluation("none", [service("a", "pass")]), promotionHeld: { passingSince: "x", until: "y", remainingMs: 59_001 } };
     expect(dryRunFinding(held)).toMatchObject({

@@ -93,6 +93,10 @@ describe("a check with user", () => {
       `refused by script security: "${path}" is group-writable with group 0, a group of user "${USER}", whom the check runs as (mode 0775); fix: chmod g-w "${path}"`,
     );
     expect(existsSync(`${path}.ran`)).toBe(false);
+    // doctor says so before install, as the daemon would refuse it.
+    const doctor = await runCli(["doctor", "--json", "--config", sandbox.configFile]);
+    const hooks = JSON.parse(doctor.stdout).findings.filter((f: { check: string }) => f.check === "hooks");
+    expect(hooks.map((f: { detail: string }) => f.detail).join("\n")).toContain(`a group of user "${USER}", whom the check runs as`);
     // Without user, root's rule (group 0 may write) lets it run.
     sandbox.writeConfig();
     expect((await runCli(["check", "--config", sandbox.configFile])).exitCode).toBe(0);
