@@ -16,11 +16,12 @@ import {
 } from "../src/install/templates.ts";
 import { REPLY_IDLE_TIMEOUT_MS } from "../src/protocol/wire.ts";
 import { waitFor } from "./helpers.ts";
+import { tool } from "./tools.ts";
 
-const SHELLCHECK = Bun.which("shellcheck");
-const PYTHON = Bun.which("python3");
+const SHELLCHECK = tool("shellcheck", "shellcheck");
+const PYTHON = tool("python3", "python3");
 // OpenBSD netcat, as in FreeBSD's base system (Debian: netcat-openbsd; .ci/run installs it).
-const NC = Bun.which("nc");
+const NC = tool("nc", "netcat-openbsd");
 /** nc's -w in the installed scripts: the clients' reply idle deadline. */
 const NC_WAIT_S = REPLY_IDLE_TIMEOUT_MS / 1000;
 /** Enough of an evaluation for the socket server to send. */

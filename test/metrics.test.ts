@@ -8,9 +8,10 @@ import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-t
 import { zeroErrorCounts } from "../src/daemon/error-kind.ts";
 import { escapeLabelValue, type MetricsInput, renderMetrics } from "../src/daemon/metrics.ts";
 import { type DaemonStatus, PROTOCOL_VERSION, type ServiceStatus } from "../src/protocol/wire.ts";
+import { tool } from "./tools.ts";
 import { serviceResult } from "./wire-builders.ts";
 
-const PROMTOOL = Bun.which("promtool");
+const PROMTOOL = tool("promtool", "prometheus");
 const P = "carp_service_status_";
 
 function service(name: string, status: ServiceStatus["status"], extra: Partial<ServiceStatus> = {}): ServiceStatus {

@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { type ListenOptions, listenSocket, type SocketHandlers, type SocketServer } from "../../src/daemon/socket-server.ts";
 import type { DaemonStatus, Evaluation } from "../../src/protocol/wire.ts";
 import { makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
+import { tool } from "../tools.ts";
 
-const NC = Bun.which("nc");
+const NC = tool("nc", "netcat-openbsd");
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
