@@ -15,7 +15,7 @@ import { LAYOUT } from "../../src/install/layout.ts";
 import { pluginTree } from "../../src/install/plugin-files.ts";
 import { renderConfigdActions, renderShim, renderSyshook } from "../../src/install/templates.ts";
 import { renderUpdateHook } from "../../src/install/update-hook.ts";
-import { type DaemonProcess, makeSandbox, runCli, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
+import { type DaemonProcess, holdLock, makeSandbox, runCli, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
 
 const AS_ROOT = process.getuid?.() === 0;
 let sandbox: Sandbox;
@@ -263,9 +263,8 @@ describe("lock file and socket", () => {
     healthy();
     const lockFile = sandbox.config.lockFile;
     // In a group of its own: the lock is held by sleep, flock's child, which must go too.
-    const holder = Bun.spawn(["flock", lockFile, "sleep", "5"], { detached: true });
+    const holder = await holdLock(lockFile, 5, { detached: true });
     try {
-      await Bun.sleep(100);
       expect(await checkLockFile(lockFile)).toMatchObject({ status: "warn" });
     } finally {
       process.kill(-holder.pid, "SIGKILL");
