@@ -3,6 +3,7 @@
  * write, verify and log. Effects enter through `EvaluationDeps`; the decision is decide.ts.
  */
 import type { Logger } from "pino";
+import { deadlineSignal } from "../common/deadline.ts";
 import { messageOf, withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
@@ -187,9 +188,8 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   // Every tool call under the lock is bounded, and so is the phase as a whole: the stock script
   // and every other writer wait on this lock.
   const phaseMs = deps.lockPhaseTimeoutMs ?? LOCK_PHASE_TIMEOUT_MS;
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new Error(`the lock phase's deadline of ${phaseMs} ms passed`)), phaseMs);
-  const phase = { signal: deadline.signal };
+  const phaseDeadline = deadlineSignal(phaseMs, `the lock phase's deadline of ${phaseMs} ms passed`);
+  const phase = { signal: phaseDeadline.signal };
   try {
     const now = clock.read();
     const demotionBefore = await deps.sysctl.read(phase);
@@ -300,7 +300,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
-    clearTimeout(timer);
+    phaseDeadline.clear();
     lock?.release();
   }
 }
