@@ -18,8 +18,8 @@ export class Coalescer<T> {
 
   /** The result of the next evaluation that starts after this call. */
   request(): Promise<T> {
-    if (this.#next) return this.#next;
-    if (!this.#current) return this.#start();
+    if (this.#next !== null) return this.#next;
+    if (this.#current === null) return this.#start();
     this.#next = this.#current.then(
       () => this.#startNext(),
       () => this.#startNext(),
