@@ -10,6 +10,7 @@ import { type ConfigLoad, configFindings, loadConfigForDoctor } from "./config-c
 import { checkDaemon, checkSocket } from "./daemon-checks.ts";
 import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
+import { checkGateways } from "./gateways-check.ts";
 import { checkHooks, checkNotifyScripts } from "./hooks-check.ts";
 import { checkConfigdActions, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
 import { checkLockFile, demotionFinding, PREEMPT_OID, preemptFinding, sysctlFinding } from "./system-checks.ts";
@@ -39,6 +40,7 @@ async function configChecks(load: Extract<ConfigLoad, { ok: true }>): Promise<{ 
     await checkLockFile(config.lockFile),
     ...(await checkHooks(config)),
     ...(await checkNotifyScripts(config)),
+    ...(await checkGateways(config)),
     preemptFinding(preempt, simulated),
   ];
   const after = [
