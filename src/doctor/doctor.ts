@@ -12,7 +12,7 @@ import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
 import { checkGateways } from "./gateways-check.ts";
 import { checkHooks, checkNotifyScripts } from "./hooks-check.ts";
-import { checkConfigdActions, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
+import { checkConfigdActions, checkMonitorHook, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
 import { checkLockFile, demotionFinding, PREEMPT_OID, preemptFinding, sysctlFinding } from "./system-checks.ts";
 
 export interface DoctorOptions {
@@ -59,6 +59,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     checkStockScript(options.root),
     checkConfigdActions(options.root),
     checkSyshook(options.root),
+    checkMonitorHook(options.root),
     checkPlugin(options.root),
   ];
   if (!load.ok) {

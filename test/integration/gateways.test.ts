@@ -8,8 +8,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { NODE_PATHS } from "../../src/install/layout.ts";
+import { renderMonitorHook } from "../../src/install/templates.ts";
 import { addGatewayFixture, type GatewayFixture, writeGatewayConfig } from "../gateway-fixture.ts";
-import { type DaemonProcess, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
+import { CLI, type DaemonProcess, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
 
 const BIT = 1048576;
 const DEMOTED = "carp daemon.warning: carp demoted by 1048576 due to service disruption (services: gateway:WAN_GW)";
@@ -299,5 +301,57 @@ describe("gateway checks in the daemon", () => {
       "promoted",
     ]);
     expect(sandbox.syslog()).toEqual([DEMOTED, PROMOTED]);
+  });
+});
+
+describe("the gateway alarm hook", () => {
+  /** The monitor hook as install writes it, pointed at the sandbox: its socket, and this CLI with its config. */
+  function monitorHook(): string {
+    const binary = join(sandbox.dir, "carp-service-status");
+    writeFileSync(
+      binary,
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@" --config ${JSON.stringify(sandbox.configFile)}\n`,
+    );
+    chmodSync(binary, 0o755);
+    const paths = { ...NODE_PATHS, binary, socket: sandbox.config.socket as string, syshookMark: join(sandbox.dir, "syshook") };
+    const hook = join(sandbox.dir, "50-carp-service-status");
+    writeFileSync(hook, renderMonitorHook(paths));
+    chmodSync(hook, 0o755);
+    return hook;
+  }
+
+  /** Runs it as rc.syshook monitor does (SCRIPT GW,...), which must return at once and say nothing. */
+  async function alarm(hook: string) {
+    const proc = Bun.spawn([hook, "WAN_GW"], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ stdout, stderr, exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+  }
+
+  test("an alarm has the running daemon read the gateways now: the gateway down demotes without waiting for the schedule", async () => {
+    const gateways = setUp(["WAN_GW none"], { WAN_GW: [] });
+    writeGatewayConfig(sandbox, gateways, { WAN_GW: [] }, { schedule: false });
+    daemon = await spawnDaemon(sandbox);
+    await waitFor(async () => (await daemon!.call("status")).counters.evaluations === 1, "the first evaluation");
+    const hook = monitorHook();
+    gateways.setGateways(["WAN_GW down"]);
+    await alarm(hook);
+    // The syslog line comes last, after the write and its read-back.
+    await waitFor(() => sandbox.syslog().length > 0, "the demotion");
+    expect(sandbox.syslog()).toEqual([DEMOTED]);
+    expect(sandbox.demotion()).toBe(BIT);
+    expect((await daemon.call("status")).counters.triggers).toBe(1);
+  });
+
+  test("with no daemon, the alarm evaluates here, in the background", async () => {
+    const gateways = setUp(["WAN_GW down"], { WAN_GW: [] });
+    const hook = monitorHook();
+    await alarm(hook);
+    await waitFor(() => sandbox.syslog().length >= 2, "the evaluation here", 15_000);
+    await waitFor(() => !existsSync(join(sandbox.dir, "syshook.busy")), "the evaluation to end");
+    expect(sandbox.demotion()).toBe(BIT);
+    // configd evaluate logs to syslog: the stock line, then our own saying why.
+    expect(sandbox.syslog()[0]).toBe(DEMOTED);
+    expect(sandbox.syslog()[1]).toContain('"msg":"demoted this node: gateway:WAN_GW (in failOn: down (Offline)');
+    expect(gateways.runs()).toBe(1);
   });
 });
