@@ -353,7 +353,7 @@ const EVENT_HOOKS = [
   // rc.syshook carp: SCRIPT VHID@IF TYPE, on every CARP state change.
   { label: "CARP event hook", render: renderSyshook, args: ["1@vtnet0", "MASTER"] },
   // rc.syshook monitor: SCRIPT GW[,GW...], on a gateway alarm (rc.routing_configure).
-  { label: "gateway alarm hook", render: renderMonitorHook, args: ["WAN_GW,WAN2_GW"] },
+  { label: "monitor hook", render: renderMonitorHook, args: ["WAN_GW,WAN2_GW"] },
 ] as const;
 
 for (const { label, render, args } of EVENT_HOOKS) {

@@ -200,13 +200,13 @@ export function checkMonitorHook(root: string): Finding {
   const text = readText(path);
   if (text === null) {
     return finding(
-      "gateway alarm hook",
+      "monitor hook",
       "warn",
       `"${path}" is missing: a gateway alarm waits for the next scheduled run to reach the gateway checks`,
       "carp-service-status install",
     );
   }
   if (text !== renderMonitorHook())
-    return finding("gateway alarm hook", "warn", `"${path}" differs from this version's`, "carp-service-status install");
-  return finding("gateway alarm hook", "ok", `"${path}" installed: gateway alarms trigger an evaluation`);
+    return finding("monitor hook", "warn", `"${path}" differs from this version's`, "carp-service-status install");
+  return finding("monitor hook", "ok", `"${path}" installed: gateway alarms trigger an evaluation`);
 }

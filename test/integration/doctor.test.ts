@@ -79,7 +79,7 @@ test("a node ready to run: every check passes, in the order of the table, and do
     ["stock script", "ok"],
     ["configd actions", "ok"],
     ["CARP event hook", "ok"],
-    ["gateway alarm hook", "ok"],
+    ["monitor hook", "ok"],
     ["GUI plugin", "ok"],
     ["daemon", "ok"],
     ["socket", "ok"],
@@ -259,10 +259,10 @@ describe("what install put on the node", () => {
     expect(checkSyshook(root).status).toBe("ok");
   });
 
-  test("the gateway alarm hook: missing, changed, installed", () => {
+  test("the monitor hook (gateway alarms): missing, changed, installed", () => {
     const root = scratchRoot();
     expect(checkMonitorHook(root)).toMatchObject({
-      check: "gateway alarm hook",
+      check: "monitor hook",
       status: "warn",
       detail: `"${join(root, LAYOUT.monitorHook)}" is missing: a gateway alarm waits for the next scheduled run to reach the gateway checks`,
       fix: "carp-service-status install",
