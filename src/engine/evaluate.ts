@@ -17,7 +17,7 @@ import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import type { Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
-import { checkGateways } from "./gateways.ts";
+import { readGatewayChecks } from "./gateways.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
@@ -173,7 +173,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   // What the hooks see is the world as of now; a decision made by another run since must stand.
   const observedAt = clock.read().monotonicMs;
   // The gateway status is read once, beside the hooks; a failed read ends the run here (gateways.ts).
-  const gatewayChecks = checkGateways(config, {
+  const gatewayChecks = readGatewayChecks(config, {
     env: HOOK_ENV,
     enforceSecurity: config.scriptSecurity && isRoot,
     searchPath: HOOK_ENV.PATH,

@@ -128,7 +128,10 @@ export function enabledGateways(config: Pick<Config, "gateways">): string[] {
  * The promise is marked as handled at once: the evaluation awaits it after its hooks, and a run
  * that stops earlier (our own fault, a shutdown) must not leave an unhandled rejection behind.
  */
-export function checkGateways(config: Config, options: Omit<GatewayStatusOptions, "timeoutMs" | "killGraceMs">): Promise<GatewayChecks> {
+export function readGatewayChecks(
+  config: Config,
+  options: Omit<GatewayStatusOptions, "timeoutMs" | "killGraceMs">,
+): Promise<GatewayChecks> {
   const checks = (async (): Promise<GatewayChecks> => {
     const entries = Object.entries(config.gateways);
     const checked = entries.filter(([, settings]) => settings.enabled !== false);
