@@ -182,7 +182,7 @@ describe("renderMetrics, parsed back", () => {
 
   test("errors are counted by kind, every kind present from zero", () => {
     const byKind = Object.fromEntries(families.get(`${P}evaluation_errors_total`)!.metrics.map((m) => [m.labels!.kind, Number(m.value)]));
-    expect(byKind).toEqual({ hooks_dir: 0, lock: 0, sysctl: 2, resources: 0, other: 0 });
+    expect(byKind).toEqual({ hooks_dir: 0, lock: 0, sysctl: 2, gateways: 0, resources: 0, other: 0 });
   });
 
   test("notify events a full queue cost are counted by kind: hook events dropped, changes of our bit folded", () => {

@@ -18,6 +18,7 @@ import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import type { Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore } from "./flap-history.ts";
+import { readGatewayChecks } from "./gateways.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { isDisabled, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { capConcurrency, mapConcurrent } from "./pool.ts";
@@ -172,12 +173,22 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   if (clock.note) sayOnce(deps.log, clock.note);
   // What the hooks see is the world as of now; a decision made by another run since must stand.
   const observedAt = clock.read().monotonicMs;
+  // The gateway status is read once, beside the hooks; a failed read ends the run here (gateways.ts).
+  const gatewayChecks = readGatewayChecks(config, {
+    env: HOOK_ENV,
+    enforceSecurity: config.scriptSecurity && isRoot,
+    searchPath: HOOK_ENV.PATH,
+    signal,
+  });
   const ran = await runHooks(config, deps, { hooks: discovery.hooks.filter((hook) => !isDisabled(config, hook.name)), signal });
   const notRun = [
     ...discovery.notRun.map((entry) => (isDisabled(config, entry.name) ? skippedByConfig(entry.name) : entry)),
     ...discovery.hooks.filter((hook) => isDisabled(config, hook.name)).map((hook) => skippedByConfig(hook.name)),
   ];
-  const services = [...ran, ...notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
+  const gateways = await gatewayChecks;
+  for (const warning of gateways.warnings) deps.log.warn(warning);
+  warnings.push(...gateways.warnings);
+  const services = [...ran, ...notRun.map(notRunResult), ...gateways.services].sort((a, b) => compareNames(a.name, b.name));
 
   const lockFile = deps.acquireLock ?? acquireLock;
   const lock = dryRun
