@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { VERSION } from "../src/common/version.ts";
 import { renderSampleConfig } from "../src/config/sample.ts";
 import { NODE_PATHS, type NodePaths } from "../src/install/layout.ts";
-import { renderConfigdActions, renderRcScript, renderSyshook } from "../src/install/templates.ts";
+import { renderConfigdActions, renderMonitorHook, renderRcScript, renderSyshook } from "../src/install/templates.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 export const ENTRY = join(REPO, "src", "cli.ts");
@@ -119,7 +119,7 @@ export const PORT_PATHS: NodePaths = {
 
 /**
  * The port's distfile contents, beside the bundle: what install writes on a node (rc.d script,
- * configd actions, CARP event hook, sample config), rendered by install's own templates with
+ * configd actions, CARP event hook, gateway alarm hook, sample config), rendered by install's own templates with
  * %%PREFIX%% and %%LOCALBASE%% for the port to fill in, and the wrapper. File name -> text.
  */
 export function portFiles(): Record<string, string> {
@@ -128,6 +128,7 @@ export function portFiles(): Record<string, string> {
     "carp_service_status.in": renderRcScript(PORT_PATHS),
     "actions_carp_service_status.conf.in": renderConfigdActions(PORT_PATHS),
     "50-carp-service-status.in": renderSyshook(PORT_PATHS),
+    "50-carp-service-status-monitor.in": renderMonitorHook(PORT_PATHS),
     "carp_service_status.toml.sample": renderSampleConfig(),
   };
 }

@@ -37,7 +37,7 @@ test("requests during an evaluation share exactly one follow-up", async () => {
 
 test("a request is never answered by an evaluation that started before it", async () => {
   const { coalescer, started } = controlled();
-  coalescer.request();
+  void coalescer.request();
   const late = coalescer.request();
   started[0]!.finish(1);
   await Bun.sleep(0);

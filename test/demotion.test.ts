@@ -1,5 +1,6 @@
 /** The demotion value taken apart for people, from 0 to stacked and negative values. */
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { findAnomalies, repairOf } from "../src/engine/decide.ts";
 import { explainDemotion } from "../src/engine/demotion.ts";
 
 const BIT = 1048576;
@@ -80,3 +81,25 @@ for (const [value, expected] of cases) {
     else expect(explained.fix).toMatch(expected.fix);
   });
 }
+
+describe("one repair for a value that cannot be right", () => {
+  test.each([
+    [-1048576, "sysctl net.inet.carp.demotion=1048576"],
+    [2 * 1048576, "sysctl net.inet.carp.demotion=-2097152"],
+    [3 * 1048576 + 240, "sysctl net.inet.carp.demotion=-3145728"],
+    [1048576 + 240, null],
+    [240, null],
+    [0, null],
+  ])("%d: %s", (value, repair) => {
+    expect(repairOf(value)).toBe(repair);
+    // The anomaly and the explanation under the tables name the same command.
+    const anomaly = findAnomalies(value)[0] ?? null;
+    const fix = explainDemotion(value).fix;
+    if (repair === null) {
+      expect([anomaly, fix]).toEqual([null, null]);
+    } else {
+      expect(anomaly).toContain(`clear it with ${repair}`);
+      expect(fix).toStartWith(repair);
+    }
+  });
+});

@@ -644,3 +644,39 @@ describe("the check right before exec, for interpreters", () => {
     expect(await recheckHook(hook!)).toBeNull();
   });
 });
+
+describe("names of gateway checks", () => {
+  test('an entry named "gateway:..." is listed as ./gateway:...: a hook fails with how to rename it, anything else is skipped', async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("gateway:WAN_GW", { fixture: "pass" });
+    sandbox.addHook("gateway:it's", { fixture: "pass" });
+    sandbox.addHook("gateway:notes", { content: "notes\n" }, 0o644);
+    sandbox.addHook("gateway_ok", { fixture: "pass" });
+    const { hooks, notRun } = await discoverHooks(sandbox.hooksDir, OPEN);
+    expect(hooks.map((h) => h.name)).toEqual(["gateway_ok"]);
+    const dir = sandbox.hooksDir;
+    expect(notRun).toEqual([
+      {
+        name: "./gateway:WAN_GW",
+        status: "fail",
+        reason: `its name is reserved: "gateway:NAME" is the check of the gateway NAME ([gateways."NAME"]); rename it: mv -- '${dir}/gateway:WAN_GW' '${dir}/gateway_WAN_GW'`,
+      },
+      {
+        name: "./gateway:it's",
+        status: "fail",
+        reason: `its name is reserved: "gateway:NAME" is the check of the gateway NAME ([gateways."NAME"]); rename it: mv -- '${dir}/gateway:it'\\''s' '${dir}/gateway_it'\\''s'`,
+      },
+      { name: "./gateway:notes", status: "skipped", reason: "not executable" },
+    ]);
+  });
+
+  test("the rename command works in sh", async () => {
+    sandbox = makeSandbox();
+    sandbox.addHook("gateway:it's", { fixture: "pass" });
+    const { notRun } = await discoverHooks(sandbox.hooksDir, OPEN);
+    const command = notRun[0]!.reason.slice(notRun[0]!.reason.indexOf("rename it: ") + "rename it: ".length);
+    expect(Bun.spawnSync(["/bin/sh", "-c", command]).exitCode).toBe(0);
+    const after = await discoverHooks(sandbox.hooksDir, OPEN);
+    expect(after.hooks.map((h) => h.name)).toEqual(["gateway_it's"]);
+  });
+});

@@ -129,3 +129,16 @@ function effects() {
     syslog: { warning: async () => {} },
   };
 }
+
+test("an evaluation whose gateway status command cannot run ends in a gateways error, counted under its own label", async () => {
+  const sandbox = makeSandbox({ gatewayStatusCommand: join(dir, "no-gateway-status"), gateways: { WAN_GW: { failOn: ["down"] } } });
+  try {
+    const deps = { ...effects(), log: pino({ level: "silent" }), isRoot: false };
+    const error = await rejection(evaluate(sandbox.config, deps));
+    expect((error as Error).message).toStartWith(`The gateway status command "${join(dir, "no-gateway-status")}" cannot be run: `);
+    expect(kindOf(error)).toBe("gateways");
+    expect(evaluationErrorKind(error)).toBe("gateways");
+  } finally {
+    sandbox.cleanup();
+  }
+});

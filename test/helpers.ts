@@ -219,3 +219,15 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Holds `lockFile` with flock(1), as the stock script does, for `seconds`; resolves once the lock is
+ * held (flock's command has started), not after a guess at how long that takes.
+ */
+export async function holdLock(lockFile: string, seconds: number, options: { detached?: boolean } = {}): Promise<Bun.Subprocess> {
+  const held = `${lockFile}.held-by-test`;
+  rmSync(held, { force: true });
+  const holder = Bun.spawn(["flock", lockFile, "sh", "-c", `: > "$0"; exec sleep ${seconds}`, held], { detached: options.detached });
+  await waitFor(() => existsSync(held), "flock(1) to hold the lock");
+  return holder;
+}

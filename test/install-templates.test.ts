@@ -9,6 +9,7 @@ import {
   fillTemplate,
   isShim,
   renderConfigdActions,
+  renderMonitorHook,
   renderRcScript,
   renderShim,
   renderSyshook,
@@ -16,11 +17,12 @@ import {
 } from "../src/install/templates.ts";
 import { REPLY_IDLE_TIMEOUT_MS } from "../src/protocol/wire.ts";
 import { waitFor } from "./helpers.ts";
+import { tool } from "./tools.ts";
 
-const SHELLCHECK = Bun.which("shellcheck");
-const PYTHON = Bun.which("python3");
+const SHELLCHECK = tool("shellcheck", "shellcheck");
+const PYTHON = tool("python3", "python3");
 // OpenBSD netcat, as in FreeBSD's base system (Debian: netcat-openbsd; .ci/run installs it).
-const NC = Bun.which("nc");
+const NC = tool("nc", "netcat-openbsd");
 /** nc's -w in the installed scripts: the clients' reply idle deadline. */
 const NC_WAIT_S = REPLY_IDLE_TIMEOUT_MS / 1000;
 /** Enough of an evaluation for the socket server to send. */
@@ -348,120 +350,158 @@ function runningCopies(path: string): number {
   return Number(found.stdout.toString().trim());
 }
 
-describe("CARP event hook", () => {
-  async function runSyshook(options: { daemon?: () => Promise<unknown>; broken?: "reset" | "silent" } = {}) {
-    const socket = join(dir, "sock");
-    const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
-    if (options.broken) brokenDaemon(socket, options.broken);
-    const binary = fakeBinary();
-    const hook = write("50-carp-service-status", renderSyshook(paths({ binary, nc: NC!, socket })));
-    const started = performance.now();
-    // As rc.syshook runs it: SCRIPT VHID@IF TYPE.
-    const result = await sh([hook, "1@vtnet0", "MASTER"]);
-    return { requests, ms: performance.now() - started, hook, ...result };
-  }
+/** The two event hooks: the same request, fallback and marks; what calls them passes different arguments. */
+const EVENT_HOOKS = [
+  // rc.syshook carp: SCRIPT VHID@IF TYPE, on every CARP state change.
+  { label: "CARP event hook", render: renderSyshook, args: ["1@vtnet0", "MASTER"] },
+  // rc.syshook monitor: SCRIPT GW[,GW...], on a gateway alarm (rc.routing_configure).
+  { label: "monitor hook", render: renderMonitorHook, args: ["WAN_GW,WAN2_GW"] },
+] as const;
 
-  /** Whether the hook's background subshell (a fork of the script, same command line) still runs. */
-  function backgroundRuns(hook: string): boolean {
-    return readdirSync("/proc")
-      .filter((entry) => /^\d+$/.test(entry))
-      .some((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(hook);
-        } catch {
-          return false;
-        }
+for (const { label, render, args } of EVENT_HOOKS) {
+  describe(label, () => {
+    async function runSyshook(options: { daemon?: () => Promise<unknown>; broken?: "reset" | "silent" } = {}) {
+      const socket = join(dir, "sock");
+      const requests = options.daemon ? await standInDaemon(socket, options.daemon) : [];
+      if (options.broken) brokenDaemon(socket, options.broken);
+      const binary = fakeBinary();
+      const hook = write("50-carp-service-status", render(paths({ binary, nc: NC!, socket })));
+      const started = performance.now();
+      // As rc.syshook runs it.
+      const result = await sh([hook, ...args]);
+      return { requests, ms: performance.now() - started, hook, ...result };
+    }
+
+    /** Whether the hook's background subshell (a fork of the script, same command line) still runs. */
+    function backgroundRuns(hook: string): boolean {
+      return readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .some((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(hook);
+          } catch {
+            return false;
+          }
+        });
+    }
+
+    test("with no daemon, a burst of events starts one evaluation and one more after it, not one each", async () => {
+      // Each evaluation runs until the test releases it, so the burst surely arrives while the first runs.
+      const release = join(dir, "release");
+      const binary = write(
+        "slow-carp-service-status",
+        `#!/bin/sh\necho "$*" >> "${dir}/calls"\nwhile [ ! -e "${release}" ]; do sleep 0.02; done\n`,
+      );
+      const mark = join(dir, "syshook");
+      const hook = write(
+        "50-carp-service-status",
+        render(paths({ binary, nc: NC ?? "/usr/bin/nc", socket: join(dir, "no-socket"), syshookMark: mark })),
+      );
+      expect((await sh([hook, ...args])).exitCode).toBe(0);
+      await waitFor(() => calls().length >= 1, "the first evaluation");
+      for (let i = 0; i < 5; i++) expect((await sh([hook, ...args])).exitCode).toBe(0);
+      // Their background parts have left their mark and gone: only the evaluating one runs the hook now.
+      await waitFor(() => runningCopies(hook) === 1, "the later events to leave their mark");
+      writeFileSync(release, "");
+      await waitFor(() => !existsSync(`${mark}.busy`), "the evaluations to end", 6000);
+      expect(calls()).toEqual(["configd evaluate", "configd evaluate"]);
+    });
+
+    test("is valid sh", async () => {
+      const hook = write("50-carp-service-status", render());
+      expect((await sh(["/bin/sh", "-n", hook])).exitCode).toBe(0);
+    });
+
+    test.skipIf(!SHELLCHECK)("passes shellcheck", async () => {
+      const hook = write("50-carp-service-status", render());
+      const { stdout, exitCode } = await sh([SHELLCHECK!, "-s", "sh", hook]);
+      expect(stdout).toBe("");
+      expect(exitCode).toBe(0);
+    });
+
+    test.skipIf(!NC)("asks the daemon to evaluate and returns at once, while the evaluation takes a second", async () => {
+      const { promise: answered, resolve } = Promise.withResolvers<void>();
+      const result = await runSyshook({
+        daemon: async () => {
+          await Bun.sleep(1000);
+          resolve();
+          return EVALUATION;
+        },
       });
-  }
+      expect({ stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
+      expect(result.ms).toBeLessThan(500);
+      await waitFor(() => result.requests.length === 1, "the daemon to be asked");
+      await answered;
+      expect(calls()).toEqual([]);
+    });
 
-  test("with no daemon, a burst of events starts one evaluation and one more after it, not one each", async () => {
-    // Each evaluation runs until the test releases it, so the burst surely arrives while the first runs.
+    for (const broken of ["reset", "silent"] as const) {
+      test.skipIf(!NC)(
+        `when the daemon ${broken === "reset" ? "resets the connection" : "accepts and stays silent (stopped)"}, the executable evaluates here, in the background`,
+        async () => {
+          const result = await runSyshook({ broken });
+          expect(result.exitCode).toBe(0);
+          expect(result.ms).toBeLessThan(500);
+          await waitFor(() => calls().length === 1, "the executable to be run", REPLY_IDLE_TIMEOUT_MS * 3);
+          expect(calls()).toEqual(["configd evaluate"]);
+        },
+        30_000,
+      );
+    }
+
+    test.skipIf(!NC)(
+      "a daemon that answers 200 after its 102s is not second-guessed: no evaluation here",
+      async () => {
+        const { promise: answered, resolve } = Promise.withResolvers<void>();
+        const result = await runSyshook({
+          daemon: async () => {
+            await Bun.sleep(REPLY_IDLE_TIMEOUT_MS + 1500);
+            resolve();
+            return EVALUATION;
+          },
+        });
+        expect(result.ms).toBeLessThan(500);
+        await answered;
+        await waitFor(() => !backgroundRuns(result.hook), "the background request to end");
+        expect(calls()).toEqual([]);
+      },
+      30_000,
+    );
+
+    test.skipIf(!NC)("with no daemon, the executable evaluates here, in the background", async () => {
+      const result = await runSyshook();
+      expect(result.exitCode).toBe(0);
+      expect(result.ms).toBeLessThan(500);
+      await waitFor(() => calls().length === 1, "the executable to be run");
+      expect(calls()).toEqual(["configd evaluate"]);
+    });
+  });
+}
+
+describe("both event hooks", () => {
+  test("a CARP event and a gateway alarm during one evaluation here share the one after it: the same marks", async () => {
     const release = join(dir, "release");
     const binary = write(
       "slow-carp-service-status",
       `#!/bin/sh\necho "$*" >> "${dir}/calls"\nwhile [ ! -e "${release}" ]; do sleep 0.02; done\n`,
     );
-    const mark = join(dir, "syshook");
-    const hook = write(
-      "50-carp-service-status",
-      renderSyshook(paths({ binary, nc: NC ?? "/usr/bin/nc", socket: join(dir, "no-socket"), syshookMark: mark })),
-    );
-    expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
+    const nodePaths = paths({ binary, nc: NC ?? "/usr/bin/nc", socket: join(dir, "no-socket"), syshookMark: join(dir, "syshook") });
+    const carp = write("carp-50-carp-service-status", renderSyshook(nodePaths));
+    const monitor = write("monitor-50-carp-service-status", renderMonitorHook(nodePaths));
+    expect((await sh([monitor, "WAN_GW"])).exitCode).toBe(0);
     await waitFor(() => calls().length >= 1, "the first evaluation");
-    for (let i = 0; i < 5; i++) expect((await sh([hook, "1@vtnet0", "MASTER"])).exitCode).toBe(0);
-    // Their background parts have left their mark and gone: only the evaluating one runs the hook now.
-    await waitFor(() => runningCopies(hook) === 1, "the later events to leave their mark");
+    expect((await sh([carp, "1@vtnet0", "BACKUP"])).exitCode).toBe(0);
+    expect((await sh([monitor, "WAN_GW,WAN2_GW"])).exitCode).toBe(0);
+    await waitFor(() => runningCopies(carp) === 0 && runningCopies(monitor) === 1, "the later events to leave their mark");
     writeFileSync(release, "");
-    await waitFor(() => !existsSync(`${mark}.busy`), "the evaluations to end", 6000);
+    await waitFor(() => !existsSync(join(dir, "syshook.busy")), "the evaluations to end", 6000);
     expect(calls()).toEqual(["configd evaluate", "configd evaluate"]);
   });
 
-  test("is valid sh", async () => {
-    const hook = write("50-carp-service-status", renderSyshook());
-    expect((await sh(["/bin/sh", "-n", hook])).exitCode).toBe(0);
-  });
-
-  test.skipIf(!SHELLCHECK)("passes shellcheck", async () => {
-    const hook = write("50-carp-service-status", renderSyshook());
-    const { stdout, exitCode } = await sh([SHELLCHECK!, "-s", "sh", hook]);
-    expect(stdout).toBe("");
-    expect(exitCode).toBe(0);
-  });
-
-  test.skipIf(!NC)("asks the daemon to evaluate and returns at once, while the evaluation takes a second", async () => {
-    const { promise: answered, resolve } = Promise.withResolvers<void>();
-    const result = await runSyshook({
-      daemon: async () => {
-        await Bun.sleep(1000);
-        resolve();
-        return EVALUATION;
-      },
-    });
-    expect({ stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode }).toEqual({ stdout: "", stderr: "", exitCode: 0 });
-    expect(result.ms).toBeLessThan(500);
-    await waitFor(() => result.requests.length === 1, "the daemon to be asked");
-    await answered;
-    expect(calls()).toEqual([]);
-  });
-
-  for (const broken of ["reset", "silent"] as const) {
-    test.skipIf(!NC)(
-      `when the daemon ${broken === "reset" ? "resets the connection" : "accepts and stays silent (stopped)"}, the executable evaluates here, in the background`,
-      async () => {
-        const result = await runSyshook({ broken });
-        expect(result.exitCode).toBe(0);
-        expect(result.ms).toBeLessThan(500);
-        await waitFor(() => calls().length === 1, "the executable to be run", REPLY_IDLE_TIMEOUT_MS * 3);
-        expect(calls()).toEqual(["configd evaluate"]);
-      },
-      30_000,
-    );
-  }
-
-  test.skipIf(!NC)(
-    "a daemon that answers 200 after its 102s is not second-guessed: no evaluation here",
-    async () => {
-      const { promise: answered, resolve } = Promise.withResolvers<void>();
-      const result = await runSyshook({
-        daemon: async () => {
-          await Bun.sleep(REPLY_IDLE_TIMEOUT_MS + 1500);
-          resolve();
-          return EVALUATION;
-        },
-      });
-      expect(result.ms).toBeLessThan(500);
-      await answered;
-      await waitFor(() => !backgroundRuns(result.hook), "the background request to end");
-      expect(calls()).toEqual([]);
-    },
-    30_000,
-  );
-
-  test.skipIf(!NC)("with no daemon, the executable evaluates here, in the background", async () => {
-    const result = await runSyshook();
-    expect(result.exitCode).toBe(0);
-    expect(result.ms).toBeLessThan(500);
-    await waitFor(() => calls().length === 1, "the executable to be run");
-    expect(calls()).toEqual(["configd evaluate"]);
+  test("differ only in what they say calls them", () => {
+    const code = (text: string) => text.slice(text.indexOf("\n(\n"));
+    expect(code(renderMonitorHook())).toBe(code(renderSyshook()));
+    expect(renderMonitorHook()).toContain('runs "rc.syshook monitor\n# GW[,GW...]"');
+    expect(renderMonitorHook()).not.toBe(renderSyshook());
   });
 });

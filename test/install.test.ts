@@ -9,7 +9,7 @@ import type { FileState } from "../src/install/file-ops.ts";
 import { type DesiredFile, type InstallObservation, type InstallOptions, install, planInstall } from "../src/install/install.ts";
 import { ancestors, LAYOUT, PLUGIN_FILES } from "../src/install/layout.ts";
 import { emptyManifest } from "../src/install/manifest.ts";
-import { isShim, renderShim, renderSyshook } from "../src/install/templates.ts";
+import { isShim, renderMonitorHook, renderShim, renderSyshook } from "../src/install/templates.ts";
 import { uninstall } from "../src/install/uninstall.ts";
 import { REPO, runCli } from "./helpers.ts";
 import { SCRATCH_BASE } from "./install-scenario.ts";
@@ -100,6 +100,8 @@ describe("install", () => {
           "d 0755 usr/local/etc/rc.syshook.d",
           "d 0755 usr/local/etc/rc.syshook.d/carp",
           "f 0755 usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
+          "d 0755 usr/local/etc/rc.syshook.d/monitor",
+          "f 0755 usr/local/etc/rc.syshook.d/monitor/50-carp-service-status",
           "d 0755 usr/local/opnsense",
           "d 0755 usr/local/opnsense/service",
           "d 0755 usr/local/opnsense/service/conf",
@@ -132,6 +134,7 @@ describe("install", () => {
         LAYOUT.configdActions,
         LAYOUT.sampleConfig,
         LAYOUT.syshook,
+        LAYOUT.monitorHook,
         ...PLUGIN_FILES.map((f) => f.path),
       ].sort(),
     );
@@ -164,6 +167,31 @@ describe("install", () => {
     t.install();
     t.uninstall();
     expect(t.lines).toContain(`Removed "${join(t.root, LAYOUT.syshook)}"`);
+    expect(listTree(t.root)).toEqual(before);
+  });
+
+  test("installs the gateway alarm hook where rc.syshook monitor runs it, tracked like every other file", () => {
+    const t = setup();
+    t.install();
+    expect(t.read(LAYOUT.monitorHook).toString()).toBe(renderMonitorHook());
+    expect(modeOf(t.root, LAYOUT.monitorHook)).toBe("755");
+    expect(LAYOUT.monitorHook).toBe("usr/local/etc/rc.syshook.d/monitor/50-carp-service-status");
+    const manifest = JSON.parse(t.read(LAYOUT.manifest).toString());
+    expect(manifest.files[LAYOUT.monitorHook]).toEqual({
+      sha256: new Bun.CryptoHasher("sha256").update(renderMonitorHook()).digest("hex"),
+      mode: 0o755,
+    });
+    expect(manifest.directories).toContain("usr/local/etc/rc.syshook.d/monitor");
+    expect(t.lines).toContain(`Installed "${join(t.root, LAYOUT.monitorHook)}" (mode 0755)`);
+  });
+
+  test("uninstall removes the gateway alarm hook, and leaves OPNsense's own monitor hook and directory", () => {
+    const t = setup();
+    put(t.root, "usr/local/etc/rc.syshook.d/monitor/20-recover", "#!/usr/local/bin/php\n", 0o755);
+    const before = listTree(t.root);
+    t.install();
+    t.uninstall();
+    expect(t.lines).toContain(`Removed "${join(t.root, LAYOUT.monitorHook)}"`);
     expect(listTree(t.root)).toEqual(before);
   });
 

@@ -8,9 +8,10 @@ import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-t
 import { zeroErrorCounts } from "../src/daemon/error-kind.ts";
 import { escapeLabelValue, type MetricsInput, renderMetrics } from "../src/daemon/metrics.ts";
 import { type DaemonStatus, PROTOCOL_VERSION, type ServiceStatus } from "../src/protocol/wire.ts";
+import { tool } from "./tools.ts";
 import { serviceResult } from "./wire-builders.ts";
 
-const PROMTOOL = Bun.which("promtool");
+const PROMTOOL = tool("promtool", "prometheus");
 const P = "carp_service_status_";
 
 function service(name: string, status: ServiceStatus["status"], extra: Partial<ServiceStatus> = {}): ServiceStatus {
@@ -181,7 +182,7 @@ describe("renderMetrics, parsed back", () => {
 
   test("errors are counted by kind, every kind present from zero", () => {
     const byKind = Object.fromEntries(families.get(`${P}evaluation_errors_total`)!.metrics.map((m) => [m.labels!.kind, Number(m.value)]));
-    expect(byKind).toEqual({ hooks_dir: 0, lock: 0, sysctl: 2, resources: 0, other: 0 });
+    expect(byKind).toEqual({ hooks_dir: 0, lock: 0, sysctl: 2, gateways: 0, resources: 0, other: 0 });
   });
 
   test("notify events a full queue cost are counted by kind: hook events dropped, changes of our bit folded", () => {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { capConcurrency, mapConcurrent } from "../src/engine/pool.ts";
+import { capConcurrency, FDS_PER_HOOK, mapConcurrent, RESERVED_FDS } from "../src/engine/pool.ts";
 
 test("mapConcurrent keeps input order and never runs more than the limit at once", async () => {
   let running = 0;
@@ -22,9 +22,9 @@ test("mapConcurrent keeps input order and never runs more than the limit at once
 const cases: Array<[string, number, number | null, number, boolean]> = [
   ["an unknown limit changes nothing", 8, null, 8, false],
   ["a generous limit changes nothing", 8, 20_000, 8, false],
-  ["exactly enough changes nothing", 8, 64 + 8 * 4, 8, false],
-  ["one short runs one hook fewer", 8, 64 + 8 * 4 - 1, 7, true],
-  ["a tiny limit still runs one hook at a time", 8, 40, 1, true],
+  ["exactly enough changes nothing", 8, RESERVED_FDS + 8 * FDS_PER_HOOK, 8, false],
+  ["one short runs one hook fewer", 8, RESERVED_FDS + 8 * FDS_PER_HOOK - 1, 7, true],
+  ["a limit below the reserve still runs one hook at a time", 8, RESERVED_FDS - 1, 1, true],
 ];
 for (const [name, requested, openFiles, limit, noted] of cases) {
   test(`capConcurrency: ${name}`, () => {

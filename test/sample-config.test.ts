@@ -50,6 +50,8 @@ describe("sample config", () => {
     expect(formatTomlValue('a "quoted" \\ path', "k")).toBe('"a \\"quoted\\" \\\\ path"');
     expect(formatTomlValue(false, "k")).toBe("false");
     expect(formatTomlValue(4096, "k")).toBe("4096");
-    expect(() => formatTomlValue([1], "k")).toThrow('No TOML rendering for the value of "k"');
+    expect(formatTomlValue(["down", "force_down"], "k")).toBe('["down", "force_down"]');
+    expect(() => formatTomlValue(null, "k")).toThrow('No TOML rendering for the value of "k"');
+    expect(() => formatTomlValue([1.5], "k")).toThrow('No TOML rendering for the value of "k[0]"');
   });
 });

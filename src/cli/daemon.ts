@@ -1,5 +1,6 @@
 /** `daemon`: the foreground process that rc.d runs under daemon(8). */
 
+import { settledWithin } from "../common/deadline.ts";
 import { EXIT } from "../common/errors.ts";
 import { loadConfig } from "../config/config.ts";
 import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
@@ -61,7 +62,7 @@ export async function run(flags: Flags): Promise<number> {
   recorder?.close();
   log.info("stopped");
   // Lines still queued for a wedged syslogd must not hold the exit past the two seconds.
-  await Promise.race([flushLog(log), Bun.sleep(FLUSH_AT_EXIT_MS)]);
+  await settledWithin(flushLog(log), FLUSH_AT_EXIT_MS);
   // Timers of aborted work may linger; nothing is left to do.
   process.exit(EXIT.ok);
 }

@@ -5,6 +5,8 @@
  * (watch-screen.ts), the rest is these few sequences, a poll and the ways to quit. A resize
  * repaints at the new size; q, Ctrl-C, SIGTERM or a hangup restores the terminal and exits 0.
  */
+
+import { settledWithin } from "../common/deadline.ts";
 import { CarpError, EXIT, messageOf } from "../common/errors.ts";
 import { callDaemon } from "../protocol/client.ts";
 import { STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
@@ -84,9 +86,7 @@ export async function watchStatus(socket: string): Promise<number> {
       }
       if (quitting) break;
       draw(false);
-      let timer: Timer | undefined;
-      await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, POLL_MS)))]);
-      clearTimeout(timer);
+      await settledWithin(quit, POLL_MS);
     }
   } finally {
     stdout.off("resize", onResize);

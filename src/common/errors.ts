@@ -16,6 +16,7 @@ export type ErrorCode = "usage" | "config" | "in_use" | "system";
  * | lock        | the lock file: cannot be opened, or still held by another run after lockTimeoutMs  |
  * | sysctl      | net.inet.carp.demotion (or another oid), real or simulated: cannot be read or written, or says nonsense |
  * | syslog      | logger(1) or the simulated syslog                                                  |
+ * | gateways    | the gateway status command: cannot run, fails, times out, or prints anything but the status |
  * | resources   | this process is out of descriptors or processes: our fault, not the service's       |
  * | state       | the flap history's state file (never fails an evaluation; its log lines carry the kind) |
  * | socket      | the control socket: cannot listen, a live daemon owns it, cannot connect, a reply not understood |
@@ -29,6 +30,7 @@ export const ERROR_KINDS = [
   "lock",
   "sysctl",
   "syslog",
+  "gateways",
   "resources",
   "state",
   "socket",

@@ -7,8 +7,17 @@ import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { escapeControl } from "../common/escape.ts";
 import { FileRefused, readBoundedFile } from "../common/read-file.ts";
 import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import {
+  DEFAULT_FAIL_ON,
+  DEFAULT_GATEWAY_STATUS_COMMAND,
+  FAIL_ON_STATUSES,
+  GATEWAY_CHECK_PREFIX,
+  GATEWAY_NAME_PATTERN,
+  gatewayOfCheck,
+} from "./gateways.ts";
 import { findGid, GROUP_FILE } from "./group.ts";
 import { describeSimulation } from "./notices.ts";
 import { SCHEDULE_EXAMPLE, scheduleProblem } from "./schedule.ts";
@@ -59,6 +68,19 @@ function hookEnvProblem(name: string, value: string): string | null {
     return `"${name}" is not an environment variable name; use letters, digits and _, not starting with a digit`;
   }
   return value.includes("\0") ? `the value of "${name}" contains a NUL character` : null;
+}
+
+/** Why a `[hooks."NAME"]` name can never be a hook's, or null: the gateway checks' prefix is theirs alone. */
+function hookNameProblem(name: string): string | null {
+  const gateway = gatewayOfCheck(name);
+  if (gateway === null) return null;
+  return `"${escapeControl(name)}" cannot name a hook: names starting with "${GATEWAY_CHECK_PREFIX}" are gateway checks, set in [gateways."${gateway}"]`;
+}
+
+/** Why a `failOn` list cannot be taken, or null: each status once. */
+function failOnProblem(statuses: readonly string[]): string | null {
+  const twice = statuses.find((status, i) => statuses.indexOf(status) !== i);
+  return twice === undefined ? null : `lists "${twice}" twice`;
 }
 
 /**
@@ -176,6 +198,16 @@ export function configSchema(platform: string = process.platform, options: Schem
       .describe(
         'extra environment variables for hooks, set over their PATH and HOME, e.g. { REQUESTS_CA_BUNDLE = "/usr/local/etc/ssl/cert.pem" }',
       ),
+    gatewayStatusCommand: absolutePath(DEFAULT_GATEWAY_STATUS_COMMAND)
+      .default(DEFAULT_GATEWAY_STATUS_COMMAND)
+      .describe(
+        "prints every gateway's status as JSON (OPNsense's gateway_status.php); run without a shell once per evaluation, only while a gateway is listed",
+      ),
+    gatewayStatusTimeoutMs: ms(100, 600_000)
+      .default(10_000)
+      .describe(
+        "the gateway status command running longer is killed with all it started, and the evaluation fails (exit 3) leaving the demotion as it is",
+      ),
     simulationFile: absolutePath(`${SIMULATION_DIR}/demotion`)
       .default(`${SIMULATION_DIR}/demotion`)
       .describe('state of the simulated sysctl (sysctl = "simulated")'),
@@ -192,7 +224,13 @@ export function configSchema(platform: string = process.platform, options: Schem
     // Tables last: in TOML every key after a [table] header belongs to that table.
     hooks: z
       .record(
-        z.string().min(1),
+        z
+          .string()
+          .min(1)
+          .superRefine((name, ctx) => {
+            const problem = hookNameProblem(name);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
         strictTable(
           {
             fall: runs.optional(),
@@ -215,6 +253,35 @@ export function configSchema(platform: string = process.platform, options: Schem
       .default({})
       .describe(
         "per-hook settings by file name: fall, rise, timeoutMs (overrides hookTimeoutMs), enabled = false (listed as skipped), intervalMs (runs at most that often; the last result counts between runs) and user (runs with that user's uid, gid, groups and HOME)",
+      ),
+    gateways: z
+      .record(
+        z.string().superRefine((name, ctx) => {
+          if (!GATEWAY_NAME_PATTERN.test(name)) {
+            const message = `"${escapeControl(name)}" is not a gateway name: up to 64 letters, digits, "_" and "-", as System > Gateways names them (e.g. WAN_GW)`;
+            ctx.addIssue({ code: "custom", message });
+          }
+        }),
+        strictTable(
+          {
+            enabled: z.boolean().optional(),
+            fall: runs.optional(),
+            rise: runs.optional(),
+            failOn: z
+              .array(z.enum(FAIL_ON_STATUSES), { error: `must be a list of statuses: ${FAIL_ON_STATUSES.map((s) => `"${s}"`).join(", ")}` })
+              .min(1, { message: "must list at least one status; to stop checking a gateway set enabled = false" })
+              .superRefine((statuses, ctx) => {
+                const problem = failOnProblem(statuses);
+                if (problem) ctx.addIssue({ code: "custom", message: problem });
+              })
+              .default(() => [...DEFAULT_FAIL_ON]),
+          },
+          () => topLevelKeys,
+        ),
+      )
+      .default({})
+      .describe(
+        'gateway checks by gateway name, each the check "gateway:NAME": failOn (the statuses that fail it), fall, rise and enabled = false (listed as skipped)',
       ),
   };
   topLevelKeys = Object.keys(shape);
@@ -243,11 +310,17 @@ export interface LoadOptions {
   platform?: string;
 }
 
-/** Each unknown key on a line of its own (strictTable's message has one line per key). */
+/**
+ * Each unknown key on a line of its own (strictTable's message has one line per key), and a table
+ * name that cannot be taken (`[gateways."WAN GW"]`) said as what is wrong with it, not as zod's
+ * "Invalid key in record".
+ */
 function oneIssuePerUnknownKey(error: z.ZodError): z.ZodError {
-  const issues = error.issues.flatMap((issue): z.core.$ZodIssue[] =>
-    issue.code === "unrecognized_keys" ? issue.message.split("\n").map((message) => ({ ...issue, message })) : [issue],
-  );
+  const issues = error.issues.flatMap((issue): z.core.$ZodIssue[] => {
+    if (issue.code === "unrecognized_keys") return issue.message.split("\n").map((message) => ({ ...issue, message }));
+    if (issue.code === "invalid_key" && issue.issues.length > 0) return issue.issues.map((inner) => ({ ...inner, path: issue.path }));
+    return [issue];
+  });
   return new z.ZodError(issues);
 }
 

@@ -24,6 +24,13 @@ const TABLE_EXAMPLES: Record<string, string[]> = {
     "  rise = 2",
     "  timeoutMs = 3000",
   ],
+  gateways: [
+    "For example, a check gateway:WAN_GW that fails while the gateway is down, marked down, or losing packets,",
+    "after 2 such runs in a row:",
+    '  [gateways."WAN_GW"]',
+    '  failOn = ["down", "force_down", "loss", "delay+loss"]',
+    "  fall = 2",
+  ],
 };
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Writing a configuration as TOML that reads back to the same values: what `config` prints and
- * the sample shows. Only what the schema holds: strings, integers, booleans and tables of them.
+ * the sample shows. Only what the schema holds: strings, integers, booleans, lists and tables of them.
  */
 
 /** A key as written: bare when TOML allows (letters, digits, `-`, `_`), else quoted. */
@@ -28,11 +28,12 @@ function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A value in TOML syntax; a table is inline: `{ A = "1" }`. Throws for what the schema never holds. */
+/** A value in TOML syntax; a list is `["a", "b"]`, a table inline: `{ A = "1" }`. Throws for what the schema never holds. */
 export function formatTomlValue(value: unknown, key: string): string {
   if (typeof value === "string") return formatTomlString(value);
   if (typeof value === "boolean") return String(value);
   if (typeof value === "number" && Number.isInteger(value)) return String(value);
+  if (Array.isArray(value)) return `[${value.map((item, i) => formatTomlValue(item, `${key}[${i}]`)).join(", ")}]`;
   if (isTable(value)) {
     const entries = Object.entries(value).map(([name, item]) => `${formatTomlKey(name)} = ${formatTomlValue(item, `${key}.${name}`)}`);
     return entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`;

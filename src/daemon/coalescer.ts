@@ -21,11 +21,11 @@ export class Coalescer<T> {
 
   /** The result of the next evaluation that starts after this call; `all`: it reruns every check (`--all`). */
   request(all = false): Promise<T> {
-    if (this.#next) {
+    if (this.#next !== null) {
       this.#nextAll ||= all;
       return this.#next;
     }
-    if (!this.#current) return this.#start(all);
+    if (this.#current === null) return this.#start(all);
     this.#nextAll = all;
     this.#next = this.#current.then(
       () => this.#startNext(),

@@ -5,6 +5,7 @@
  * (cli/daemon.ts) adds signals.
  */
 import { dirname } from "node:path";
+import { settledWithin } from "../common/deadline.ts";
 import { CarpError, kindOf, messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import { VERSION } from "../common/version.ts";
@@ -174,7 +175,7 @@ export class Daemon {
     this.#cancelHoldTimer?.();
     this.#server?.stopAccepting();
     this.#shutdown.abort();
-    await Promise.race([Promise.all([this.#coalescer.idle(), this.#observers.stop()]), Bun.sleep(STOP_WAIT_MS)]);
+    await settledWithin(Promise.all([this.#coalescer.idle(), this.#observers.stop()]), STOP_WAIT_MS);
     // Let callers of an aborted evaluation read their "shutting down" reply.
     await Bun.sleep(REPLY_FLUSH_MS);
     this.#server?.close();

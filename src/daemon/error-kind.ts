@@ -6,7 +6,14 @@
 import { type ErrorKind, kindOf } from "../common/errors.ts";
 
 /** The label values, each always exported (zero until it happens); any other kind counts as "other". */
-export const EVALUATION_ERROR_KINDS = ["hooks_dir", "lock", "sysctl", "resources", "other"] as const satisfies readonly ErrorKind[];
+export const EVALUATION_ERROR_KINDS = [
+  "hooks_dir",
+  "lock",
+  "sysctl",
+  "gateways",
+  "resources",
+  "other",
+] as const satisfies readonly ErrorKind[];
 
 export type EvaluationErrorKind = (typeof EVALUATION_ERROR_KINDS)[number];
 

@@ -50,7 +50,7 @@ export class MetricsFile {
 
   /** Settles once every write asked for so far is done (tests, and a stopping daemon). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    while (this.#running !== null) await this.#running;
   }
 
   async #drain(): Promise<void> {

@@ -147,7 +147,7 @@ export class NotifyQueue {
 
   /** Settles when every queued event has been delivered. */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    while (this.#running !== null) await this.#running;
   }
 
   /** Kills a running script's group, drops what waits (saying how much), and settles when done. */

@@ -20,6 +20,7 @@
  * flood of idle connections cannot lock out a request.
  */
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
+import { deadline, isTimeout } from "../common/deadline.ts";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { resolveGroup } from "../config/group.ts";
 import {
@@ -107,17 +108,12 @@ function errorReply(status: number, error: ErrorReply["error"], headers?: Record
 /** Whether something accepts connections on the socket. */
 async function isListening(path: string): Promise<boolean> {
   try {
-    const socket = await Promise.race([
-      Bun.connect({ unix: path, socket: { data() {} } }),
-      Bun.sleep(LIVENESS_TIMEOUT_MS).then(() => {
-        throw new Error("timeout");
-      }),
-    ]);
+    const socket = await deadline(Bun.connect({ unix: path, socket: { data() {} } }), LIVENESS_TIMEOUT_MS);
     socket.end();
     return true;
   } catch (error) {
     // A daemon too busy to accept within the timeout is still alive: do not take its socket.
-    return messageOf(error) === "timeout";
+    return isTimeout(error);
   }
 }
 

@@ -10,8 +10,9 @@ import { type ConfigLoad, configFindings, loadConfigForDoctor } from "./config-c
 import { checkDaemon, checkSocket } from "./daemon-checks.ts";
 import { checkDryRun } from "./dry-run-check.ts";
 import { type Finding, finding } from "./finding.ts";
+import { checkGateways } from "./gateways-check.ts";
 import { checkHooks, checkNotifyScripts } from "./hooks-check.ts";
-import { checkConfigdActions, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
+import { checkConfigdActions, checkMonitorHook, checkPlugin, checkStockScript, checkSyshook } from "./install-checks.ts";
 import { checkLockFile, demotionFinding, PREEMPT_OID, preemptFinding, sysctlFinding } from "./system-checks.ts";
 
 export interface DoctorOptions {
@@ -39,6 +40,7 @@ async function configChecks(load: Extract<ConfigLoad, { ok: true }>): Promise<{ 
     await checkLockFile(config.lockFile),
     ...(await checkHooks(config)),
     ...(await checkNotifyScripts(config)),
+    ...(await checkGateways(config)),
     preemptFinding(preempt, simulated),
   ];
   const after = [
@@ -57,6 +59,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     checkStockScript(options.root),
     checkConfigdActions(options.root),
     checkSyshook(options.root),
+    checkMonitorHook(options.root),
     checkPlugin(options.root),
   ];
   if (!load.ok) {

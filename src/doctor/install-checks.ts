@@ -2,7 +2,7 @@
  * doctor's look at what install puts on the node, under a root ("/" on the node): whether the stock
  * script is replaced by our shim (or an install was cut short) and kept so after firmware updates,
  * whether configd has our actions and the GUI's (the files, and a configd started after they were
- * written), the CARP event hook, and the GUI plugin's files. Read-only.
+ * written), the CARP event hook, the gateway alarm hook, and the GUI plugin's files. Read-only.
  */
 import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { at } from "../install/file-ops.ts";
@@ -10,7 +10,7 @@ import { LAYOUT, PLUGIN_FILES } from "../install/layout.ts";
 import { readManifest } from "../install/manifest.ts";
 import { PLUGIN_PACKAGE } from "../install/plugin.ts";
 import { pluginTree } from "../install/plugin-files.ts";
-import { isShim, renderConfigdActions, renderSyshook } from "../install/templates.ts";
+import { isShim, renderConfigdActions, renderMonitorHook, renderSyshook } from "../install/templates.ts";
 import { renderUpdateHook } from "../install/update-hook.ts";
 import { type Finding, finding } from "./finding.ts";
 
@@ -192,4 +192,21 @@ export function checkSyshook(root: string): Finding {
   if (text !== renderSyshook())
     return finding("CARP event hook", "warn", `"${path}" differs from this version's`, "carp-service-status install");
   return finding("CARP event hook", "ok", `"${path}" installed: CARP state changes trigger an evaluation`);
+}
+
+/** The rc.syshook.d/monitor hook that triggers an evaluation on every gateway alarm. */
+export function checkMonitorHook(root: string): Finding {
+  const path = at(root, LAYOUT.monitorHook);
+  const text = readText(path);
+  if (text === null) {
+    return finding(
+      "monitor hook",
+      "warn",
+      `"${path}" is missing: a gateway alarm waits for the next scheduled run to reach the gateway checks`,
+      "carp-service-status install",
+    );
+  }
+  if (text !== renderMonitorHook())
+    return finding("monitor hook", "warn", `"${path}" differs from this version's`, "carp-service-status install");
+  return finding("monitor hook", "ok", `"${path}" installed: gateway alarms trigger an evaluation`);
 }

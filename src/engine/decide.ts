@@ -3,7 +3,7 @@
  * the 2^20 bit; everything else in the value belongs to the kernel's own contributors.
  */
 import { escapeText } from "../common/escape.ts";
-import { DEMOTION_BIT } from "../config/defaults.ts";
+import { DEMOTION_BIT, DEMOTION_OID } from "../config/defaults.ts";
 
 export type Decision =
   | { action: "demote"; delta: number; message: string }
@@ -55,17 +55,24 @@ export function decide(
   return { action: "none" };
 }
 
+/**
+ * The one write that repairs a demotion value that cannot be right, or null when it can be: a
+ * negative value back to 0, a stacked one (2^20 added more than once) without any of our copies.
+ * Either way the next evaluation sets the bit again if a check fails.
+ */
+export function repairOf(demotion: number): string | null {
+  if (demotion < 0) return `sysctl ${DEMOTION_OID}=${-demotion}`;
+  const copies = Math.floor(demotion / DEMOTION_BIT);
+  return copies >= 2 ? `sysctl ${DEMOTION_OID}=-${copies * DEMOTION_BIT}` : null;
+}
+
 /** What about a demotion value needs a human: our bit added twice, or taken off too often. */
 export function findAnomalies(demotion: number): string[] {
-  if (demotion < 0) {
-    return [
-      `Demotion ${demotion} is negative: 2^20 was taken off more often than it was added (another tool writing net.inet.carp.demotion?)`,
-    ];
-  }
-  if (demotion >= 2 * DEMOTION_BIT) {
-    return [
-      `Demotion ${demotion} is 2^21 or more: 2^20 was added more than once (a tool writing without the lock file?); clear it with sysctl net.inet.carp.demotion=-${demotion - (demotion % DEMOTION_BIT)} and the next evaluation sets the bit again if a service is down`,
-    ];
-  }
-  return [];
+  const repair = repairOf(demotion);
+  if (repair === null) return [];
+  const what =
+    demotion < 0
+      ? `Demotion ${demotion} is negative: 2^20 was taken off more often than it was added (another tool writing net.inet.carp.demotion?)`
+      : `Demotion ${demotion} is 2^21 or more: 2^20 was added more than once (a tool writing without the lock file?)`;
+  return [`${what}; clear it with ${repair} and the next evaluation sets the bit again if a service is down`];
 }

@@ -3,8 +3,8 @@
  * kernel's own contributors (240 each on FreeBSD and OPNsense: a CARP interface down, errors sending
  * advertisements, a pfsync bulk update, CARP maintenance mode) or to a tunable or manual write.
  */
-import { DEMOTION_BIT, DEMOTION_OID } from "../config/defaults.ts";
-import { isDemoted } from "./decide.ts";
+import { DEMOTION_BIT } from "../config/defaults.ts";
+import { isDemoted, repairOf } from "./decide.ts";
 
 /** What each of the kernel's contributors adds (net.inet.carp.ifdown_demotion_factor and its peers). */
 export const KERNEL_FACTOR = 240;
@@ -55,7 +55,7 @@ export function explainDemotion(value: number, { why = "failed" }: { why?: BitRe
       bits: 0,
       rest: value,
       summary: `${value}: negative, so this node looks better than it is (2^20 taken off more often than added)`,
-      fix: `sysctl ${DEMOTION_OID}=${-value} brings it back to 0; the next evaluation sets our bit again if a check fails`,
+      fix: `${repairOf(value)} brings it back to 0; the next evaluation sets our bit again if a check fails`,
     };
   }
   const bits = Math.floor(value / DEMOTION_BIT);
@@ -78,10 +78,6 @@ export function explainDemotion(value: number, { why = "failed" }: { why?: BitRe
     bits,
     rest,
     summary: `${value}: ${ourPart}${kernel ? ` + ${kernel}` : ""}`,
-    // The same repair findAnomalies (decide.ts) gives: take every copy off, let the next run decide.
-    fix:
-      bits === 1
-        ? null
-        : `sysctl ${DEMOTION_OID}=-${bits * DEMOTION_BIT} takes every 2^20 off; the next evaluation sets it again if a check fails`,
+    fix: bits === 1 ? null : `${repairOf(value)} takes every 2^20 off; the next evaluation sets it again if a check fails`,
   };
 }

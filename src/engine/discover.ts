@@ -3,11 +3,14 @@
  * Same rules as the stock script (name order, no dotfiles, executable entries run), minus its
  * word-splitting: names are passed as argv, never through a shell. Discovery fails closed: an
  * entry it cannot name or trust fails, and a hooks directory it cannot read stops the evaluation.
+ * Names starting with "gateway:" belong to the gateway checks (gateways.ts): such an entry fails,
+ * listed as "./gateway:NAME", so every name in a result stands for one check.
  */
 import type { Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
+import { GATEWAY_CHECK_PREFIX, gatewayOfCheck } from "../config/gateways.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
 import {
   NODE_SECURITY_FS,
@@ -113,6 +116,20 @@ function notUtf8Reason(dir: string, raw: Buffer): string {
   return `file name is not valid UTF-8; rename it: mv -- "$(printf '${printfFormat(path)}')" "${join(dir, "NEW-NAME")}"`;
 }
 
+/** A word for sh: in single quotes, a single quote written '\''. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * Why an executable entry named like a gateway check fails: the stock script would run it, so it
+ * cannot be skipped, and under its own name it could not be told from the check `gateway:NAME`.
+ */
+function reservedNameReason(dir: string, name: string): string {
+  const renamed = `${GATEWAY_CHECK_PREFIX.slice(0, -1)}_${name.slice(GATEWAY_CHECK_PREFIX.length)}`;
+  return `its name is reserved: "${GATEWAY_CHECK_PREFIX}NAME" is the check of the gateway NAME ([gateways."NAME"]); rename it: mv -- ${shellQuote(join(dir, name))} ${shellQuote(join(dir, renamed))}`;
+}
+
 /** The entry of a hook that script security refuses: it fails. */
 export function refusedBySecurity(name: string, problem: string): NotRun {
   return { name, status: "fail", reason: `refused by script security: ${problem}` };
@@ -137,7 +154,10 @@ async function classify(dir: string, raw: Buffer, context: ClassifyContext): Pro
     return { notRun: { name: escapeName(raw), status: "fail", reason: notUtf8Reason(dir, raw) } };
   }
   const path = join(dir, name);
-  const skip = (reason: string): Classified => ({ notRun: { name, status: "skipped", reason } });
+  // A file named like a gateway check is listed as "./gateway:NAME", a name no check can have.
+  const reserved = gatewayOfCheck(name) !== null;
+  const shown = reserved ? `./${name}` : name;
+  const skip = (reason: string): Classified => ({ notRun: { name: shown, status: "skipped", reason } });
   let info: Stats;
   try {
     info = await context.fs.stat(path);
@@ -147,6 +167,7 @@ async function classify(dir: string, raw: Buffer, context: ClassifyContext): Pro
   if (info.isDirectory()) return skip("directory");
   if (!info.isFile()) return skip("not a regular file");
   if ((info.mode & 0o111) === 0) return skip("not executable");
+  if (reserved) return { notRun: { name: shown, status: "fail", reason: reservedNameReason(dir, name) } };
   // A check that cannot run as its user fails: it never runs as root instead.
   const runner = context.runnerOf?.(name) ?? undefined;
   if (typeof runner === "string") return { notRun: { name, status: "fail", reason: runner } };

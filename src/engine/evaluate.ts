@@ -5,6 +5,7 @@
  * decide.ts.
  */
 import type { Logger } from "pino";
+import { deadlineSignal } from "../common/deadline.ts";
 import { messageOf, withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
@@ -20,6 +21,7 @@ import { decide, findAnomalies, isDemoted } from "./decide.ts";
 import { compareNames, discoverHooks, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import type { Observation, Raw } from "./flap.ts";
 import { countRun, type HistoryMemory, type HistoryStore, keptResults } from "./flap-history.ts";
+import { readGatewayChecks } from "./gateways.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { intervalOf, isDisabled, resolveRunners, skippedByConfig, timeoutOf, unmatchedHookWarnings } from "./hook-settings.ts";
 import { type MaintenanceRead, readMaintenance } from "./maintenance.ts";
@@ -242,6 +244,13 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   // What the hooks see is the world as of now; a decision made by another run since must stand.
   const start = clock.read();
   const observedAt = start.monotonicMs;
+  // The gateway status is read once, beside the hooks; a failed read ends the run here (gateways.ts).
+  const gatewayChecks = readGatewayChecks(config, {
+    env: HOOK_ENV,
+    enforceSecurity: config.scriptSecurity && isRoot,
+    searchPath: HOOK_ENV.PATH,
+    signal,
+  });
   const runnable = discovery.hooks.filter((hook) => !isDisabled(config, hook.name));
   const anyInterval = runnable.some((hook) => intervalOf(config, hook.name) !== null);
   const plan: HookPlan = {
@@ -258,7 +267,10 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
     ...discovery.notRun.map((entry) => (isDisabled(config, entry.name) ? skippedByConfig(entry.name) : entry)),
     ...discovery.hooks.filter((hook) => isDisabled(config, hook.name)).map((hook) => skippedByConfig(hook.name)),
   ];
-  const services = [...ran, ...notRun.map(notRunResult)].sort((a, b) => compareNames(a.name, b.name));
+  const gateways = await gatewayChecks;
+  for (const warning of gateways.warnings) deps.log.warn(warning);
+  warnings.push(...gateways.warnings);
+  const services = [...ran, ...notRun.map(notRunResult), ...gateways.services].sort((a, b) => compareNames(a.name, b.name));
 
   const lockFile = deps.acquireLock ?? acquireLock;
   const lock = dryRun
@@ -269,9 +281,8 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   // Every tool call under the lock is bounded, and so is the phase as a whole: the stock script
   // and every other writer wait on this lock.
   const phaseMs = deps.lockPhaseTimeoutMs ?? LOCK_PHASE_TIMEOUT_MS;
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new Error(`the lock phase's deadline of ${phaseMs} ms passed`)), phaseMs);
-  const phase = { signal: deadline.signal };
+  const phaseDeadline = deadlineSignal(phaseMs, `the lock phase's deadline of ${phaseMs} ms passed`);
+  const phase = { signal: phaseDeadline.signal };
   try {
     const now = clock.read();
     const demotionBefore = await deps.sysctl.read(phase);
@@ -399,7 +410,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
-    clearTimeout(timer);
+    phaseDeadline.clear();
     lock?.release();
   }
 }

@@ -4,6 +4,7 @@
  */
 import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
+import { gatewayOfCheck } from "../config/gateways.ts";
 import { unmatchedHookWarnings as unmatchedTables } from "../config/hook-names.ts";
 import { formatWarning } from "../config/notices.ts";
 import { formatTomlString } from "../config/toml-print.ts";
@@ -20,9 +21,15 @@ export function timeoutOf(config: Config, name: string): number {
   return entryOf(config, name)?.timeoutMs ?? config.hookTimeoutMs;
 }
 
-/** fall and rise of this hook: its own, else the top-level ones. */
+/** The table of a gateway check (`gateway:NAME` is `[gateways."NAME"]`), if any. */
+function gatewayEntryOf(config: Config, name: string): Config["gateways"][string] | undefined {
+  const gateway = gatewayOfCheck(name);
+  return gateway !== null && Object.hasOwn(config.gateways, gateway) ? config.gateways[gateway] : undefined;
+}
+
+/** fall and rise of this check: its own (a hook's table, or a gateway's), else the top-level ones. */
 export function thresholdsOf(config: Config, name: string): { fall: number; rise: number } {
-  const entry = entryOf(config, name);
+  const entry = gatewayEntryOf(config, name) ?? entryOf(config, name);
   return { fall: entry?.fall ?? config.fall, rise: entry?.rise ?? config.rise };
 }
 

@@ -15,7 +15,7 @@ export async function mapConcurrent<T, R>(items: readonly T[], fn: (item: T) => 
 /** Descriptors one running hook holds: its stdout and stderr pipes, both ends while it starts. */
 export const FDS_PER_HOOK = 4;
 /** Kept free for everything else: the socket and its clients, the lock, sysctl and logger, Bun itself. */
-const RESERVED_FDS = 64;
+export const RESERVED_FDS = 64;
 
 /**
  * The concurrency the descriptor limit allows: running out of descriptors would fail hooks for

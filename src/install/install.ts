@@ -14,7 +14,7 @@ import { observeRoot, type RootObservation } from "./observe.ts";
 import { type PluginOwner, packageNote, planDisown, pluginOwner } from "./plugin.ts";
 import { pluginTree } from "./plugin-files.ts";
 import { planLeftovers, recoveryNote } from "./recovery.ts";
-import { renderConfigdActions, renderRcScript, renderShim, renderSyshook } from "./templates.ts";
+import { renderConfigdActions, renderMonitorHook, renderRcScript, renderShim, renderSyshook } from "./templates.ts";
 import { renderUpdateHook } from "./update-hook.ts";
 
 export type { Faults, Reporter };
@@ -57,6 +57,7 @@ const CONTENTS: Record<string, () => string> = {
   [LAYOUT.configdActions]: renderConfigdActions,
   [LAYOUT.sampleConfig]: () => renderSampleConfig("freebsd"),
   [LAYOUT.syshook]: renderSyshook,
+  [LAYOUT.monitorHook]: renderMonitorHook,
   [LAYOUT.updateHook]: renderUpdateHook,
 };
 

@@ -18,6 +18,11 @@ export const LAYOUT = {
   /** Run by OPNsense on every CARP state change; 50- as plugins name theirs, after core's 20- scripts. */
   syshook: "usr/local/etc/rc.syshook.d/carp/50-carp-service-status",
   /**
+   * Run by OPNsense on gateway alarms (rc.routing_configure: `rc.syshook monitor GW,...`), after
+   * core's 20-recover; the same request and marks as the CARP event hook.
+   */
+  monitorHook: "usr/local/etc/rc.syshook.d/monitor/50-carp-service-status",
+  /**
    * With --replace-stock: run by core's package after every install or upgrade (`rc.syshook
    * update`), it puts the shim back when a firmware update reinstalled the stock script.
    */
@@ -75,6 +80,7 @@ export const INSTALLED_FILES: readonly InstalledFile[] = [
   { path: LAYOUT.configdActions, mode: 0o644, part: "runtime" },
   { path: LAYOUT.sampleConfig, mode: 0o644, part: "runtime", keepEdits: true },
   { path: LAYOUT.syshook, mode: 0o755, part: "runtime" },
+  { path: LAYOUT.monitorHook, mode: 0o755, part: "runtime" },
   ...PLUGIN_FILES,
   { path: LAYOUT.updateHook, mode: 0o755, part: "replace-stock" },
 ];
@@ -147,7 +153,7 @@ export interface NodePaths {
   nc: string;
   /** The daemon's socket at its default path (the shim and the CARP event hook read no config). */
   socket: string;
-  /** Prefix of the CARP event hook's marks (`.busy`, `.pending`): one fallback evaluation at a time. */
+  /** Prefix of the event hooks' marks (`.busy`, `.pending`): one fallback evaluation at a time, for CARP events and gateway alarms alike. */
   syshookMark: string;
   /** The stock carp_service_status, or our shim in its place. */
   stockScript: string;

@@ -1,6 +1,6 @@
 /**
- * The texts install writes: the rc.d script, the configd actions, the CARP event hook and the
- * shim that stands in for the stock carp_service_status. They are shell and ini, kept readable as
+ * The texts install writes: the rc.d script, the configd actions, the CARP event hook, the
+ * gateway alarm hook and the shim that stands in for the stock carp_service_status. They are shell and ini, kept readable as
  * templates with %%NAME%% placeholders (as FreeBSD ports do with SUB_LIST) instead of escaping
  * every `${...}` in a JS template literal.
  */
@@ -209,23 +209,10 @@ export function renderShim(paths: NodePaths = NODE_PATHS): string {
 }
 
 // rc.syshook runs the scripts of a level one after another and reports a non-zero exit status as
-// an error, so this one puts its work in the background and returns 0 at once.
-const SYSHOOK = `#!/bin/sh
-# carp-service-status: CARP event hook, installed by "carp-service-status install".
-#
-# devd runs "configctl interface carp VHID@IF TYPE" on every CARP state change (MASTER, BACKUP,
-# INIT), leaving maintenance mode included; OPNsense then runs each script in this directory in
-# name order as SCRIPT VHID@IF TYPE. This one asks the daemon to evaluate at once, so a demotion
-# reset by leaving maintenance mode is put right now, not at the next scheduled run. It never
-# waits: the request goes out in the background and the script returns at once, so the scripts
-# after it and the event chain never wait on the service checks. Unless the daemon answers
-# "200 OK" (none listening; the connection refused or reset; no byte for %%WAIT_S%% s, as from a
-# stopped daemon, while a working one sends "102 Processing" every second), the executable
-# evaluates here, in the background too, bounded by its own timeouts: one evaluation at a time,
-# and one more after it when events came while it ran, however many came (a mark older than
-# 10 minutes is stale).
-
-(
+// an error, so the event hooks put their work in the background and return 0 at once. Both run the
+// same body, with the same marks: a CARP event and a gateway alarm that come while an evaluation
+// runs here share the one evaluation after it.
+const EVALUATE_IN_BACKGROUND = `(
 	reply=$([ -S %%SOCKET%% ] && printf '%%REQUEST%%' | %%NC%% -U -w %%WAIT_S%% %%SOCKET%% 2>/dev/null)
 	case $reply in
 	%%ANSWERED%%) exit 0 ;;
@@ -246,9 +233,47 @@ const SYSHOOK = `#!/bin/sh
 exit 0
 `;
 
-/** The rc.syshook.d/carp script: a CARP state change triggers an evaluation, without waiting for it. */
-export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
-  return fillTemplate(SYSHOOK, {
+const SYSHOOK = `#!/bin/sh
+# carp-service-status: CARP event hook, installed by "carp-service-status install".
+#
+# devd runs "configctl interface carp VHID@IF TYPE" on every CARP state change (MASTER, BACKUP,
+# INIT), leaving maintenance mode included; OPNsense then runs each script in this directory in
+# name order as SCRIPT VHID@IF TYPE. This one asks the daemon to evaluate at once, so a demotion
+# reset by leaving maintenance mode is put right now, not at the next scheduled run. It never
+# waits: the request goes out in the background and the script returns at once, so the scripts
+# after it and the event chain never wait on the service checks. Unless the daemon answers
+# "200 OK" (none listening; the connection refused or reset; no byte for %%WAIT_S%% s, as from a
+# stopped daemon, while a working one sends "102 Processing" every second), the executable
+# evaluates here, in the background too, bounded by its own timeouts: one evaluation at a time,
+# and one more after it when events came while it ran, however many came (a mark older than
+# 10 minutes is stale).
+
+${EVALUATE_IN_BACKGROUND}`;
+
+const MONITOR_HOOK = `#!/bin/sh
+# carp-service-status: gateway alarm hook, installed by "carp-service-status install".
+#
+# OPNsense's gateway watcher raises an alarm when dpinger sees a gateway change state in a way
+# routing acts on (a gateway group's trigger level, or default gateway switching); configd's
+# "interface routes alarm" then runs rc.routing_configure, which runs "rc.syshook monitor
+# GW[,GW...]": each script in this directory, in name order, as SCRIPT GW[,GW...]. This one asks
+# the daemon to evaluate at once, so the gateway checks ([gateways."NAME"]) see the new status
+# now, not at the next scheduled run; it needs no names, as every evaluation reads every
+# gateway's status.
+#
+# It never waits, exactly as the CARP event hook (../carp/50-carp-service-status): the request
+# goes out in the background and the script returns at once, so routing's reconfiguration never
+# waits on the checks. Unless the daemon answers "200 OK" (none listening; the connection refused
+# or reset; no byte for %%WAIT_S%% s, as from a stopped daemon, while a working one sends
+# "102 Processing" every second), the executable evaluates here, in the background too: one
+# evaluation at a time, shared with CARP events (the same marks), and one more after it when
+# alarms or events came while it ran, however many came (a mark older than 10 minutes is stale).
+
+${EVALUATE_IN_BACKGROUND}`;
+
+/** The values both event hooks are filled in with. */
+function eventHookValues(paths: NodePaths): Record<string, string> {
+  return {
     BINARY: paths.binary,
     NC: paths.nc,
     SOCKET: paths.socket,
@@ -256,7 +281,20 @@ export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
     ANSWERED: ANSWERED_200,
     WAIT_S: NC_IDLE_S,
     MARK: paths.syshookMark,
-  });
+  };
+}
+
+/** The rc.syshook.d/carp script: a CARP state change triggers an evaluation, without waiting for it. */
+export function renderSyshook(paths: NodePaths = NODE_PATHS): string {
+  return fillTemplate(SYSHOOK, eventHookValues(paths));
+}
+
+/**
+ * The rc.syshook.d/monitor script: a gateway alarm triggers an evaluation, without waiting for
+ * it, exactly as a CARP event does (the same request, fallback and marks).
+ */
+export function renderMonitorHook(paths: NodePaths = NODE_PATHS): string {
+  return fillTemplate(MONITOR_HOOK, eventHookValues(paths));
 }
 
 /** True when a file's text is our shim (any version), not the stock script or a firmware update's. */

@@ -1,16 +1,15 @@
 /**
  * Our own log lines sent to syslog, with our ident (`carp-service-status`) and the priority of
  * each line's level, so that OPNsense's log view shows them as what they are (the stock lines keep
- * the ident `carp`, syslog.ts). Through logger(1), as Bun has no Unix datagram sockets; one call
- * at a time, in order. A line that cannot be sent goes to stderr instead of vanishing: under rc.d,
+ * the ident `carp`). Through syslog.ts's one logger(1) sender; one call at a time, in order. A line that cannot be sent goes to stderr instead of vanishing: under rc.d,
  * daemon(8) passes stderr to syslog too.
  */
 import { writeSync } from "node:fs";
-import { CarpError, messageOf } from "../common/errors.ts";
+import { messageOf } from "../common/errors.ts";
 import { SIMULATED } from "../config/defaults.ts";
 import type { SyslogPriority } from "./log-format.ts";
-import { runCommand } from "./run-tool.ts";
 import { appendSimulatedSyslog } from "./simulation.ts";
+import { sendWithLogger } from "./syslog.ts";
 
 /** Lines waiting for logger(1) at most; past that they go to stderr (daemon(8) passes it on). */
 const MAX_QUEUED = 100;
@@ -31,20 +30,13 @@ export interface SyslogTarget {
   simulationLog: string;
 }
 
-async function sendWithLogger(logger: string, priority: SyslogPriority, message: string): Promise<void> {
-  const result = await runCommand([logger, "-t", LOG_IDENT, "-p", `daemon.${priority}`, "--", message], { what: "logger", kind: "syslog" });
-  if (result.exitCode !== 0) {
-    throw new CarpError("system", `logger failed: ${result.stderr.trim() || `exit status ${result.exitCode}`}`, { kind: "syslog" });
-  }
-}
-
 /** A writer for the config's logger (or its simulation). */
 export function createSyslogWriter(target: SyslogTarget): SyslogWriter {
   const deliver =
     target.logger === SIMULATED
       ? async (priority: SyslogPriority, message: string) =>
           appendSimulatedSyslog(target.simulationLog, { ident: LOG_IDENT, priority, message })
-      : (priority: SyslogPriority, message: string) => sendWithLogger(target.logger, priority, message);
+      : (priority: SyslogPriority, message: string) => sendWithLogger(target.logger, { ident: LOG_IDENT, priority, message });
   let queue: Promise<void> = Promise.resolve();
   let pending = 0;
   return {

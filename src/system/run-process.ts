@@ -5,6 +5,8 @@
  * exits, whatever group or session that moved to (process-group.ts). Hooks
  * (engine/hook-runner.ts) and the system tools (run-tool.ts) both run through here.
  */
+
+import { settledWithin } from "../common/deadline.ts";
 import type { OutputCapture } from "./output-capture.ts";
 import {
   describeProcesses,
@@ -123,14 +125,9 @@ export async function superviseProcess({ proc, tree }: Started, options: RunProc
   releaseRun(tree);
 
   const allRead = Promise.all(streams.map((s) => s.done));
-  // A timer we clear, not Bun.sleep: a pending sleep keeps a short-lived process (check, the shim's
-  // fallback) alive for the whole DRAIN_MS after its last hook, which was most of a cold run.
-  let drainTimer: Timer | undefined;
-  const drained = new Promise((resolve) => {
-    drainTimer = setTimeout(resolve, DRAIN_MS);
-  });
-  await Promise.race([allRead, drained]);
-  clearTimeout(drainTimer);
+  // A deadline that clears its timer, not Bun.sleep: a pending sleep keeps a short-lived process
+  // (check, the shim's fallback) alive for the whole DRAIN_MS after its last hook.
+  await settledWithin(allRead, DRAIN_MS);
   for (const stream of streams) stream.cancel();
   await allRead;
 

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { LAYOUT, STAGING } from "../../src/install/layout.ts";
 import { writeFileAtomic, writeFileAtomicSync } from "../../src/system/atomic-file.ts";
 import { FIXTURES, REPO } from "../helpers.ts";
+import { tool } from "../tools.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -166,7 +167,7 @@ describe("writeFileAtomicSync", () => {
   });
 });
 
-const STRACE = Bun.which("strace");
+const STRACE = tool("strace", "strace");
 
 /** The fsync, rename and create calls a script makes (strace -y names each descriptor's file). */
 function fileCalls(script: string): string[] {
@@ -197,7 +198,7 @@ function expectDurable(calls: string[], path: string): void {
   expect(calls[rename + 1]).toContain(`<${dirname(path)}>`);
 }
 
-describe.skipIf(!STRACE && process.env.CI !== "true")("durable writes, seen with strace", () => {
+describe.skipIf(!STRACE)("durable writes, seen with strace", () => {
   test("strace is installed (apt-get install strace; .ci/run does)", () => {
     expect(STRACE).not.toBeNull();
   });

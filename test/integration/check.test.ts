@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeSandbox, runCli, type Sandbox, setFakeSwitch } from "../helpers.ts";
+import { holdLock, makeSandbox, runCli, type Sandbox, setFakeSwitch } from "../helpers.ts";
 
 const BIT = 1048576;
 let sandbox: Sandbox;
@@ -170,8 +170,7 @@ describe("sysctl failures: exit 3, nothing logged as done", () => {
     sandbox = makeSandbox();
     sandbox.writeConfig({ lockTimeoutMs: 200 });
     // flock(1) takes the same lock the stock script does.
-    const holder = Bun.spawn(["flock", sandbox.config.lockFile, "sleep", "3"]);
-    await Bun.sleep(100);
+    const holder = await holdLock(sandbox.config.lockFile, 3);
     const { stderr, exitCode } = await check();
     holder.kill();
     expect(exitCode).toBe(3);
@@ -194,8 +193,7 @@ describe("never a double demotion", () => {
   test("waits for a lock held by the stock script (flock(1)) instead of racing it", async () => {
     sandbox = makeSandbox();
     sandbox.addHook("svc", { fixture: "fail" });
-    const holder = Bun.spawn(["flock", sandbox.config.lockFile, "sleep", "0.5"]);
-    await Bun.sleep(100);
+    const holder = await holdLock(sandbox.config.lockFile, 0.5);
     const started = performance.now();
     await check();
     await holder.exited;

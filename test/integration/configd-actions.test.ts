@@ -14,8 +14,9 @@ import { renderConfigdActions, renderShim } from "../../src/install/templates.ts
 import { REPLY_IDLE_TIMEOUT_MS } from "../../src/protocol/wire.ts";
 import { parseActions, runConfigdAction } from "../configd-stand-in.ts";
 import { CLI, type DaemonProcess, makeSandbox, type Sandbox, setFakeSwitch, spawnDaemon, waitFor } from "../helpers.ts";
+import { tool } from "../tools.ts";
 
-const NC = Bun.which("nc");
+const NC = tool("nc", "netcat-openbsd");
 const BIT = 1048576;
 let sandbox: Sandbox;
 let daemon: DaemonProcess | null = null;

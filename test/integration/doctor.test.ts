@@ -9,13 +9,13 @@ import { dirname, join } from "node:path";
 import { checkSocket } from "../../src/doctor/daemon-checks.ts";
 import { runDoctor } from "../../src/doctor/doctor.ts";
 import type { Finding } from "../../src/doctor/finding.ts";
-import { CONFIGD_PIDFILE, checkConfigdActions, checkStockScript, checkSyshook } from "../../src/doctor/install-checks.ts";
+import { CONFIGD_PIDFILE, checkConfigdActions, checkMonitorHook, checkStockScript, checkSyshook } from "../../src/doctor/install-checks.ts";
 import { checkLockFile } from "../../src/doctor/system-checks.ts";
 import { LAYOUT } from "../../src/install/layout.ts";
 import { pluginTree } from "../../src/install/plugin-files.ts";
-import { renderConfigdActions, renderShim, renderSyshook } from "../../src/install/templates.ts";
+import { renderConfigdActions, renderMonitorHook, renderShim, renderSyshook } from "../../src/install/templates.ts";
 import { renderUpdateHook } from "../../src/install/update-hook.ts";
-import { type DaemonProcess, makeSandbox, runCli, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
+import { type DaemonProcess, holdLock, makeSandbox, runCli, type Sandbox, setFakeSwitch, spawnDaemon } from "../helpers.ts";
 
 const AS_ROOT = process.getuid?.() === 0;
 let sandbox: Sandbox;
@@ -45,6 +45,7 @@ function installedRoot(): string {
   put(root, LAYOUT.updateHook, renderUpdateHook(), 0o755);
   const actions = put(root, LAYOUT.configdActions, renderConfigdActions());
   put(root, LAYOUT.syshook, renderSyshook(), 0o755);
+  put(root, LAYOUT.monitorHook, renderMonitorHook(), 0o755);
   const plugin = pluginTree().files.map((file) => put(root, file.path, file.text, file.mode));
   put(root, CONFIGD_PIDFILE, "123\n");
   const earlier = new Date(Date.now() - 60_000);
@@ -78,6 +79,7 @@ test("a node ready to run: every check passes, in the order of the table, and do
     ["stock script", "ok"],
     ["configd actions", "ok"],
     ["CARP event hook", "ok"],
+    ["monitor hook", "ok"],
     ["GUI plugin", "ok"],
     ["daemon", "ok"],
     ["socket", "ok"],
@@ -86,7 +88,7 @@ test("a node ready to run: every check passes, in the order of the table, and do
   ]);
   const cli = await runCli(["doctor", "--root", root, "--config", sandbox.configFile]);
   expect(cli.exitCode).toBe(0);
-  expect(cli.stdout).toEndWith("\nAll 13 checks passed\n");
+  expect(cli.stdout).toEndWith("\nAll 14 checks passed\n");
   const json = await runCli(["doctor", "--root", root, "--config", sandbox.configFile, "--json"]);
   expect(JSON.parse(json.stdout)).toMatchObject({ result: "ok", findings: expect.any(Array) });
 });
@@ -256,6 +258,23 @@ describe("what install put on the node", () => {
     put(root, LAYOUT.syshook, renderSyshook(), 0o755);
     expect(checkSyshook(root).status).toBe("ok");
   });
+
+  test("the monitor hook (gateway alarms): missing, changed, installed", () => {
+    const root = scratchRoot();
+    expect(checkMonitorHook(root)).toMatchObject({
+      check: "monitor hook",
+      status: "warn",
+      detail: `"${join(root, LAYOUT.monitorHook)}" is missing: a gateway alarm waits for the next scheduled run to reach the gateway checks`,
+      fix: "carp-service-status install",
+    });
+    put(root, LAYOUT.monitorHook, renderSyshook(), 0o755);
+    expect(checkMonitorHook(root).detail).toContain("differs from this version's");
+    put(root, LAYOUT.monitorHook, renderMonitorHook(), 0o755);
+    expect(checkMonitorHook(root)).toMatchObject({
+      status: "ok",
+      detail: `"${join(root, LAYOUT.monitorHook)}" installed: gateway alarms trigger an evaluation`,
+    });
+  });
 });
 
 describe("lock file and socket", () => {
@@ -263,9 +282,8 @@ describe("lock file and socket", () => {
     healthy();
     const lockFile = sandbox.config.lockFile;
     // In a group of its own: the lock is held by sleep, flock's child, which must go too.
-    const holder = Bun.spawn(["flock", lockFile, "sleep", "5"], { detached: true });
+    const holder = await holdLock(lockFile, 5, { detached: true });
     try {
-      await Bun.sleep(100);
       expect(await checkLockFile(lockFile)).toMatchObject({ status: "warn" });
     } finally {
       process.kill(-holder.pid, "SIGKILL");

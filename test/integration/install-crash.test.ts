@@ -15,9 +15,10 @@ import { isShim } from "../../src/install/templates.ts";
 import { uninstall } from "../../src/install/uninstall.ts";
 import { FIXTURES } from "../helpers.ts";
 import { brokenStockScript, cloneTree, opnsenseRoot, removeScratch, scratch, standInExecutable } from "../install-scenario.ts";
+import { tool } from "../tools.ts";
 import { listTree, treeDiff } from "../tree-listing.ts";
 
-const STRACE = Bun.which("strace");
+const STRACE = tool("strace", "strace");
 const DRIVER = join(FIXTURES, "install-driver.ts");
 /** Calls that change the tree. A kill before each one covers every state a run can stop in. */
 const CHANGES = ["rename", "renameat", "renameat2", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir"];
@@ -192,7 +193,7 @@ function expectRecoverable(scenario: Scenario, left: string): void {
   expect(treeDiff(scenario.installed, listTree(left))).toEqual([]);
 }
 
-describe.skipIf(!STRACE && process.env.CI !== "true")("cut short by strace", () => {
+describe.skipIf(!STRACE)("cut short by strace", () => {
   test("strace is installed (apt-get install strace; .ci/run does)", () => {
     expect(STRACE).not.toBeNull();
   });
@@ -295,7 +296,7 @@ test("a full share directory: install --replace-stock stops with the stock scrip
   }
 });
 
-describe.skipIf(!STRACE && process.env.CI !== "true")("the compiled executable, killed by strace", () => {
+describe.skipIf(!STRACE)("the compiled executable, killed by strace", () => {
   const canRun = process.platform === "linux" && process.arch === "x64";
   test.skipIf(!canRun)(
     "killed right after the shim lands: uninstall restores the earlier tree, install finishes",

@@ -12,8 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listenSocket } from "../../src/daemon/socket-server.ts";
 import type { DaemonStatus, Evaluation } from "../../src/protocol/wire.ts";
+import { tool } from "../tools.ts";
 
-const NC = Bun.which("nc");
+const NC = tool("nc", "netcat-openbsd");
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();

@@ -6,8 +6,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { CLI, type DaemonProcess, makeSandbox, runCli, type Sandbox, spawnDaemon, waitFor } from "../helpers.ts";
+import { tool } from "../tools.ts";
 
-const TMUX = Bun.which("tmux");
+const TMUX = tool("tmux", "tmux");
 /** A tmux server of our own, so nothing of anyone else's sessions is touched. */
 const SERVER = `carp-watch-test-${process.pid}`;
 

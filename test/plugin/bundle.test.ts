@@ -12,7 +12,7 @@ import { VERSION } from "../../src/common/version.ts";
 import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
 import { install } from "../../src/install/install.ts";
 import { INSTALLED_FILES, LAYOUT, NODE_PATHS, PLUGIN_FILES } from "../../src/install/layout.ts";
-import { renderConfigdActions, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
+import { renderConfigdActions, renderMonitorHook, renderRcScript, renderSyshook } from "../../src/install/templates.ts";
 import { makeSandbox } from "../helpers.ts";
 import { opnsenseRoot, removeScratch, standInExecutable } from "../install-scenario.ts";
 import { PORT_DIR, run, scratchDir } from "./testenv.ts";
@@ -202,6 +202,7 @@ describe("the port sysutils/carp-service-status", () => {
     expect(local("carp_service_status.in")).toBe(renderRcScript(NODE_PATHS));
     expect(local("actions_carp_service_status.conf.in")).toBe(renderConfigdActions(NODE_PATHS));
     expect(local("50-carp-service-status.in")).toBe(renderSyshook(NODE_PATHS));
+    expect(local("50-carp-service-status-monitor.in")).toBe(renderMonitorHook(NODE_PATHS));
     expect(local("carp-service-status.in")).toContain(
       `exec /usr/local/bin/bun --config=/dev/null --no-env-file --no-install /usr/local/${PORT_BUNDLE} "$@"`,
     );

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { configSchema } from "../../src/config/config.ts";
+import { GATEWAY_NAME_PATTERN } from "../../src/config/gateways.ts";
 import { MODEL_XML } from "./testenv.ts";
 import { child, childText, readXml, type XmlNode } from "./xml.ts";
 
@@ -15,9 +16,13 @@ const SCHEMA_ONLY = ["simulationFile", "simulationLog"];
 const MODEL_ONLY = ["enabled", "socketEnabled", "scheduleEnabled"];
 /** Per-check fields the TOML has no key for: the check's name is the table's key; the description is the GUI's. */
 const CHECK_MODEL_ONLY = ["name", "description"];
+/** The same for a gateway check: the gateway's name is the table's key. */
+const GATEWAY_MODEL_ONLY = ["name", "description"];
 
 interface JsonSchema {
   type?: string;
+  items?: JsonSchema;
+  minItems?: number;
   const?: unknown;
   enum?: unknown[];
   default?: unknown;
@@ -117,6 +122,36 @@ describe("the model and the zod schema", () => {
       expectField(field(check, key), expected, `hooks.${key}`);
     }
     expect(childText(field(check, "name"), "Required")).toBe("Y");
+    expect(child(field(check, "name"), "Constraints")?.children[0]?.children.map((node) => node.text)).toContain("UniqueConstraint");
+  });
+
+  test("gateways is a list of gateway checks with the schema's per-gateway settings; failOn a multiple choice of its statuses", () => {
+    const perGateway = PROPERTIES.gateways!.additionalProperties!.properties!;
+    const checks = field(ITEMS, "gateways").children;
+    expect(checks.map((node) => [node.tag, node.attrs.type])).toEqual([["gateway", "ArrayField"]]);
+    const check = checks[0]!;
+    expect(check.children.map((node) => node.tag).sort()).toEqual([...Object.keys(perGateway), ...GATEWAY_MODEL_ONLY].sort());
+    for (const [key, schema] of Object.entries(perGateway)) {
+      if (key === "failOn") continue;
+      // Optional in the schema: an empty field means the general setting, except enabled, which the schema reads as true.
+      const expected = key === "enabled" ? { ...schema, default: true } : schema;
+      expectField(field(check, key), expected, `gateways.${key}`);
+    }
+    // A list in the schema, a multiple OptionField in the model: its options (keys, or their value attribute) are the
+    // schema's statuses, its default the schema's joined as the model stores a multiple choice, and at least one is required.
+    const failOn = field(check, "failOn");
+    const schema = perGateway.failOn!;
+    expect(schema.type).toBe("array");
+    expect(schema.minItems).toBe(1);
+    expect(failOn.attrs.type).toBe("OptionField");
+    expect(childText(failOn, "Multiple")).toBe("Y");
+    expect(childText(failOn, "Required")).toBe("Y");
+    expect(childText(failOn, "Default")).toBe((schema.default as string[]).join(","));
+    expect(child(failOn, "OptionValues")!.children.map((option) => option.attrs.value ?? option.tag)).toEqual(
+      schema.items!.enum!.map(String),
+    );
+    expect(childText(field(check, "name"), "Required")).toBe("Y");
+    expect(childText(field(check, "name"), "Mask")).toBe(`/${GATEWAY_NAME_PATTERN.source}/D`);
     expect(child(field(check, "name"), "Constraints")?.children[0]?.children.map((node) => node.text)).toContain("UniqueConstraint");
   });
 });

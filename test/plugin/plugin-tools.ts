@@ -20,13 +20,16 @@ export interface ModelToolResult {
 export type ModelValues = Record<string, string> & {
   hookEnv: { variable: Record<string, string>[] };
   hooks: { hook: Record<string, string>[] };
+  gateways: { gateway: Record<string, string>[] };
 };
 
-/** Settings, hook environment and checks to write through the model, all as the GUI sends them: strings. */
+/** Settings, hook environment, checks and gateway checks to write through the model, all as the GUI sends them: strings. */
 export interface ModelSpec {
   settings?: Record<string, string>;
   hookEnv?: { name: string; value: string }[];
   hooks?: Record<string, string>[];
+  /** Gateway checks: name, enabled, failOn (comma-separated, as the GUI sends a multiple select), fall, rise, description. */
+  gateways?: Record<string, string>[];
 }
 
 export async function modelTool(env: TestEnv, scratch: string, args: string[]): Promise<ModelToolResult> {

@@ -42,13 +42,14 @@ function leaves(container: XmlNode): Map<string, XmlNode> {
 
 const ARRAY_FIELDS = {
   hook: child(child(ITEMS, "hooks")!, "hook")!,
+  gateway: child(child(ITEMS, "gateways")!, "gateway")!,
   variable: child(child(ITEMS, "hookEnv")!, "variable")!,
 };
 
 /** The form types that edit each field type. */
 const FORM_TYPES: Record<string, string[]> = {
   BooleanField: ["checkbox"],
-  OptionField: ["dropdown"],
+  OptionField: ["dropdown", "select_multiple"],
   IntegerField: ["text"],
   TextField: ["text", "textbox"],
   DescriptionField: ["text"],
@@ -64,6 +65,7 @@ describe("forms and the model", () => {
   const cases: [string, string, Map<string, XmlNode>][] = [
     ["settings.xml", MODULE, leaves(ITEMS)],
     ["dialogHook.xml", "hook", leaves(ARRAY_FIELDS.hook)],
+    ["dialogGateway.xml", "gateway", leaves(ARRAY_FIELDS.gateway)],
     ["dialogVariable.xml", "variable", leaves(ARRAY_FIELDS.variable)],
   ];
   for (const [file, prefix, fields] of cases) {
@@ -71,8 +73,11 @@ describe("forms and the model", () => {
       const form = formFields(file);
       expect(form.map(({ id }) => id).sort()).toEqual([...fields.keys()].map((name) => `${prefix}.${name}`).sort());
       for (const { id, type } of form) {
-        const fieldType = fields.get(id.slice(prefix.length + 1))!.attrs.type!;
+        const node = fields.get(id.slice(prefix.length + 1))!;
+        const fieldType = node.attrs.type!;
         expect(FORM_TYPES[fieldType], `${id} (${fieldType})`).toContain(type);
+        // A multiple choice needs a multiple select, and a single one a dropdown.
+        if (fieldType === "OptionField") expect(type === "select_multiple", id).toBe(childText(node, "Multiple") === "Y");
       }
     });
   }
@@ -82,6 +87,7 @@ describe("forms and the model", () => {
     expect(source).toContain(`protected static $internalModelName = '${MODULE}';`);
     for (const [prefix, path] of [
       ["hook", "hooks.hook"],
+      ["gateway", "gateways.gateway"],
       ["variable", "hookEnv.variable"],
     ]) {
       expect(source).toContain(`$this->getBase('${prefix}', '${path}', $uuid)`);
@@ -152,8 +158,9 @@ describe("routes and the ACL", () => {
       "settings/get",
       "settings/set",
       ...["search", "get", "add", "set", "del", "toggle"].map((verb) => `settings/${verb}_hook`),
+      ...["search", "get", "add", "set", "del", "toggle"].map((verb) => `settings/${verb}_gateway`),
       ...["search", "get", "add", "set", "del"].map((verb) => `settings/${verb}_variable`),
-      ...["start", "stop", "restart", "status", "reconfigure", "daemon_status", "evaluate", "hooks", "configtest"].map(
+      ...["start", "stop", "restart", "status", "reconfigure", "daemon_status", "evaluate", "hooks", "gateways", "configtest"].map(
         (verb) => `service/${verb}`,
       ),
     ];

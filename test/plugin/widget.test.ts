@@ -9,7 +9,7 @@
  * WIDGET_SCREENSHOT=docs/images/widget.png it is also written there (the README's picture).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { DEMOTION_BIT } from "../../src/config/defaults.ts";
@@ -64,7 +64,7 @@ const PAGE = `<!doctype html>
 </script>
 </body></html>`;
 
-type Scenario = "empty" | "failing" | "held";
+type Scenario = "empty" | "failing" | "held" | "gateway";
 const replies: Partial<Record<Scenario, string>> = {};
 let current: Scenario = "empty";
 
@@ -152,6 +152,19 @@ beforeAll(async () => {
   await trigger();
   replies.held = await daemonStatus();
 
+  // A gateway check, added by a reload, its gateway down (the fake gateway_status.php).
+  symlinkSync(join(REPO, "test/fixtures/gateway-status"), join(scratch.dir, "gateway-status"));
+  writeFileSync(join(scratch.dir, "gateways"), "WAN_GW down\n");
+  appendFileSync(CONFIG, `\ngatewayStatusCommand = ${JSON.stringify(join(scratch.dir, "gateway-status"))}\n[gateways.WAN_GW]\n`);
+  daemon.kill("SIGHUP");
+  for (let attempt = 0; attempt < 200 && replies.gateway === undefined; attempt++) {
+    await trigger();
+    const reply = await daemonStatus();
+    if (reply.includes('"gateway:WAN_GW"')) replies.gateway = reply;
+    else await Bun.sleep(50);
+  }
+  expect(replies.gateway).toBeDefined();
+
   browser = await chromium.launch({
     executablePath: env.chromium,
     args: [
@@ -223,6 +236,14 @@ describe("the dashboard widget in Chromium", () => {
     expect(rows[TRANSLATIONS.promotion!]).toBe(
       `${TRANSLATIONS.held} ${TRANSLATIONS.until} ${until} (${Math.ceil(held.remainingMs / 1000)} s)`,
     );
+    await page.close();
+  });
+
+  test("a gateway check: gateway:WAN_GW like a hook, why it fails and the gateway's status", async () => {
+    const { page, rows } = await render("gateway");
+    expect(rows["gateway:WAN_GW"]).toBe("fail in failOn: down (Offline), loss 100.0 %, delay 0.0 ms, stddev 0.0 ms, monitor 192.0.2.1");
+    expect(rows.frr_ospf).toBe("pass");
+    expect(rows[TRANSLATIONS.demotion!]).toBe(`${TRANSLATIONS.demoted} ${DEMOTION_BIT}`);
     await page.close();
   });
 

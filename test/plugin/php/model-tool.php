@@ -9,7 +9,8 @@
  *                                        the one-time import (migration M1_0_0) into an empty config
  *
  * SPEC: {"settings": {FIELD: VALUE}, "hookEnv": [{"name", "value"}],
- *        "hooks": [{"name", "enabled", "fall", "rise", "timeoutMs", "description"}]}
+ *        "hooks": [{"name", "enabled", "fall", "rise", "timeoutMs", "description"}],
+ *        "gateways": [{"name", "enabled", "failOn", "fall", "rise", "description"}]}
  * config.xml lives in CARP_PHP_SCRATCH. Prints one JSON object: {"ok", "errors", "values", "log"}.
  */
 
@@ -76,6 +77,12 @@ function write_spec($spec)
     }
     foreach ($spec['hooks'] ?? [] as $entry) {
         $node = $model->hooks->hook->Add();
+        foreach ($entry as $key => $value) {
+            $node->$key = (string)$value;
+        }
+    }
+    foreach ($spec['gateways'] ?? [] as $entry) {
+        $node = $model->gateways->gateway->Add();
         foreach ($entry as $key => $value) {
             $node->$key = (string)$value;
         }

@@ -98,7 +98,8 @@ export default class CarpServiceStatus extends BaseTableWidget {
     checkCell(service) {
         const t = this.translations;
         const firstLine = String(service.output ?? '').split('\n').find((line) => line.trim() !== '') ?? '';
-        const why = service.reason ?? firstLine;
+        // As the table of "carp-service-status check" shows it: the reason, then the first line of output.
+        const why = [service.reason, firstLine.trim()].filter((part) => part).join(': ');
         let cell = badge(service.status, STATE_COLOURS[service.status] ?? 'grey', why);
         const counted = service.counted;
         if (counted && counted.state !== service.status) {

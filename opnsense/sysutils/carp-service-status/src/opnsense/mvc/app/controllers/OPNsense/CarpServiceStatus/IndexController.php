@@ -38,6 +38,8 @@ class IndexController extends \OPNsense\Base\IndexController
         $this->view->settingsForm = $this->getForm('settings');
         $this->view->formDialogHook = $this->getForm('dialogHook');
         $this->view->formGridHook = $this->getFormGrid('dialogHook', 'hook');
+        $this->view->formDialogGateway = $this->getForm('dialogGateway');
+        $this->view->formGridGateway = $this->getFormGrid('dialogGateway', 'gateway');
         $this->view->formDialogVariable = $this->getForm('dialogVariable');
         $this->view->formGridVariable = $this->getFormGrid('dialogVariable', 'variable');
         $this->view->pick('OPNsense/CarpServiceStatus/index');

@@ -144,6 +144,16 @@
         });
     }
 
+    /* This node's gateways, offered when typing a gateway check's name. */
+    function refreshGatewayNames() {
+        ajaxGet('/api/carpservicestatus/service/gateways', {}, function (data) {
+            const $list = $('#carpservicestatus_gateway_names').empty();
+            (data.gateways || []).forEach(function (gateway) {
+                $list.append($('<option/>').attr('value', gateway.name).text(gateway.status));
+            });
+        });
+    }
+
     $(document).ready(function () {
         mapDataToFormUI({'frm_settings': '/api/carpservicestatus/settings/get'}).done(function () {
             formatTokenizersUI();
@@ -158,6 +168,14 @@
             del: '/api/carpservicestatus/settings/del_hook/',
             toggle: '/api/carpservicestatus/settings/toggle_hook/'
         });
+        $('#{{ formGridGateway["table_id"] }}').UIBootgrid({
+            search: '/api/carpservicestatus/settings/search_gateway/',
+            get: '/api/carpservicestatus/settings/get_gateway/',
+            set: '/api/carpservicestatus/settings/set_gateway/',
+            add: '/api/carpservicestatus/settings/add_gateway/',
+            del: '/api/carpservicestatus/settings/del_gateway/',
+            toggle: '/api/carpservicestatus/settings/toggle_gateway/'
+        });
         $('#{{ formGridVariable["table_id"] }}').UIBootgrid({
             search: '/api/carpservicestatus/settings/search_variable/',
             get: '/api/carpservicestatus/settings/get_variable/',
@@ -168,6 +186,8 @@
 
         $('#hook\\.name').attr('list', 'carpservicestatus_hook_files');
         $('#{{ formGridHook["edit_dialog_id"] }}').on('show.bs.modal', refreshHookFiles);
+        $('#gateway\\.name').attr('list', 'carpservicestatus_gateway_names');
+        $('#{{ formGridGateway["edit_dialog_id"] }}').on('show.bs.modal', refreshGatewayNames);
 
         $('#reconfigureAct').SimpleActionButton({
             onPreAction: function () {
@@ -250,6 +270,12 @@
         </div>
         {{ partial('layout_partials/base_bootgrid_table', formGridHook) }}
         <div class="col-md-12">
+            <h2>{{ lang._('Gateway checks') }}</h2>
+            <p>{{ lang._('Each gateway listed here is a check named gateway:NAME, judged on the status System > Gateways shows (dpinger): it fails while the gateway is down or marked down, or in any other status chosen. A gateway alarm triggers an evaluation at once.') }}</p>
+        </div>
+        {{ partial('layout_partials/base_bootgrid_table', formGridGateway) }}
+        <datalist id="carpservicestatus_gateway_names"></datalist>
+        <div class="col-md-12">
             <h2>{{ lang._('Environment of the checks') }}</h2>
         </div>
         {{ partial('layout_partials/base_bootgrid_table', formGridVariable) }}
@@ -296,5 +322,6 @@
 
 {{ partial('layout_partials/base_apply_button', {'data_endpoint': '/api/carpservicestatus/service/reconfigure', 'data_service_widget': 'carpservicestatus'}) }}
 {{ partial('layout_partials/base_dialog', ['fields': formDialogHook, 'id': formGridHook['edit_dialog_id'], 'label': lang._('Edit check')]) }}
+{{ partial('layout_partials/base_dialog', ['fields': formDialogGateway, 'id': formGridGateway['edit_dialog_id'], 'label': lang._('Edit gateway check')]) }}
 {{ partial('layout_partials/base_dialog', ['fields': formDialogVariable, 'id': formGridVariable['edit_dialog_id'], 'label': lang._('Edit variable')]) }}
 <span id="hook_files_note" class="hidden"></span>

@@ -35,7 +35,7 @@ use OPNsense\Core\Backend;
  * The service: start, stop, restart, status and reconfigure (Apply: template reload, then
  * restart) as every OPNsense service has them, plus what the status tab and the widget ask
  * carp-service-status through configd: the daemon's status, an evaluation now, the maintenance
- * switch, the files in the hooks directory and a configuration test.
+ * switch, the files in the hooks directory, this node's gateways and a configuration test.
  */
 class ServiceController extends ApiMutableServiceControllerBase
 {
@@ -114,6 +114,26 @@ class ServiceController extends ApiMutableServiceControllerBase
             return ['hooksDir' => null, 'exists' => false, 'hooks' => [], 'error' => gettext('No answer from configd.')];
         }
         return $data;
+    }
+
+    /**
+     * This node's gateways with their status, for picking gateway check names: what OPNsense's
+     * gateway_status.php prints (configctl interface gateways status), as a list.
+     */
+    public function gatewaysAction()
+    {
+        $data = json_decode((new Backend())->configdRun('interface gateways status'), true);
+        if (!is_array($data)) {
+            return ['gateways' => [], 'error' => gettext('No gateway status from configd.')];
+        }
+        $gateways = [];
+        foreach ($data as $name => $gateway) {
+            $gateways[] = [
+                'name' => (string)$name,
+                'status' => is_array($gateway) ? (string)($gateway['status_translated'] ?? $gateway['status'] ?? '') : '',
+            ];
+        }
+        return ['gateways' => $gateways];
     }
 
     /** carp-service-status config on the generated file: "configuration OK", or every bad key. */

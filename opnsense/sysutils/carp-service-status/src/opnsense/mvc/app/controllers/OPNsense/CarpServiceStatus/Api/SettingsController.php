@@ -31,8 +31,9 @@ namespace OPNsense\CarpServiceStatus\Api;
 use OPNsense\Base\ApiMutableModelControllerBase;
 
 /**
- * The settings (get/set), the service checks (hooks.hook) and the hooks' environment
- * (hookEnv.variable), each list with search/get/add/set/del/toggle as the grids use them.
+ * The settings (get/set), the service checks (hooks.hook), the gateway checks (gateways.gateway)
+ * and the hooks' environment (hookEnv.variable), each list with search/get/add/set/del/toggle as
+ * the grids use them.
  */
 class SettingsController extends ApiMutableModelControllerBase
 {
@@ -67,6 +68,36 @@ class SettingsController extends ApiMutableModelControllerBase
     public function toggleHookAction($uuid, $enabled = null)
     {
         return $this->toggleBase('hooks.hook', $uuid, $enabled);
+    }
+
+    public function searchGatewayAction()
+    {
+        return $this->searchBase('gateways.gateway', null, 'name');
+    }
+
+    public function getGatewayAction($uuid = null)
+    {
+        return $this->getBase('gateway', 'gateways.gateway', $uuid);
+    }
+
+    public function addGatewayAction()
+    {
+        return $this->addBase('gateway', 'gateways.gateway');
+    }
+
+    public function setGatewayAction($uuid)
+    {
+        return $this->setBase('gateway', 'gateways.gateway', $uuid);
+    }
+
+    public function delGatewayAction($uuid)
+    {
+        return $this->delBase('gateways.gateway', $uuid);
+    }
+
+    public function toggleGatewayAction($uuid, $enabled = null)
+    {
+        return $this->toggleBase('gateways.gateway', $uuid, $enabled);
     }
 
     public function searchVariableAction()

@@ -63,7 +63,8 @@ class M1_0_0 extends BaseModelMigration
     private const PLAIN_KEYS = [
         'hooksDir', 'sysctl', 'logger', 'lockFile', 'lockTimeoutMs', 'hookTimeoutMs', 'killGraceMs',
         'concurrency', 'outputLimitBytes', 'fall', 'rise', 'promoteDelayMs', 'stateFile', 'metricsFile',
-        'notifyDir', 'notifyTimeoutMs', 'logFormat', 'logLevel', 'socketGroup', 'maintenanceFile',
+        'notifyDir', 'notifyTimeoutMs', 'logFormat', 'logLevel', 'socketGroup', 'gatewayStatusCommand',
+        'gatewayStatusTimeoutMs', 'maintenanceFile',
     ];
 
     private $logger = null;
@@ -179,9 +180,22 @@ class M1_0_0 extends BaseModelMigration
                 }
             }
         }
+        foreach ($settings['gateways'] ?? [] as $name => $gateway) {
+            $node = $model->gateways->gateway->Add();
+            $node->name = (string)$name;
+            $node->enabled = ($gateway['enabled'] ?? true) ? '1' : '0';
+            if (isset($gateway['failOn']) && is_array($gateway['failOn'])) {
+                $node->failOn = implode(',', array_map('strval', $gateway['failOn']));
+            }
+            foreach (['fall', 'rise'] as $key) {
+                if (isset($gateway[$key])) {
+                    $node->$key = self::text($gateway[$key]);
+                }
+            }
+        }
     }
 
-    /** Values the model refuses go back to their defaults (a refused check or variable is left out), each logged. */
+    /** Values the model refuses go back to their defaults (a refused check, gateway or variable is left out), each logged. */
     private function dropRefused($model)
     {
         foreach ($model->performValidation(true) as $message) {
@@ -197,7 +211,7 @@ class M1_0_0 extends BaseModelMigration
                 $message->getMessage()
             ));
             $parts = explode('.', $reference);
-            if (count($parts) === 4 && in_array($parts[0], ['hooks', 'hookEnv'], true)) {
+            if (count($parts) === 4 && in_array($parts[0], ['hooks', 'hookEnv', 'gateways'], true)) {
                 // hooks.hook.UUID.name: the whole entry goes.
                 $model->getNodeByReference($parts[0] . '.' . $parts[1])->Del($parts[2]);
             } else {

@@ -97,6 +97,7 @@ class CarpServiceStatusTest extends \PHPUnit\Framework\TestCase
             'rise' => ['rise', 1, 1000],
             'promoteDelayMs' => ['promoteDelayMs', 0, 86400000],
             'notifyTimeoutMs' => ['notifyTimeoutMs', 100, 3600000],
+            'gatewayStatusTimeoutMs' => ['gatewayStatusTimeoutMs', 100, 600000],
         ];
     }
 
@@ -246,6 +247,7 @@ class CarpServiceStatusTest extends \PHPUnit\Framework\TestCase
             'relative metrics file' => ['metricsFile', 'carp.prom'],
             'relative notify dir' => ['notifyDir', 'notify.d'],
             'relative state file' => ['stateFile', 'state'],
+            'relative gateway status command' => ['gatewayStatusCommand', 'gateway_status.php'],
         ];
     }
 
@@ -294,6 +296,76 @@ class CarpServiceStatusTest extends \PHPUnit\Framework\TestCase
             $model->schedule = $pattern;
             $this->assertArrayHasKey('schedule', self::errors($model), "\"{$pattern}\" is refused");
         }
+    }
+
+    public function testAGatewayCheckFailsOnDownAndForceDownByDefault()
+    {
+        $model = new CarpServiceStatus();
+        $gateway = $model->gateways->gateway->Add();
+        $gateway->name = 'WAN_GW';
+        $this->assertSame([], self::errors($model));
+        $this->assertSame('1', (string)$gateway->enabled);
+        $this->assertSame('down,force_down', (string)$gateway->failOn);
+        $this->assertSame('', (string)$gateway->fall);
+        $this->assertSame('/usr/local/opnsense/scripts/routes/gateway_status.php', (string)$model->gatewayStatusCommand);
+        $this->assertSame('10000', (string)$model->gatewayStatusTimeoutMs);
+    }
+
+    public function testFailOnTakesTheStatusesOpnsenseReportsAndNeedsOne()
+    {
+        $model = new CarpServiceStatus();
+        $gateway = $model->gateways->gateway->Add();
+        $gateway->name = 'WAN2_GW';
+        $gateway->failOn = 'down,force_down,loss,delay,delay+loss';
+        $this->assertSame([], self::errors($model));
+        foreach (['none', 'offline', 'down,pending', ''] as $failOn) {
+            $gateway->failOn = $failOn;
+            $this->assertArrayHasKey($gateway->__reference . '.failOn', self::errors($model), "failOn \"{$failOn}\" is refused");
+        }
+    }
+
+    public static function badGatewayNameProvider()
+    {
+        return [
+            'a space' => ['WAN GW'],
+            'a comma' => ['WAN_GW,LAN_GW'],
+            'a colon' => ['gateway:WAN_GW'],
+            'a newline' => ["WAN_GW\n"],
+            'empty' => [''],
+            'longer than 64' => [str_repeat('G', 65)],
+        ];
+    }
+
+    /**
+     * @dataProvider badGatewayNameProvider
+     */
+    public function testGatewayNamesAreAsOpnsenseNamesGateways($name)
+    {
+        $model = new CarpServiceStatus();
+        $gateway = $model->gateways->gateway->Add();
+        $gateway->name = $name;
+        $this->assertArrayHasKey($gateway->__reference . '.name', self::errors($model));
+    }
+
+    public function testGatewayNamesAreUniqueAndTheirFlapSettingsBounded()
+    {
+        $model = new CarpServiceStatus();
+        foreach (['WAN_GW', 'WAN_DHCP6', 'OPT1-GW', str_repeat('G', 64)] as $name) {
+            $model->gateways->gateway->Add()->name = $name;
+        }
+        $this->assertSame([], self::errors($model));
+        $gateway = $model->gateways->gateway->Add();
+        $gateway->name = 'WAN_GW';
+        $this->assertContains('This gateway is already listed: each gateway is listed once.', self::errors($model));
+        $gateway->name = 'WAN2_GW';
+        foreach (['fall', 'rise'] as $field) {
+            foreach (['0', '1001'] as $value) {
+                $gateway->$field = $value;
+                $this->assertArrayHasKey($gateway->__reference . '.' . $field, self::errors($model), "{$field} = {$value} is refused");
+            }
+            $gateway->$field = '';
+        }
+        $this->assertSame([], self::errors($model));
     }
 
     public function testOptionFieldsOfferTheSchemaValuesOnly()
