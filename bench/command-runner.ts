@@ -6,9 +6,14 @@
  */
 import type { RunReply, RunRequest } from "./stock-php.ts";
 
-async function runOne({ argv, capture }: RunRequest): Promise<RunReply> {
+async function runOne({ argv, capture, env }: RunRequest): Promise<RunReply> {
   const started = performance.now();
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: capture ? "pipe" : "ignore", stderr: capture ? "pipe" : "ignore" });
+  const proc = Bun.spawn(argv, {
+    stdin: "ignore",
+    stdout: capture ? "pipe" : "ignore",
+    stderr: capture ? "pipe" : "ignore",
+    env: env === undefined ? process.env : { ...process.env, ...env },
+  });
   const [stdout, stderr, exitCode] = await Promise.all([
     capture ? new Response(proc.stdout as ReadableStream).text() : "",
     capture ? new Response(proc.stderr as ReadableStream).text() : "",

@@ -31,6 +31,8 @@ export interface RunRequest {
   argv: string[];
   /** Keep stdout and stderr (else they go to /dev/null, as in a timed run). */
   capture?: boolean;
+  /** Variables set on top of the runner's environment. */
+  env?: Record<string, string>;
 }
 
 export interface RunReply {
@@ -172,7 +174,7 @@ export interface StockBench {
   /** Points the stock hooks directory (/usr/local/etc/rc.carp_service_status.d inside) at `dir`. */
   useHooks(dir: string): void;
   /** Runs argv to its end in the runner; `ms` is spawn to exit. */
-  run(argv: string[], options?: { capture?: boolean }): Promise<RunReply>;
+  run(argv: string[], options?: { capture?: boolean; env?: Record<string, string> }): Promise<RunReply>;
   /** The records sent to /dev/log inside the namespace since the last call. */
   takeSyslog(): SyslogRecord[];
   close(): Promise<void>;
@@ -269,7 +271,7 @@ export async function startStockBench(dir: string, stock: StockPhp | null): Prom
       renameSync(next, hooksLink);
     },
     run(command, options = {}) {
-      const request: RunRequest = { argv: command, capture: options.capture === true };
+      const request: RunRequest = { argv: command, capture: options.capture === true, env: options.env };
       const reply = queue.then(async () => {
         proc.stdin.write(`${JSON.stringify(request)}\n`);
         await proc.stdin.flush();
