@@ -117,6 +117,12 @@ const config = writeConfig("config.toml", { ...paths, schedule: false, logLevel:
 
 console.error("building: the executable, the bundle, the probes, a traced executable...");
 const compiled = compile(CLI, join(work, "carp-service-status"));
+const withoutBytecode = join(work, "carp-service-status-without-bytecode");
+const builtWithoutBytecode = Bun.spawnSync(
+  [process.execPath, "build", CLI, ...COMPILE_FLAGS.filter((flag) => flag !== "--bytecode"), "--outfile", withoutBytecode],
+  { cwd: REPO },
+);
+if (builtWithoutBytecode.exitCode !== 0) throw new Error(`bun build without --bytecode failed: ${builtWithoutBytecode.stderr.toString()}`);
 const originSource = join(work, "origin.ts");
 writeFileSync(
   originSource,
@@ -156,6 +162,7 @@ const processes = await interleaved(
     origin: { argv: [origin, originOut], after: () => originRuns.push(Number(readFileSync(originOut, "utf8"))) },
     version: { argv: [compiled, "--version"] },
     check: { argv: [compiled, "check", "--config", config] },
+    checkWithoutBytecode: { argv: [withoutBytecode, "check", "--config", config] },
     phases: { argv: [phasesExe, phasesOut, config, "--extras", tmpfsDir, diskDir], after: readPhases(phaseRuns, extraRuns) },
     phasesBuiltIn: { argv: [phasesExe, phasesOut, "--built-in", JSON.stringify(paths)], after: readPhases(builtInRuns) },
     bundleCheck: { argv: [...bundleArgv, "check", "--config", config] },
@@ -181,6 +188,7 @@ const processTable = table(
     processRow("compiled program that does nothing (Bun's own start and exit)", "origin"),
     processRow("compiled `--version` (our executable's start)", "version"),
     processRow("compiled `check --config` (1 trivial hook)", "check"),
+    processRow("compiled `check --config` built without `--bytecode` (source parsed at every start)", "checkWithoutBytecode"),
     processRow("bundle `check --config` on the system's Bun (the port)", "bundleCheck"),
     processRow("check-phases probe, config file (check taken apart, plus its extras)", "phases"),
     processRow("check-phases probe, no config file (built-in defaults)", "phasesBuiltIn"),
@@ -302,18 +310,20 @@ const VARIANTS: Record<string, Variant> = {
   inProcessSysctl: {
     label: "the demotion read in-process (the simulation: what sysctlbyname(3) through bun:ffi would cost, about nothing)",
     config: { sysctl: "simulated", simulationFile: join(work, "simulated-demotion") },
+    // Without its notice ("net.inet.carp.demotion is simulated"), which would load pino to log it.
+    patches: { "config/notices.ts": [["  const simulated: string[] = [];\n", "  return [];\n  const simulated: string[] = [];\n"]] },
   },
   noJit: { label: "BUN_JSC_useBaselineJIT=0 in the environment (JavaScript interpreted only)", env: NO_JIT },
 };
 VARIANTS.practical = {
   label: "together: no fsync, zod jitless, demotion in-process, JavaScript interpreted only",
-  patches: { ...VARIANTS.noFsync!.patches, ...VARIANTS.jitless!.patches },
+  patches: { ...VARIANTS.noFsync!.patches, ...VARIANTS.jitless!.patches, ...VARIANTS.inProcessSysctl!.patches },
   config: VARIANTS.inProcessSysctl!.config,
   env: NO_JIT,
 };
 VARIANTS.bound = {
   label: "together: no fsync, config without zod, demotion in-process, JavaScript interpreted only",
-  patches: { ...VARIANTS.noFsync!.patches, ...VARIANTS.noZod!.patches },
+  patches: { ...VARIANTS.noFsync!.patches, ...VARIANTS.noZod!.patches, ...VARIANTS.inProcessSysctl!.patches },
   config: VARIANTS.inProcessSysctl!.config,
   env: NO_JIT,
 };
@@ -413,9 +423,16 @@ const daemonVariants: Array<[string, string[], Record<string, string> | undefine
   ["compiled, BUN_JSC_useBaselineJIT=0 (JavaScript interpreted only)", [compiled, "daemon", "--syslog"], NO_JIT],
   ["bundle on the system's Bun (the port)", [...bundleArgv, "daemon", "--syslog"], undefined],
   ["bundle on the system's Bun, BUN_JSC_useBaselineJIT=0", [...bundleArgv, "daemon", "--syslog"], NO_JIT],
+  [
+    "bundle on the system's Bun with `--smol` (a smaller heap, collected more often)",
+    [bundleArgv[0]!, "--smol", ...bundleArgv.slice(1), "daemon", "--syslog"],
+    undefined,
+  ],
   ["from source", [process.execPath, CLI, "daemon", "--syslog"], undefined],
 ];
 const daemonWithoutZod = buildVariant("daemonWithoutZod", DAEMON_WITHOUT_ZOD);
+// Compiled only: from source, built-in.ts's schema-defaults macro loads zod (and croner) in every
+// process at transpile time, whatever the daemon does.
 if (typeof daemonWithoutZod === "string")
   daemonVariants.push([DAEMON_WITHOUT_ZOD.label, [daemonWithoutZod, "daemon", "--syslog"], undefined]);
 else console.error(`${DAEMON_WITHOUT_ZOD.label}: ${daemonWithoutZod.problem}`);
