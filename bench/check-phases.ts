@@ -78,7 +78,7 @@ if (builtIn) {
 
 const { createSystemClock } = await import("../src/system/clock.ts");
 const { openFilesLimit } = await import("../src/system/limits.ts");
-const { acquireLock } = await import("../src/engine/lock.ts");
+const { acquireLock } = await import("../src/system/lock-file.ts");
 const { runHook } = await import("../src/engine/hook-runner.ts");
 const { fileStore } = await import("../src/engine/flap-history.ts");
 const clock = timedSync("clock: dlopen, clock_gettime, boot id", createSystemClock)();
