@@ -9,7 +9,7 @@
  * (valgrind; slow, but blind to the machine's load). Writes bench/breakdown.md; --write also
  * replaces the `<!-- breakdown:start -->` block of docs/benchmarks.md.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundle, COMPILE_FLAGS } from "../scripts/build.ts";
@@ -343,9 +343,9 @@ const DAEMON_WITHOUT_ZOD: Variant = {
 function buildVariant(name: string, variant: Variant): string | { problem: string } {
   if (!variant.patches) return compiled;
   const root = join(work, `variant-${name}`);
-  cpSync(join(REPO, "src"), join(root, "src"), { recursive: true });
-  for (const file of ["package.json", "tsconfig.json", "bunfig.toml"])
-    if (existsSync(join(REPO, file))) cpSync(join(REPO, file), join(root, file));
+  // The whole tree but what is large and not read at build time: macros read beside src/ (the plugin's files).
+  const skipped = new Set(["node_modules", ".git", ".opnsense-testenv", "dist", "bench", "test", "docs"].map((name) => join(REPO, name)));
+  cpSync(REPO, root, { recursive: true, filter: (source) => !skipped.has(source) });
   symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"));
   for (const [file, replacements] of Object.entries(variant.patches)) {
     const path = join(root, "src", file);
