@@ -134,6 +134,15 @@ test("sysctl rejects an unknown oid on read and write", async () => {
   expect(existsSync(join(dir, "demotion"))).toBe(false);
 });
 
+test("sysctl -i skips an unknown oid silently and reads a known one with its name, as the stock script calls it", async () => {
+  const dir = await makeFakeDir();
+  await writeFile(join(dir, "demotion"), "240\n");
+  expect(sysctl(dir, "-i", "net.inet.carp.nope", OID)).toEqual({ exitCode: 0, stdout: `${OID}: 240\n`, stderr: "" });
+  expect(sysctl(dir, "-i", "net.inet.carp.nope=1")).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+  await writeFile(join(dir, "sysctl.no-carp"), "");
+  expect(sysctl(dir, "-i", OID)).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+});
+
 test("sysctl reads any other oid from oid.NAME beside it, and never writes one", async () => {
   const dir = await makeFakeDir();
   await writeFile(join(dir, "oid.net.inet.carp.preempt"), "1\n");
