@@ -41,6 +41,7 @@ const COMMANDS: Record<string, CommandSpec> = {
         type: "boolean",
         description: "log to syslog (ident carp-service-status, a priority per level) instead of stderr; rc.d passes it",
       },
+      root: { type: "string", valueName: "DIR", description: "watch the stock script install replaced under DIR (default /)" },
     },
     load: () => import("./cli/daemon.ts"),
   },

@@ -9,6 +9,7 @@ import { type Config, type LoadedConfig, parseConfig } from "../src/config/confi
 import { Daemon, type DaemonDeps, startDaemon } from "../src/daemon/daemon.ts";
 import { planReload } from "../src/daemon/reload.ts";
 import type { SocketHandlers } from "../src/daemon/socket-server.ts";
+import { stockBackMessage } from "../src/daemon/stock-watch.ts";
 import type { HistoryMemory } from "../src/engine/flap-history.ts";
 import type { Evaluation } from "../src/protocol/wire.ts";
 import { captureLog } from "./log-capture.ts";
@@ -450,5 +451,39 @@ describe("transition log lines", () => {
       reason: "killed by\\rSIGKILL",
       msg: 'hook "a\\nb" new -> fail',
     });
+  });
+});
+
+describe("the stock script back over our shim", () => {
+  test("is looked at before each evaluation, logged once per change, and shown as an anomaly while it lasts", async () => {
+    const w = world();
+    const log = captureLog("info");
+    w.deps.log = log.log;
+    const path = "/usr/local/sbin/carp_service_status";
+    let state: "shim" | "stock-back" | "not-replaced" = "shim";
+    w.deps.observeStockScript = () => ({ state, path });
+    const daemon = await startDaemon(loaded(config()), w.deps);
+    await w.finish();
+    expect(daemon.status()).toMatchObject({ stockScript: { state: "shim", path }, anomalies: [] });
+
+    state = "stock-back"; // a firmware update
+    for (let i = 0; i < 2; i++) {
+      w.tick();
+      await w.finish();
+    }
+    const stockLines = () => log.lines.filter((line) => line.stockScript === path).map((line) => [line.level, line.msg]);
+    expect(stockLines()).toEqual([[40, stockBackMessage(path)]]);
+    expect(daemon.status()).toMatchObject({ stockScript: { state: "stock-back" }, anomalies: [stockBackMessage(path)] });
+
+    state = "shim"; // the update hook, or an admin, ran install --replace-stock
+    w.tick();
+    await w.finish();
+    expect(stockLines().at(-1)).toEqual([30, `our shim is back at "${path}": the boot hook and plugins reach this daemon again`]);
+    expect(daemon.status().anomalies).toEqual([]);
+
+    state = "not-replaced"; // uninstall
+    w.tick();
+    await w.finish();
+    expect(daemon.status().stockScript).toBeUndefined();
   });
 });

@@ -4,10 +4,12 @@ import { settledWithin } from "../common/deadline.ts";
 import { EXIT } from "../common/errors.ts";
 import { loadConfig } from "../config/config.ts";
 import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
+import { stockScriptWatcher } from "../install/stock-state.ts";
 import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
 import { processTreeSupport } from "../system/process-group.ts";
 import { endWhatWasLeftRunning, recordRuns, runFilePath } from "../system/run-file.ts";
+import { rootOf } from "./doctor.ts";
 import type { Flags } from "./flags.ts";
 
 /** How long a stopping daemon waits for its last log lines to reach syslog. */
@@ -45,10 +47,10 @@ export async function run(flags: Flags): Promise<number> {
   const recorder = keepRunFile ? recordRuns(runFile, log) : null;
 
   try {
-    daemon = await startDaemon(
-      loaded,
-      realDaemonDeps(log, () => loadConfig({ file: configFile })),
-    );
+    daemon = await startDaemon(loaded, {
+      ...realDaemonDeps(log, () => loadConfig({ file: configFile })),
+      observeStockScript: stockScriptWatcher(rootOf(flags)),
+    });
   } catch (error) {
     recorder?.close();
     throw error;

@@ -143,6 +143,15 @@ export function printEvaluation(evaluation: Evaluation, json: boolean): void {
   console.log(json ? JSON.stringify(evaluation, null, 2) : formatEvaluation(evaluation));
 }
 
+/**
+ * Whether the status carries an anomaly of the demotion's own (a stacked or negative value, whose
+ * text already holds the fix); the stock script's return is an anomaly of the node, not of the value.
+ */
+function hasDemotionAnomaly(status: DaemonStatus): boolean {
+  const stockBack = status.stockScript?.state === "stock-back" ? 1 : 0;
+  return status.anomalies.length > stockBack;
+}
+
 /** The daemon's status: what it last saw, when it runs next, counters. */
 export function formatStatus(status: DaemonStatus): string {
   const demotion =
@@ -161,7 +170,7 @@ export function formatStatus(status: DaemonStatus): string {
     formatServices(status.services, { hooksDir: status.hooksDir, since: (s) => s.since }),
   ];
   if (status.demotion !== null) {
-    lines.push("", ...formatDemotionLines(status.demotion, { fix: status.anomalies.length === 0, why: bitReasonOf(status) }));
+    lines.push("", ...formatDemotionLines(status.demotion, { fix: !hasDemotionAnomaly(status), why: bitReasonOf(status) }));
   }
   if (status.lastError) lines.push("", `last error (${status.lastError.at}): ${escapeControl(status.lastError.message)}`);
   lines.push(...formatNotes(status));

@@ -14,7 +14,14 @@ import { PREEMPT_OID, SIMULATION_DIR } from "../config/defaults.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import { emptyMemory, type HistoryMemory } from "../engine/flap-history.ts";
 import { type SwitchOptions, switchMaintenance } from "../engine/maintenance.ts";
-import type { DaemonStatus, Evaluation, Maintenance, MaintenanceReply, MaintenanceRequest } from "../protocol/wire.ts";
+import type {
+  DaemonStatus,
+  Evaluation,
+  Maintenance,
+  MaintenanceReply,
+  MaintenanceRequest,
+  StockScriptObservation,
+} from "../protocol/wire.ts";
 import { createEffects, createOidReaderFor } from "../system/effects.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { Logger } from "../system/log.ts";
@@ -28,6 +35,7 @@ import { planReload } from "./reload.ts";
 import { type Scheduler, type StartSchedule, startCronSchedule } from "./scheduler.ts";
 import { type ListenOptions, listenSocket, type SocketServer } from "./socket-server.ts";
 import { StatusBook } from "./status-book.ts";
+import { stockBackMessage, stockScriptChange } from "./stock-watch.ts";
 
 /** How long a stop waits for a running evaluation to wind down (its hooks are being killed). */
 const STOP_WAIT_MS = 1500;
@@ -64,6 +72,11 @@ export interface DaemonDeps {
   monotonicMs?(): number;
   /** Reads net.inet.carp.preempt for the metrics (real or simulated, as the config says); without it, no preempt series. */
   readPreempt?(config: Config): Promise<string>;
+  /**
+   * Whether the stock script is still our shim where install replaced it (install/stock-state.ts),
+   * looked at before every evaluation; without it, not watched.
+   */
+  observeStockScript?(): StockScriptObservation;
   /** Replaces how the metrics file is written and notify scripts run (tests). */
   observers?: Pick<ObserverDeps, "writeFile" | "notify">;
 }
@@ -106,6 +119,8 @@ export class Daemon {
   readonly #memory: HistoryMemory = emptyMemory();
   /** Cancels the run due when a promotion hold-down ends. */
   #cancelHoldTimer: (() => void) | null = null;
+  /** The stock script as last seen; null until looked at (or when not watched). */
+  #stockScript: StockScriptObservation | null = null;
 
   constructor(loaded: LoadedConfig, deps: DaemonDeps) {
     this.#deps = deps;
@@ -183,7 +198,7 @@ export class Daemon {
 
   status(): DaemonStatus {
     const config = this.#config;
-    return this.#book.snapshot({
+    const status = this.#book.snapshot({
       version: VERSION,
       pid: process.pid,
       startedAt: this.#startedAt,
@@ -194,6 +209,26 @@ export class Daemon {
       running: this.#coalescer.busy,
       nextRun: this.#scheduler?.nextRun()?.toISOString() ?? null,
     });
+    const stock = this.#stockScript;
+    if (stock === null || stock.state === "not-replaced") return status;
+    const anomalies = stock.state === "stock-back" ? [...status.anomalies, stockBackMessage(stock.path)] : status.anomalies;
+    return { ...status, stockScript: stock, anomalies };
+  }
+
+  /** Looks at the stock script; one log line when it came back over our shim, or the shim is back. */
+  #watchStockScript(): void {
+    const observe = this.#deps.observeStockScript;
+    if (!observe) return;
+    let next: StockScriptObservation;
+    try {
+      next = observe();
+    } catch (error) {
+      this.#deps.log.debug({ err: messageOf(error) }, "could not look at the stock script");
+      return;
+    }
+    const change = stockScriptChange(this.#stockScript, next);
+    this.#stockScript = next;
+    if (change) this.#deps.log[change.level]({ stockScript: next.path }, change.message);
   }
 
   async #listen(path: string): Promise<void> {
@@ -281,6 +316,7 @@ export class Daemon {
     const { log } = this.#deps;
     const signal = this.#shutdown.signal;
     signal.throwIfAborted();
+    this.#watchStockScript();
     try {
       const evaluation = await this.#deps.evaluate(this.#config, { signal, freshStart: this.#freshStart, memory: this.#memory, all });
       this.#freshStart = false;

@@ -157,6 +157,14 @@ function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: Metri
         samples: [{ value: unixSeconds(status.maintenance.since) }],
       });
     }
+    if (status.stockScript) {
+      families.push({
+        name: "stock_script_back",
+        type: "gauge",
+        help: "Where install --replace-stock put our shim over the stock script: 1 when a firmware update brought the stock script back (the boot hook and plugins then run it, not the daemon; fix: carp-service-status install --replace-stock), 0 while the shim is in place.",
+        samples: [{ value: status.stockScript.state === "stock-back" ? 1 : 0 }],
+      });
+    }
     if (status.promotionHeld) {
       families.push({
         name: "promotion_held_until_timestamp_seconds",

@@ -168,6 +168,13 @@ export interface Counters {
   promotions: number;
 }
 
+/** The stock script as the daemon last saw it (install/stock-state.ts reads it). */
+export interface StockScriptObservation {
+  state: "shim" | "stock-back" | "not-replaced";
+  /** The stock script's path on this node. */
+  path: string;
+}
+
 /** The reply to `GET /status`, as `status --json` prints it. */
 export interface DaemonStatus {
   version: string;
@@ -188,6 +195,12 @@ export interface DaemonStatus {
   promotionHeld?: PromotionHold | null;
   /** The maintenance switch as the last evaluation read it; null for off (since 2.1). */
   maintenance?: Maintenance | null;
+  /**
+   * Where `install --replace-stock` put our shim over the stock script, whether it is still there
+   * (`shim`) or a firmware update brought the stock script back (`stock-back`, also one of the
+   * anomalies); absent where install did not replace it (since 2.1).
+   */
+  stockScript?: StockScriptObservation;
   anomalies: string[];
   warnings: string[];
   counters: Counters;
