@@ -64,7 +64,7 @@ const PAGE = `<!doctype html>
 </script>
 </body></html>`;
 
-type Scenario = "empty" | "failing" | "held" | "gateway";
+type Scenario = "empty" | "failing" | "held" | "gateway" | "maintenance";
 const replies: Partial<Record<Scenario, string>> = {};
 let current: Scenario = "empty";
 
@@ -165,6 +165,21 @@ beforeAll(async () => {
   }
   expect(replies.gateway).toBeDefined();
 
+  // The maintenance switch, turned on through the daemon's route.
+  const switched = await run([
+    process.execPath,
+    CLI,
+    "maintenance",
+    "on",
+    "--reason",
+    "FRR upgrade <ticket 4711>",
+    "--no-fallback",
+    "--config",
+    CONFIG,
+  ]);
+  expect(switched.exitCode).not.toBe(3);
+  replies.maintenance = await daemonStatus();
+
   browser = await chromium.launch({
     executablePath: env.chromium,
     args: [
@@ -214,6 +229,7 @@ describe("the dashboard widget in Chromium", () => {
     expect(rows.unbound).toBe("pass");
     expect(rows[TRANSLATIONS.demotion!]).toBe(`${TRANSLATIONS.demoted} ${DEMOTION_BIT}`);
     expect(rows[TRANSLATIONS.promotion!]).toBe(TRANSLATIONS.notheld);
+    expect(rows[TRANSLATIONS.maintenance!]).toBeUndefined(); // off: no row
 
     const screenshot = join(TESTENV_DIR, "widget.png");
     await page.locator(".card").screenshot({ path: screenshot });
@@ -243,6 +259,15 @@ describe("the dashboard widget in Chromium", () => {
     const { page, rows } = await render("gateway");
     expect(rows["gateway:WAN_GW"]).toBe("fail in failOn: down (Offline), loss 100.0 %, delay 0.0 ms, stddev 0.0 ms, monitor 192.0.2.1");
     expect(rows.frr_ospf).toBe("pass");
+    expect(rows[TRANSLATIONS.demotion!]).toBe(`${TRANSLATIONS.demoted} ${DEMOTION_BIT}`);
+    await page.close();
+  });
+
+  test("the maintenance switch on: a row saying since when and why, the reason escaped", async () => {
+    const { page, rows } = await render("maintenance");
+    const since = JSON.parse(replies.maintenance!).maintenance.since;
+    const shown = await page.evaluate((iso) => new Date(iso).toLocaleString(), since);
+    expect(rows[TRANSLATIONS.maintenance!]).toBe(`${TRANSLATIONS.maintenanceon} ${TRANSLATIONS.since} ${shown}: FRR upgrade <ticket 4711>`);
     expect(rows[TRANSLATIONS.demotion!]).toBe(`${TRANSLATIONS.demoted} ${DEMOTION_BIT}`);
     await page.close();
   });

@@ -26,7 +26,8 @@
 
 /*
  * Dashboard widget of carp-service-status: each service check's state, the CARP demotion (our
- * 2^20 bit and what the kernel adds), and whether a promotion is held by the hold-down. It reads
+ * 2^20 bit and what the kernel adds), whether a promotion is held by the hold-down, and the
+ * maintenance switch while it holds the node demoted. It reads
  * the daemon's status (configctl carpservicestatus daemon_status) every tick.
  */
 
@@ -95,6 +96,13 @@ export default class CarpServiceStatus extends BaseTableWidget {
         return `${badge(t.held, 'darkorange')} ${escapeHtml(t.until)} ${escapeHtml(until.toLocaleTimeString())} (${seconds} s)`;
     }
 
+    maintenanceCell(maintenance) {
+        const t = this.translations;
+        const since = new Date(maintenance.since);
+        const reason = maintenance.reason ? `: ${escapeHtml(maintenance.reason)}` : '';
+        return `${badge(t.maintenanceon, 'darkorange')} ${escapeHtml(t.since)} ${escapeHtml(since.toLocaleString())}${reason}`;
+    }
+
     checkCell(service) {
         const t = this.translations;
         const firstLine = String(service.output ?? '').split('\n').find((line) => line.trim() !== '') ?? '';
@@ -130,6 +138,9 @@ export default class CarpServiceStatus extends BaseTableWidget {
             [escapeHtml(t.demotion), this.demotionCell(status)],
             [escapeHtml(t.promotion), this.promotionCell(status)],
         ];
+        if (status.maintenance) {
+            rows.push([escapeHtml(t.maintenance), this.maintenanceCell(status.maintenance)]);
+        }
         for (const anomaly of status.anomalies ?? []) {
             rows.push([escapeHtml(t.anomaly), escapeHtml(anomaly)]);
         }
