@@ -124,6 +124,7 @@ beforeAll(async () => {
       `simulationLog = ${at("messages")}`,
       `lockFile = ${at("lock")}`,
       `stateFile = ${at("state")}`,
+      `maintenanceFile = ${at("maintenance")}`,
       `socket = ${at("sock")}`,
       "schedule = false",
       // The scratch directory is under /tmp (world-writable): script security would refuse the hooks.
