@@ -10,9 +10,9 @@ import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import { gatewayCheckName, gatewayTable } from "../config/gateways.ts";
 import { didYouMean } from "../config/suggest.ts";
-import { HOOK_ENV } from "../engine/evaluate.ts";
 import { describeStatus, type GatewayRead, isUnmonitored } from "../engine/gateway-status.ts";
 import { enabledGateways, readGatewayStatus } from "../engine/gateways.ts";
+import { HOOK_ENV } from "../engine/run-hooks.ts";
 import { type Finding, finding } from "./finding.ts";
 
 const CHECK = "gateways";

@@ -68,8 +68,10 @@ export interface RunInput {
    * it the history's are kept as they are.
    */
   runs?: Record<string, KeptResult>;
-  /** The maintenance switch is on, or cannot be told: no hold-down runs and the bit may not come off. */
+  /** The maintenance switch is on, or cannot be told, or a check was not observed: no hold-down runs and the bit may not come off. */
   holdDemoted?: boolean;
+  /** Checks not observed in this run (the gateway status could not be read): each keeps its counted state. */
+  unobserved?: readonly string[];
 }
 
 export interface RunCount {
@@ -128,12 +130,9 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
     thresholds: (name: string) => thresholdsOf(config, name),
     fresh: input.fresh,
     holdDemoted: input.holdDemoted === true,
+    unobserved: input.unobserved ?? [],
   };
-  const assumed = () =>
-    assumedHistory(
-      observed.map((o) => o.name),
-      { demoted: input.demoted },
-    );
+  const assumed = () => assumedHistory([...observed.map((o) => o.name), ...settings.unobserved], { demoted: input.demoted });
 
   let lost: string | null = null;
   let base: FlapHistory;
