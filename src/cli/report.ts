@@ -6,7 +6,15 @@
 import { EXIT } from "../common/errors.ts";
 import { escapeControl, escapeText } from "../common/escape.ts";
 import type { BitReason } from "../engine/demotion.ts";
-import type { DaemonStatus, Evaluation, EvaluationError, Maintenance, PromotionHold, ServiceResult } from "../protocol/wire.ts";
+import type {
+  DaemonStatus,
+  Evaluation,
+  EvaluationError,
+  Maintenance,
+  PromotionHold,
+  ServiceResult,
+  WithheldReason,
+} from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
 
 function exitColumn(service: ServiceResult): string {
@@ -61,6 +69,7 @@ export function holdLine(held: PromotionHold, { since = (iso: string) => iso }: 
 export function bitReasonOf(report: {
   promotionHeld?: PromotionHold | null;
   promotionWithheld?: string | null;
+  promotionWithheldBy?: WithheldReason | null;
   maintenance?: Maintenance | null;
   failed?: readonly string[];
   lastRun?: { failed: readonly string[] } | null;
@@ -68,7 +77,9 @@ export function bitReasonOf(report: {
   if (report.promotionHeld) return "held";
   const failed = report.failed ?? report.lastRun?.failed ?? [];
   if (report.maintenance && failed.length === 0) return "maintenance";
-  return report.promotionWithheld ? "withheld" : "failed";
+  if (!report.promotionWithheld) return "failed";
+  if (report.promotionWithheldBy === "gateways") return "withheld_gateways";
+  return report.promotionWithheldBy === "maintenance" ? "withheld_switch" : "withheld";
 }
 
 /** An age for people: "42 s", "12 min", "3 h". */

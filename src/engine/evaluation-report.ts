@@ -4,7 +4,7 @@
  * anomalies of the value left behind.
  */
 import type { Config } from "../config/config.ts";
-import type { Evaluation, PromotionHold } from "../protocol/wire.ts";
+import type { Evaluation, PromotionHold, WithheldReason } from "../protocol/wire.ts";
 import { findAnomalies, isDemoted } from "./decide.ts";
 import type { EvaluationNotes } from "./evaluation-notes.ts";
 import type { Checked, Decided } from "./locked-decision.ts";
@@ -37,17 +37,20 @@ const WITHHELD = "The 2^20 bit stays set although every check passes";
  * asked), a switch that cannot be told, gateways that could not be judged. Never promote on an
  * incomplete picture: each is a system error (`check` exits 3).
  */
-export function withheldPromotion(unknowns: Unknowns, facts: WithholdFacts): string | null {
+export function withheldPromotion(unknowns: Unknowns, facts: WithholdFacts): { by: WithheldReason; message: string } | null {
   const { stillDemoted, everyObservedPasses, failed } = facts;
   if (!stillDemoted || !everyObservedPasses) return null;
   if (unknowns.lostHistory !== null) {
-    return `${WITHHELD}: ${unknowns.lostHistory}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or let the daemon decide (it keeps the history in memory)`;
+    const message = `${WITHHELD}: ${unknowns.lostHistory}, so this run cannot count towards rise and promoteDelayMs; fix the state file, or let the daemon decide (it keeps the history in memory)`;
+    return { by: "history", message };
   }
   if (failed.length > 0) return null;
-  if (unknowns.maintenanceProblem !== null)
-    return `${WITHHELD}: ${unknowns.maintenanceProblem}, so whether maintenance is on cannot be told`;
+  if (unknowns.maintenanceProblem !== null) {
+    return { by: "maintenance", message: `${WITHHELD}: ${unknowns.maintenanceProblem}, so whether maintenance is on cannot be told` };
+  }
   if (unknowns.unreadGateways.length > 0) {
-    return `${WITHHELD} that could be judged: the gateway status could not be read, so ${unknowns.unreadGateways.join(", ")} could not be judged and nothing is promoted on an incomplete picture`;
+    const message = `${WITHHELD} that could be judged: the gateway status could not be read, so ${unknowns.unreadGateways.join(", ")} could not be judged and nothing is promoted on an incomplete picture`;
+    return { by: "gateways", message };
   }
   return null;
 }
@@ -100,7 +103,7 @@ export function reportEvaluation({ config, checked, decided, notes, dryRun, star
       `promotion held for ${Math.round(promotionHeld.remainingMs / 1000)} s: every check must keep passing until then (promoteDelayMs)`,
     );
   }
-  const promotionWithheld = withheldPromotion(
+  const withheld = withheldPromotion(
     {
       lostHistory: run.lost,
       maintenanceProblem: switchRead.status === "unknown" ? switchRead.problem : null,
@@ -112,6 +115,7 @@ export function reportEvaluation({ config, checked, decided, notes, dryRun, star
       failed,
     },
   );
+  const promotionWithheld = withheld?.message ?? null;
   if (run.lost !== null) {
     const lost =
       promotionWithheld ??
@@ -132,6 +136,7 @@ export function reportEvaluation({ config, checked, decided, notes, dryRun, star
     services: checked.services,
     promotionHeld,
     promotionWithheld,
+    ...(withheld !== null ? { promotionWithheldBy: withheld.by } : {}),
     maintenance: decided.maintenance,
     anomalies,
     warnings: notes.warnings,

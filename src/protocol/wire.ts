@@ -19,7 +19,8 @@
  * 2.0: interim 102 replies while an evaluation runs, which a client's idle deadline relies on.
  * 2.1: request bodies (JSON): POST /maintenance, `{"all": true}` on POST /evaluate; `maintenance`
  * in Evaluation and DaemonStatus; `ranAt`, `cached` and `ageMs` of a result `intervalMs` kept.
- * 2.2: `errors` in Evaluation: system errors an evaluation went on past (the gateway status).
+ * 2.2: `errors` and `promotionWithheldBy` in Evaluation: system errors an evaluation went on past
+ * (the gateway status), and which unknown withholds a promotion.
  */
 export const PROTOCOL_VERSION = "2.2";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
@@ -131,6 +132,8 @@ export interface Evaluation {
    * told; or the gateway status could not be read (since 2.2). `check` exits 3.
    */
   promotionWithheld?: string | null;
+  /** Which of those withholds it: "history", "maintenance" (the switch) or "gateways" (since 2.2). */
+  promotionWithheldBy?: WithheldReason | null;
   /**
    * System errors the evaluation went on past, each with its kind (common/errors.ts ERROR_KINDS):
    * the gateway status could not be read, so the gateway checks were not judged (since 2.2).
@@ -147,6 +150,9 @@ export interface Evaluation {
   startedAt: string;
   durationMs: number;
 }
+
+/** What an evaluation could not know, which withholds a promotion (since 2.2). */
+export type WithheldReason = "history" | "maintenance" | "gateways";
 
 /** A system error an evaluation went on past (since 2.2). */
 export interface EvaluationError {

@@ -159,6 +159,7 @@ describe("gateway checks through check", () => {
         );
         expect(stdout).toContain(message);
         expect(stderr).toContain('"kind":"gateways","msg":"The gateway status could not be read');
+        if (start & BIT) expect(stdout).toContain("(2^20: kept; every check judged passes, but the gateway status could not be read)");
         // Neither promoted (every hook passes) nor demoted: nothing written, nothing logged.
         expect(sandbox.demotion()).toBe(start);
         expect(writes()).toEqual([]);
@@ -221,7 +222,14 @@ describe("gateway checks through check", () => {
     const { exitCode, stdout } = await check("--json");
     expect(exitCode).toBe(3);
     const evaluation = JSON.parse(stdout);
-    expect(evaluation).toMatchObject({ action: "none", decision: "none", failed: [], demoted: true, demotionAfter: BIT });
+    expect(evaluation).toMatchObject({
+      action: "none",
+      decision: "none",
+      failed: [],
+      demoted: true,
+      demotionAfter: BIT,
+      promotionWithheldBy: "gateways",
+    });
     expect(evaluation.promotionWithheld).toStartWith(
       "The 2^20 bit stays set although every check passes that could be judged: the gateway status could not be read, so gateway:WAN_GW",
     );
