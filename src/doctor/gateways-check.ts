@@ -91,7 +91,7 @@ export async function checkGateways(config: Config): Promise<Finding[]> {
       finding(
         CHECK,
         "problem",
-        `${messageOf(error)}: every evaluation fails (exit 3) and changes nothing`,
+        `${messageOf(error)}. While it does, every evaluation exits 3, no gateway check is judged and nothing is promoted (a failing hook still demotes)`,
         `make "${config.gatewayStatusCommand}" print the gateway status (configctl interface gateways status shows it), or set gatewayStatusCommand`,
       ),
     ];
