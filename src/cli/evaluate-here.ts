@@ -72,10 +72,13 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
   }
 }
 
-/** check's exit status: 3 when the bit stays set for want of a history or a readable switch, else as exitCodeOfEvaluation. */
+/**
+ * check's exit status: 3 when the bit stays set for want of a history, a readable switch or a
+ * readable gateway status (promotionWithheld), else as exitCodeOfEvaluation (3 for `errors` too).
+ */
 export function exitCodeOfLocalEvaluation(evaluation: Evaluation): number {
-  // The bit stays set for want of a history, not for a failing check: a system error, which the
-  // admin must fix (the table's warning and the log say why).
+  // The bit stays set for what this run could not know, not for a failing check: a system error,
+  // which the admin must fix (the table's warning and the log say why).
   if (evaluation.promotionWithheld) return EXIT.system;
   return exitCodeOfEvaluation(evaluation);
 }

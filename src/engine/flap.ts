@@ -43,7 +43,7 @@ export interface FlapHistory {
   bitSet: boolean | null;
   /**
    * Monotonic ms at which the hooks of the run that wrote this history started. A run whose hooks
-   * started earlier observed an older world and must not overrule it (see evaluate.ts).
+   * started earlier observed an older world and must not overrule it (see flap-history.ts countRun).
    */
   observedAt: number | null;
   /** The last real run of each check with an `intervalMs`, whose result counts until it is due again (none when absent). */
