@@ -31,6 +31,20 @@ describe("dry run", () => {
     expect(f.detail).toBe(`starting now would DEMOTE this node because: a (exit 1: down), b (${refused})`);
   });
 
+  test("a gateway status that cannot be read: a problem, not 'changes nothing'; a demotion beside it is said as a demotion", () => {
+    const errors = [
+      {
+        kind: "gateways",
+        message: "The gateway status could not be read, so gateway:WAN_GW keeps its counted state and nothing is promoted: ...",
+      },
+    ];
+    expect(dryRunFinding({ ...evaluation("none", [service("a", "pass")]), errors })).toMatchObject({
+      status: "problem",
+      detail: `cannot judge every check: ${errors[0]!.message}`,
+    });
+    expect(dryRunFinding({ ...evaluation("demote", [service("a", "fail")]), errors }).detail).toStartWith("starting now would DEMOTE");
+  });
+
   test("all passing: nothing changes; our bit set: it would promote", () => {
     expect(dryRunFinding(evaluation("none", [service("a", "pass")]))).toMatchObject({
       status: "ok",

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { CarpError, ERROR_KINDS, kindOf, withKind } from "../src/common/errors.ts";
-import { EVALUATION_ERROR_KINDS, evaluationErrorKind } from "../src/daemon/error-kind.ts";
+import { EVALUATION_ERROR_KINDS, errorKindLabel, evaluationErrorKind } from "../src/daemon/error-kind.ts";
 import { discoverHooks } from "../src/engine/discover.ts";
 import { evaluate } from "../src/engine/evaluate.ts";
 import { acquireLock } from "../src/system/lock-file.ts";
@@ -130,14 +130,17 @@ function effects() {
   };
 }
 
-test("an evaluation whose gateway status command cannot run ends in a gateways error, counted under its own label", async () => {
+test("an evaluation whose gateway status command cannot run carries a gateways error, counted under its own label", async () => {
   const sandbox = makeSandbox({ gatewayStatusCommand: join(dir, "no-gateway-status"), gateways: { WAN_GW: { failOn: ["down"] } } });
   try {
     const deps = { ...effects(), log: pino({ level: "silent" }), isRoot: false };
-    const error = await rejection(evaluate(sandbox.config, deps));
-    expect((error as Error).message).toStartWith(`The gateway status command "${join(dir, "no-gateway-status")}" cannot be run: `);
-    expect(kindOf(error)).toBe("gateways");
-    expect(evaluationErrorKind(error)).toBe("gateways");
+    const evaluation = await evaluate(sandbox.config, deps);
+    expect(evaluation.errors).toHaveLength(1);
+    const [failure] = evaluation.errors!;
+    expect(failure!.message).toContain(`The gateway status command "${join(dir, "no-gateway-status")}" cannot be run: `);
+    expect(failure!.kind).toBe("gateways");
+    expect(errorKindLabel(failure!.kind)).toBe("gateways");
+    expect(errorKindLabel("state")).toBe("other");
   } finally {
     sandbox.cleanup();
   }

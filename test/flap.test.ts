@@ -240,3 +240,34 @@ describe("the history assumed when the real one is lost", () => {
     play([{ at: 0, raw: { ospf: "pass" }, expect: "promote" }], { history: assumedHistory(["ospf"], { demoted: true }), demotion: BIT });
   });
 });
+
+describe("checks not observed in a run (the gateway status could not be read)", () => {
+  const thresholds = () => ({ fall: 3, rise: 2 });
+  const settings = { now: 10 * S, promoteDelayMs: 0, thresholds };
+  const before: FlapHistory = {
+    ...NO_HISTORY,
+    hooks: { "gateway:WAN_GW": { state: "fail", streak: 1 }, unbound: { state: "pass", streak: 0 } },
+    passingSince: null,
+  };
+
+  test("keeps its counted state and streak, counts as failed, and the bit may not come off", () => {
+    const outcome = observe(before, [{ name: "unbound", raw: "pass" }], { ...settings, unobserved: ["gateway:WAN_GW"], holdDemoted: true });
+    expect(outcome.history.hooks["gateway:WAN_GW"]).toEqual({ state: "fail", streak: 1 });
+    expect(outcome.counted.get("gateway:WAN_GW")).toEqual({ state: "fail", streak: 1, needed: 2 });
+    expect(outcome.failed).toEqual(["gateway:WAN_GW"]);
+    expect(outcome.changes).toEqual([]);
+    expect(outcome.mayPromote).toBe(false);
+  });
+
+  test("one with no history has no counted state, and is not taken as failed", () => {
+    const outcome = observe(NO_HISTORY, [{ name: "unbound", raw: "pass" }], {
+      ...settings,
+      unobserved: ["gateway:WAN_GW"],
+      holdDemoted: true,
+    });
+    expect(outcome.counted.has("gateway:WAN_GW")).toBe(false);
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.mayPromote).toBe(false);
+    expect(outcome.hold).toBeNull();
+  });
+});

@@ -267,7 +267,7 @@ describe("the stock script is never lost", () => {
     const deadline = setTimeout(() => proc.kill("SIGKILL"), 10_000);
     const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
     clearTimeout(deadline);
-    expect(stderr).toBe(`Cannot read install manifest "${manifest}": not a regular file\n`);
+    expect(stderr).toBe(`Cannot read install manifest "${manifest}": it is a FIFO (named pipe), not a regular file\n`);
     expect(exitCode).toBe(3);
   });
 

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
+import { findSocket } from "../src/config/socket.ts";
 import { listenSocket } from "../src/daemon/socket-server.ts";
-import { callDaemon, DaemonIncompatible, DaemonUnreachable, findSocket } from "../src/protocol/client.ts";
+import { callDaemon, DaemonIncompatible, DaemonUnreachable } from "../src/protocol/client.ts";
 import {
   type DaemonStatus,
   type ErrorReply,

@@ -12,10 +12,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { EXIT, messageOf } from "../common/errors.ts";
 import { loadConfigLazily } from "../config/built-in.ts";
 import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "../config/defaults.ts";
-import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { findSocket } from "../config/socket.ts";
+import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable } from "../protocol/client.ts";
 import { reasonProblem, STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
 import { createSyslogWriter, LOG_IDENT, type SyslogTarget } from "../system/log-syslog.ts";
-import { evaluateHere } from "./check.ts";
+import { evaluateHere } from "./evaluate-here.ts";
 import type { Flags } from "./flags.ts";
 import { formatEvaluation } from "./report.ts";
 

@@ -9,8 +9,7 @@ import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
 import { processTreeSupport } from "../system/process-group.ts";
 import { endWhatWasLeftRunning, recordRuns, runFilePath } from "../system/run-file.ts";
-import { rootOf } from "./doctor.ts";
-import type { Flags } from "./flags.ts";
+import { type Flags, rootOf } from "./flags.ts";
 
 /** How long a stopping daemon waits for its last log lines to reach syslog. */
 const FLUSH_AT_EXIT_MS = 300;

@@ -1,4 +1,6 @@
-/** The shapes of the command table (src/cli.ts) and of the flags each command receives. */
+/** The shapes of the command table (src/cli.ts) and of the flags each command receives, and readers of flags commands share. */
+import { resolve } from "node:path";
+import { CarpError } from "../common/errors.ts";
 
 export type OptionSpec = { type: "string" | "boolean"; description: string; valueName?: string };
 
@@ -14,4 +16,11 @@ export interface CommandSpec {
   argument?: ArgumentSpec;
   options: Record<string, OptionSpec>;
   load(): Promise<{ run(flags: Flags): Promise<number> }>;
+}
+
+/** `--root` (doctor, install, uninstall), resolved; "/" when absent. */
+export function rootOf(flags: Flags): string {
+  const root = flags.root;
+  if (root === "") throw new CarpError("usage", "--root needs a directory");
+  return resolve(typeof root === "string" ? root : "/");
 }

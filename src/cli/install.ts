@@ -10,8 +10,7 @@ import { PLUGIN_PACKAGE } from "../install/plugin.ts";
 import { pluginTree } from "../install/plugin-files.ts";
 import { uninstall } from "../install/uninstall.ts";
 import { AFTER_FIRMWARE_UPDATE } from "../install/update-hook.ts";
-import { rootOf } from "./doctor.ts";
-import type { Flags } from "./flags.ts";
+import { type Flags, rootOf } from "./flags.ts";
 
 /**
  * Prefixes of the virtual file system a `bun build --compile` executable runs its bundled code

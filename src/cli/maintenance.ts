@@ -7,7 +7,8 @@
  */
 import { CarpError, EXIT } from "../common/errors.ts";
 import { escapeControl } from "../common/escape.ts";
-import { callDaemon, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { findSocket } from "../config/socket.ts";
+import { callDaemon, DaemonIncompatible, DaemonUnreachable } from "../protocol/client.ts";
 import { type Evaluation, type MaintenanceReply, reasonProblem } from "../protocol/wire.ts";
 import type { Flags } from "./flags.ts";
 import { exitCodeOfEvaluation, formatEvaluation, maintenanceLine } from "./report.ts";
@@ -48,13 +49,13 @@ async function switchHere(flags: Flags, request: { on: boolean; reason: string |
   console.error(`carp-service-status: ${why}: switching maintenance here`);
   const { loadConfigLazily } = await import("../config/built-in.ts");
   const { switchMaintenance } = await import("../engine/maintenance.ts");
-  const check = await import("./check.ts");
+  const here = await import("./evaluate-here.ts");
   const configFile = flags.config as string | undefined;
   const { config } = await loadConfigLazily({ file: configFile });
   await switchMaintenance(config, request);
-  const evaluation: Evaluation = await check.evaluateHere({ configFile });
+  const evaluation: Evaluation = await here.evaluateHere({ configFile });
   print({ maintenance: evaluation.maintenance ?? null, evaluation }, { on: request.on, json: flags.json === true });
-  return check.exitCodeOfLocalEvaluation(evaluation);
+  return here.exitCodeOfLocalEvaluation(evaluation);
 }
 
 export async function run(flags: Flags): Promise<number> {

@@ -6,7 +6,15 @@
 import { EXIT } from "../common/errors.ts";
 import { escapeControl, escapeText } from "../common/escape.ts";
 import type { BitReason } from "../engine/demotion.ts";
-import type { DaemonStatus, Evaluation, Maintenance, PromotionHold, ServiceResult } from "../protocol/wire.ts";
+import type {
+  DaemonStatus,
+  Evaluation,
+  EvaluationError,
+  Maintenance,
+  PromotionHold,
+  ServiceResult,
+  WithheldReason,
+} from "../protocol/wire.ts";
 import { formatDemotionLines } from "./demotion-lines.ts";
 
 function exitColumn(service: ServiceResult): string {
@@ -37,6 +45,8 @@ function timeColumn(service: ServiceResult): string {
 /** The raw result, and under flap control what it counts as while a change is pending: "fail, counts as pass (failing 1 of 3)". */
 function resultColumn(service: ServiceResult): string {
   const counted = service.counted;
+  // Not judged this run (a gateway whose status could not be read), yet it counts as it did.
+  if (counted && service.status === "skipped") return `skipped, counts as ${counted.state}`;
   if (!counted || counted.streak === 0) return service.status;
   const towards = counted.state === "pass" ? "failing" : "passing";
   return `${service.status}, counts as ${counted.state} (${towards} ${counted.streak} of ${counted.needed})`;
@@ -59,6 +69,7 @@ export function holdLine(held: PromotionHold, { since = (iso: string) => iso }: 
 export function bitReasonOf(report: {
   promotionHeld?: PromotionHold | null;
   promotionWithheld?: string | null;
+  promotionWithheldBy?: WithheldReason | null;
   maintenance?: Maintenance | null;
   failed?: readonly string[];
   lastRun?: { failed: readonly string[] } | null;
@@ -66,7 +77,9 @@ export function bitReasonOf(report: {
   if (report.promotionHeld) return "held";
   const failed = report.failed ?? report.lastRun?.failed ?? [];
   if (report.maintenance && failed.length === 0) return "maintenance";
-  return report.promotionWithheld ? "withheld" : "failed";
+  if (!report.promotionWithheld) return "failed";
+  if (report.promotionWithheldBy === "gateways") return "withheld_gateways";
+  return report.promotionWithheldBy === "maintenance" ? "withheld_switch" : "withheld";
 }
 
 /** An age for people: "42 s", "12 min", "3 h". */
@@ -121,20 +134,24 @@ function formatNotes({
   warnings,
   anomalies,
   services,
+  errors = [],
 }: {
   warnings: readonly string[];
   anomalies: readonly string[];
   services: readonly ServiceResult[];
+  errors?: readonly EvaluationError[];
 }): string[] {
   const hookWarnings = services.flatMap((s) => (s.warnings ?? []).map((w) => `hook "${escapeText(s.name)}" ${w}`));
   return [
+    ...errors.map((e) => `ERROR: ${escapeControl(e.message)}`),
     ...[...warnings, ...hookWarnings].map((w) => `warning: ${escapeControl(w)}`),
     ...anomalies.map((a) => `ANOMALY: ${escapeControl(a)}`),
   ];
 }
 
-/** check's exit status: 1 when a service failed, whatever was written. */
+/** check's exit status: 3 for a system error the evaluation went on past, else 1 when a service failed, whatever was written. */
 export function exitCodeOfEvaluation(evaluation: Evaluation): number {
+  if ((evaluation.errors ?? []).length > 0) return EXIT.system;
   return evaluation.failed.length > 0 ? EXIT.serviceFailed : EXIT.ok;
 }
 

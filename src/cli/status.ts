@@ -1,6 +1,7 @@
 /** `status`: what the daemon last saw. */
 import { CarpError, EXIT } from "../common/errors.ts";
-import { callDaemon, DaemonIncompatible, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { findSocket } from "../config/socket.ts";
+import { callDaemon, DaemonIncompatible, DaemonUnreachable } from "../protocol/client.ts";
 import { STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
 import type { Flags } from "./flags.ts";
 import { formatStatus } from "./report.ts";

@@ -3,7 +3,8 @@
  * the connection reset or refused, or the daemon silent past the client's deadlines (stopped).
  */
 import { CarpError } from "../common/errors.ts";
-import { callDaemon, DaemonUnreachable, findSocket } from "../protocol/client.ts";
+import { findSocket } from "../config/socket.ts";
+import { callDaemon, DaemonUnreachable } from "../protocol/client.ts";
 import type { Flags } from "./flags.ts";
 import { exitCodeOfEvaluation, printEvaluation } from "./report.ts";
 
@@ -21,7 +22,7 @@ export async function run(flags: Flags): Promise<number> {
     if (flags["no-fallback"]) throw new CarpError("system", `${error.message}; not evaluating here (--no-fallback)`, { kind: "socket" });
     console.error(`carp-service-status: ${error.message}: evaluating here`);
     // Loaded only now: the engine (zod, pino) is what the daemon path avoids.
-    const check = await import("./check.ts");
-    return check.run({ config: configFile, json: flags.json, all: flags.all });
+    const { checkHere } = await import("./evaluate-here.ts");
+    return await checkHere({ configFile, json: flags.json === true, all: flags.all === true });
   }
 }

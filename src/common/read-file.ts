@@ -35,6 +35,22 @@ export function refusalFix(stats: Stats, file: string, key: string): string {
   return `remove it (${stats.isDirectory() ? "rm -r" : "rm"} "${file}") or ${elsewhere}`;
 }
 
+/**
+ * What stands at `file` and must not be replaced by a rename (a FIFO, a device or a directory:
+ * `stateFile = "/dev/zero"` would otherwise swap the device for a file), said with the fix for
+ * the config key `key`; null for a file, a symbolic link (replaced, its target untouched) or nothing.
+ */
+export function refusedTarget(file: string, key: string): string | null {
+  let stats: Stats;
+  try {
+    stats = lstatSync(file);
+  } catch {
+    return null;
+  }
+  if (stats.isFile() || stats.isSymbolicLink()) return null;
+  return `it is ${describeKind(stats)}, which we do not replace; ${refusalFix(stats, file, key)}`;
+}
+
 /** What a non-regular file is, as a person would say it. */
 export function describeKind(stats: Stats): string {
   if (stats.isFIFO()) return "a FIFO (named pipe)";

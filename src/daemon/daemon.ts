@@ -323,8 +323,11 @@ export class Daemon {
       this.#armHoldTimer(evaluation);
       const heldBefore = this.#book.promotionHeld() !== null;
       const changes = this.#book.record(evaluation);
+      // Errors it went on past (the gateway status) count as errors still; the evaluation logged them.
+      for (const { message } of evaluation.errors ?? []) this.#book.noteError(message);
+      this.#observers.carriedOn(evaluation.errors ?? []);
       logChanges(log, { changes, evaluation });
-      // The start of a hold-down is said by the evaluation itself (evaluate.ts); its end by a failure, here.
+      // The start of a hold-down is said by the evaluation itself (evaluation-report.ts); its end by a failure, here.
       if (holdChangeOf(evaluation, { heldBefore }) === "cancelled") {
         const broken = brokenRuns(evaluation).map(escapeText);
         const why = broken.length > 0 ? `${broken.join(", ")} failed a run` : "maintenance was turned on";

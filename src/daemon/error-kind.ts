@@ -19,8 +19,12 @@ export type EvaluationErrorKind = (typeof EVALUATION_ERROR_KINDS)[number];
 
 /** The label an evaluation error counts under. */
 export function evaluationErrorKind(error: unknown): EvaluationErrorKind {
-  const kind = kindOf(error);
-  return (EVALUATION_ERROR_KINDS as readonly ErrorKind[]).includes(kind) ? (kind as EvaluationErrorKind) : "other";
+  return errorKindLabel(kindOf(error));
+}
+
+/** The label of a kind by its name, as an Evaluation's `errors` carry it (a system error the evaluation went on past). */
+export function errorKindLabel(kind: string): EvaluationErrorKind {
+  return (EVALUATION_ERROR_KINDS as readonly string[]).includes(kind) ? (kind as EvaluationErrorKind) : "other";
 }
 
 /** A count for every kind, all zero. */

@@ -79,10 +79,9 @@ function lastEvaluationSucceeded(status: DaemonStatus): boolean {
   return status.lastRun !== null && Date.parse(status.lastError.at) < Date.parse(status.lastRun.startedAt);
 }
 
-/** The families about the node and the daemon as a whole. */
-function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: MetricsInput): Family[] {
-  const { counters, lastRun } = status;
-  const families: Family[] = [
+/** The families about the daemon process: what runs, since when, with which configuration. */
+function processFamilies({ status, reload, preempt }: MetricsInput): Family[] {
+  return [
     {
       name: "build_info",
       type: "gauge",
@@ -107,91 +106,110 @@ function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: Metri
       help: "When the configuration running now was loaded (at start, or by the last reload taken), in seconds since the epoch.",
       samples: [{ value: unixSeconds(reload.lastSuccessAt) }],
     },
+    ...(preempt === null
+      ? []
+      : [
+          {
+            name: "preempt",
+            type: "gauge",
+            help: "net.inet.carp.preempt as last read (every minute at most): with 0 on the peer, a demotion moves no mastership.",
+            samples: [{ value: preempt }],
+          } satisfies Family,
+        ]),
   ];
-  if (preempt !== null) {
-    families.push({
-      name: "preempt",
+}
+
+/** The families about the demotion as the last evaluation left it; none before the first read. */
+function demotionFamilies(status: DaemonStatus): Family[] {
+  if (status.demotion === null) return [];
+  const families: Family[] = [
+    {
+      name: "demotion",
       type: "gauge",
-      help: "net.inet.carp.preempt as last read (every minute at most): with 0 on the peer, a demotion moves no mastership.",
-      samples: [{ value: preempt }],
+      help: "net.inet.carp.demotion as the last evaluation left it: our 2^20 bit plus the kernel's contributors (240 each).",
+      samples: [{ value: status.demotion }],
+    },
+    {
+      name: "demotion_kernel",
+      type: "gauge",
+      help: "The demotion without our 2^20 bits: the kernel's contributors (240 each: a CARP interface down, send errors, pfsync bulk update, maintenance mode) and any tunable or manual write.",
+      samples: [{ value: explainDemotion(status.demotion).rest }],
+    },
+    {
+      name: "demoted",
+      type: "gauge",
+      help: "Whether our 2^20 bit is set in the demotion (1) or not (0): a check counts as failed, or the hold-down keeps it (promotion_held).",
+      samples: [{ value: status.demoted ? 1 : 0 }],
+    },
+    {
+      name: "promotion_held",
+      type: "gauge",
+      help: "Whether the hold-down (promoteDelayMs) keeps our bit set although every check passes (1) or not (0).",
+      samples: [{ value: status.promotionHeld ? 1 : 0 }],
+    },
+    {
+      name: "maintenance",
+      type: "gauge",
+      help: "Whether the maintenance switch (carp-service-status maintenance on) holds this node demoted (1) or not (0), as the last evaluation read it.",
+      samples: [{ value: status.maintenance ? 1 : 0 }],
+    },
+  ];
+  if (status.maintenance) {
+    families.push({
+      name: "maintenance_since_timestamp_seconds",
+      type: "gauge",
+      help: "When the maintenance switch was turned on, in seconds since the epoch; only while it is on.",
+      samples: [{ value: unixSeconds(status.maintenance.since) }],
     });
   }
-  if (status.demotion !== null) {
-    families.push(
-      {
-        name: "demotion",
-        type: "gauge",
-        help: "net.inet.carp.demotion as the last evaluation left it: our 2^20 bit plus the kernel's contributors (240 each).",
-        samples: [{ value: status.demotion }],
-      },
-      {
-        name: "demotion_kernel",
-        type: "gauge",
-        help: "The demotion without our 2^20 bits: the kernel's contributors (240 each: a CARP interface down, send errors, pfsync bulk update, maintenance mode) and any tunable or manual write.",
-        samples: [{ value: explainDemotion(status.demotion).rest }],
-      },
-      {
-        name: "demoted",
-        type: "gauge",
-        help: "Whether our 2^20 bit is set in the demotion (1) or not (0): a check counts as failed, or the hold-down keeps it (promotion_held).",
-        samples: [{ value: status.demoted ? 1 : 0 }],
-      },
-      {
-        name: "promotion_held",
-        type: "gauge",
-        help: "Whether the hold-down (promoteDelayMs) keeps our bit set although every check passes (1) or not (0).",
-        samples: [{ value: status.promotionHeld ? 1 : 0 }],
-      },
-      {
-        name: "maintenance",
-        type: "gauge",
-        help: "Whether the maintenance switch (carp-service-status maintenance on) holds this node demoted (1) or not (0), as the last evaluation read it.",
-        samples: [{ value: status.maintenance ? 1 : 0 }],
-      },
-    );
-    if (status.maintenance) {
-      families.push({
-        name: "maintenance_since_timestamp_seconds",
-        type: "gauge",
-        help: "When the maintenance switch was turned on, in seconds since the epoch; only while it is on.",
-        samples: [{ value: unixSeconds(status.maintenance.since) }],
-      });
-    }
-    if (status.stockScript) {
-      families.push({
-        name: "stock_script_back",
-        type: "gauge",
-        help: "Where install --replace-stock put our shim over the stock script: 1 when a firmware update brought the stock script back (the boot hook and plugins then run it, not the daemon; fix: carp-service-status install --replace-stock), 0 while the shim is in place.",
-        samples: [{ value: status.stockScript.state === "stock-back" ? 1 : 0 }],
-      });
-    }
-    if (status.promotionHeld) {
-      families.push({
-        name: "promotion_held_until_timestamp_seconds",
-        type: "gauge",
-        help: "When the hold-down ends and our bit comes off unless a check fails, in seconds since the epoch; only while it lasts.",
-        samples: [{ value: unixSeconds(status.promotionHeld.until) }],
-      });
-    }
+  if (status.promotionHeld) {
+    families.push({
+      name: "promotion_held_until_timestamp_seconds",
+      type: "gauge",
+      help: "When the hold-down ends and our bit comes off unless a check fails, in seconds since the epoch; only while it lasts.",
+      samples: [{ value: unixSeconds(status.promotionHeld.until) }],
+    });
   }
-  if (lastRun !== null) {
-    families.push(
-      {
-        name: "last_evaluation_timestamp_seconds",
-        type: "gauge",
-        help: "When the last evaluation that finished ended, in seconds since the epoch.",
-        // Added in milliseconds: seconds plus seconds would print 1796053380.7180002.
-        samples: [{ value: seconds(Date.parse(lastRun.startedAt) + lastRun.durationMs) }],
-      },
-      {
-        name: "last_evaluation_duration_seconds",
-        type: "gauge",
-        help: "How long the last evaluation that finished took, hooks included.",
-        samples: [{ value: seconds(lastRun.durationMs) }],
-      },
-    );
-  }
-  families.push(
+  return families;
+}
+
+/** Whether the shim install put over the stock script is still there; none where install did not replace it. */
+function stockScriptFamilies(status: DaemonStatus): Family[] {
+  if (!status.stockScript) return [];
+  return [
+    {
+      name: "stock_script_back",
+      type: "gauge",
+      help: "Where install --replace-stock put our shim over the stock script: 1 when a firmware update brought the stock script back (the boot hook and plugins then run it, not the daemon; fix: carp-service-status install --replace-stock), 0 while the shim is in place.",
+      samples: [{ value: status.stockScript.state === "stock-back" ? 1 : 0 }],
+    },
+  ];
+}
+
+/** The families about the last evaluation that finished; none before it. */
+function lastRunFamilies(lastRun: DaemonStatus["lastRun"]): Family[] {
+  if (lastRun === null) return [];
+  return [
+    {
+      name: "last_evaluation_timestamp_seconds",
+      type: "gauge",
+      help: "When the last evaluation that finished ended, in seconds since the epoch.",
+      // Added in milliseconds: seconds plus seconds would print 1796053380.7180002.
+      samples: [{ value: seconds(Date.parse(lastRun.startedAt) + lastRun.durationMs) }],
+    },
+    {
+      name: "last_evaluation_duration_seconds",
+      type: "gauge",
+      help: "How long the last evaluation that finished took, hooks included.",
+      samples: [{ value: seconds(lastRun.durationMs) }],
+    },
+  ];
+}
+
+/** The counters since the daemon started: evaluations, their errors and requests, changes of our bit, notify scripts. */
+function counterFamilies({ status, errorsByKind, notify }: MetricsInput): Family[] {
+  const { counters } = status;
+  return [
     {
       name: "last_evaluation_success",
       type: "gauge",
@@ -213,7 +231,7 @@ function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: Metri
     {
       name: "evaluation_errors_total",
       type: "counter",
-      help: `Evaluations that ended in an error, by kind: ${EVALUATION_ERROR_KINDS.join(", ")}.`,
+      help: `Evaluations that ended in an error, or went on past one (the gateway status not read), by kind: ${EVALUATION_ERROR_KINDS.join(", ")}.`,
       samples: EVALUATION_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: errorsByKind[kind] })),
     },
     {
@@ -254,8 +272,18 @@ function daemonFamilies({ status, errorsByKind, notify, reload, preempt }: Metri
       help: "Notify script runs that failed: a non-zero exit, killed by a signal, timed out, refused by script security, or not started.",
       samples: [{ value: notify.failures }],
     },
-  );
-  return families;
+  ];
+}
+
+/** The families about the node and the daemon as a whole. */
+function daemonFamilies(input: MetricsInput): Family[] {
+  return [
+    ...processFamilies(input),
+    ...demotionFamilies(input.status),
+    ...stockScriptFamilies(input.status),
+    ...lastRunFamilies(input.status.lastRun),
+    ...counterFamilies(input),
+  ];
 }
 
 /** The families with one sample per entry of the hooks directory. */

@@ -4,7 +4,7 @@
  * arguments and the environment a script gets. Events are plain data, queued in order.
  */
 import { escapeControl, escapeText } from "../common/escape.ts";
-import { HOOK_ENV } from "../engine/evaluate.ts";
+import { HOOK_ENV } from "../engine/run-hooks.ts";
 import type { Evaluation } from "../protocol/wire.ts";
 import type { Transition } from "./status-book.ts";
 

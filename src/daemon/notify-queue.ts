@@ -12,8 +12,8 @@ import { kindOf, messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { discoverHooks, type Hook, recheckHook } from "../engine/discover.ts";
-import { HOOK_ENV } from "../engine/evaluate.ts";
 import { type HookRun, runHook } from "../engine/hook-runner.ts";
+import { HOOK_ENV } from "../engine/run-hooks.ts";
 import type { Logger } from "../system/log.ts";
 import { type ChangeEvent, describeEvent, firstLine, isChangeEvent, type NotifyEvent, notifyArgs, notifyEnv } from "./notify-events.ts";
 

@@ -6,9 +6,9 @@
 import { kindOf, messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import { PREEMPT_OID } from "../config/defaults.ts";
-import type { DaemonStatus, Evaluation } from "../protocol/wire.ts";
+import type { DaemonStatus, Evaluation, EvaluationError } from "../protocol/wire.ts";
 import type { Logger } from "../system/log.ts";
-import { type EvaluationErrorKind, evaluationErrorKind, zeroErrorCounts } from "./error-kind.ts";
+import { type EvaluationErrorKind, errorKindLabel, evaluationErrorKind, zeroErrorCounts } from "./error-kind.ts";
 import { renderMetrics } from "./metrics.ts";
 import { MetricsFile, type WriteFile } from "./metrics-file.ts";
 import { type NotifyEvent, notifyEventsOf } from "./notify-events.ts";
@@ -88,6 +88,13 @@ export class Observers {
     this.#guard(() => {
       this.#errors[evaluationErrorKind(error)]++;
       this.#writeMetrics();
+    });
+  }
+
+  /** Counts the system errors an evaluation went on past (its `errors`) by their kinds; `evaluated` writes the metrics. */
+  carriedOn(errors: readonly EvaluationError[]): void {
+    this.#guard(() => {
+      for (const { kind } of errors) this.#errors[errorKindLabel(kind)]++;
     });
   }
 

@@ -128,8 +128,14 @@ export class StatusBook {
     return changes;
   }
 
+  /** An evaluation that ended in an error. */
   recordError(message: string): void {
     this.counters.evaluations++;
+    this.noteError(message);
+  }
+
+  /** A system error an evaluation went on past (its `errors`), recorded beside it: not another evaluation. */
+  noteError(message: string): void {
     this.counters.errors++;
     this.#lastError = { at: this.#now().toISOString(), message };
   }

@@ -39,6 +39,12 @@ function noChecksFinding(evaluation: Evaluation): Finding {
 
 /** What starting now would do, and why. A demotion is a problem: installing would fail the cluster over. Pure. */
 export function dryRunFinding(evaluation: Evaluation): Finding {
+  // A system error it went on past (the gateway status): not every check was judged, so what it
+  // would do is not the whole story, unless it would demote anyway.
+  const errors = evaluation.errors ?? [];
+  if (errors.length > 0 && evaluation.decision !== "demote") {
+    return finding(CHECK, "problem", `cannot judge every check: ${errors.map((e) => escapeControl(e.message)).join("; ")}`);
+  }
   // What counts as failed decides, as in the daemon: a check that passed once under rise = 3 still holds the node down.
   const failed = evaluation.services.filter(countsAsFailed).map(describeFailure);
   const maintenance = evaluation.maintenance ?? null;

@@ -10,9 +10,9 @@ import { messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
 import { gatewayCheckName, gatewayTable } from "../config/gateways.ts";
 import { didYouMean } from "../config/suggest.ts";
-import { HOOK_ENV } from "../engine/evaluate.ts";
 import { describeStatus, type GatewayRead, isUnmonitored } from "../engine/gateway-status.ts";
 import { enabledGateways, readGatewayStatus } from "../engine/gateways.ts";
+import { HOOK_ENV } from "../engine/run-hooks.ts";
 import { type Finding, finding } from "./finding.ts";
 
 const CHECK = "gateways";
@@ -91,7 +91,7 @@ export async function checkGateways(config: Config): Promise<Finding[]> {
       finding(
         CHECK,
         "problem",
-        `${messageOf(error)}: every evaluation fails (exit 3) and changes nothing`,
+        `${messageOf(error)}. While it does, every evaluation exits 3, no gateway check is judged and nothing is promoted (a failing hook still demotes)`,
         `make "${config.gatewayStatusCommand}" print the gateway status (configctl interface gateways status shows it), or set gatewayStatusCommand`,
       ),
     ];

@@ -10,8 +10,8 @@ import { messageOf } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
 import { type Discovery, discoverHooks } from "../engine/discover.ts";
-import { HOOK_ENV } from "../engine/evaluate.ts";
 import { resolveRunners } from "../engine/hook-settings.ts";
+import { HOOK_ENV } from "../engine/run-hooks.ts";
 import { type Finding, finding } from "./finding.ts";
 
 const CHECK = "hooks";

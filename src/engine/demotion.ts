@@ -34,15 +34,18 @@ function kernelPart(rest: number): string {
 
 /**
  * Why our bit is set, as the summary says it: a check counts as failed (the default), the hold-down
- * keeps it although every check passes, a lost flap history does (evaluate.ts: promotionWithheld),
- * or the maintenance switch does.
+ * keeps it although every check passes, what the run could not know withholds the promotion
+ * (evaluation-report.ts: a lost flap history, a switch that cannot be told, an unread gateway
+ * status), or the maintenance switch does.
  */
-export type BitReason = "failed" | "held" | "withheld" | "maintenance";
+export type BitReason = "failed" | "held" | "withheld" | "withheld_switch" | "withheld_gateways" | "maintenance";
 
 const BIT_REASONS: Record<BitReason, string> = {
   failed: "a service check failed",
   held: "held by the hold-down; every check passes",
   withheld: "kept; every check passes, but the flap history is lost",
+  withheld_switch: "kept; every check passes, but whether maintenance is on cannot be told",
+  withheld_gateways: "kept; every check judged passes, but the gateway status could not be read",
   maintenance: "held by carp-service-status maintenance",
 };
 

@@ -68,8 +68,10 @@ export interface RunInput {
    * it the history's are kept as they are.
    */
   runs?: Record<string, KeptResult>;
-  /** The maintenance switch is on, or cannot be told: no hold-down runs and the bit may not come off. */
+  /** The maintenance switch is on, or cannot be told, or a check was not observed: no hold-down runs and the bit may not come off. */
   holdDemoted?: boolean;
+  /** Checks not observed in this run (the gateway status could not be read): each keeps its counted state. */
+  unobserved?: readonly string[];
 }
 
 export interface RunCount {
@@ -114,6 +116,28 @@ export function keptResults(
   return read.history.runs ?? {};
 }
 
+/** The history a run counts from (see the module comment), and why a one-shot run's is lost (not read). */
+function historyToCountFrom(
+  read: HistoryRead,
+  { memory, assumed, warn }: { memory: HistoryMemory | undefined; assumed: () => FlapHistory; warn: (message: string) => void },
+): { base: FlapHistory; lost: string | null } {
+  if (read.status === "unreadable") {
+    if (memory?.history) {
+      warn(`${read.reason}; counting from the daemon's memory`);
+      return { base: memory.history, lost: null };
+    }
+    if (memory) {
+      warn(`${read.reason}; counting from now, every check taken as failing while the 2^20 bit is set`);
+      return { base: assumed(), lost: null };
+    }
+    return { base: assumed(), lost: read.reason };
+  }
+  // Our last write did not land: the file lacks our latest runs, the memory has them.
+  if (memory?.fileBehind && memory.history) return { base: memory.history, lost: null };
+  if (read.status === "read" && read.note !== null) warn(read.note);
+  return { base: read.history, lost: null };
+}
+
 /** Counts one run: see the module comment. Never throws for the state file's sake. */
 export function countRun(config: Config, log: Logger, input: RunInput): RunCount {
   const { observed, observedAt, now, memory } = input;
@@ -128,35 +152,12 @@ export function countRun(config: Config, log: Logger, input: RunInput): RunCount
     thresholds: (name: string) => thresholdsOf(config, name),
     fresh: input.fresh,
     holdDemoted: input.holdDemoted === true,
+    unobserved: input.unobserved ?? [],
   };
-  const assumed = () =>
-    assumedHistory(
-      observed.map((o) => o.name),
-      { demoted: input.demoted },
-    );
+  const assumed = () => assumedHistory([...observed.map((o) => o.name), ...settings.unobserved], { demoted: input.demoted });
 
-  let lost: string | null = null;
-  let base: FlapHistory;
   const store = input.store ?? fileStore(config.stateFile);
-  const read = store.read(now);
-  if (read.status === "unreadable") {
-    if (memory?.history) {
-      base = memory.history;
-      warn(`${read.reason}; counting from the daemon's memory`);
-    } else if (memory) {
-      base = assumed();
-      warn(`${read.reason}; counting from now, every check taken as failing while the 2^20 bit is set`);
-    } else {
-      base = assumed();
-      lost = read.reason;
-    }
-  } else if (memory?.fileBehind && memory.history) {
-    // Our last write did not land: the file lacks our latest runs, the memory has them.
-    base = memory.history;
-  } else {
-    base = read.history;
-    if (read.status === "read" && read.note !== null) warn(read.note);
-  }
+  let { base, lost } = historyToCountFrom(store.read(now), { memory, assumed, warn });
 
   // Another run (a check, the fallback of a trigger, configd's evaluate) whose hooks started
   // later has decided already: these results are older than its, and must not overrule them.

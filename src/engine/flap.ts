@@ -10,7 +10,9 @@
  * | raw pass while counted fail                 | pass after `rise` such runs in a row   |
  *
  * A result kept for `intervalMs` (result-cache.ts) is no new run: it leaves the hook's counted
- * state and streak as they are, so flap control counts one observation per real run.
+ * state and streak as they are, so flap control counts one observation per real run. A check not
+ * observed at all (a gateway whose status could not be read) keeps its state and streak too; one
+ * with no history has no counted state.
  *
  * The hold-down starts when every hook counts as passing and none failed its last run, and is
  * broken by any failed run, and by the maintenance switch while it is on (so turning it off runs
@@ -41,7 +43,7 @@ export interface FlapHistory {
   bitSet: boolean | null;
   /**
    * Monotonic ms at which the hooks of the run that wrote this history started. A run whose hooks
-   * started earlier observed an older world and must not overrule it (see evaluate.ts).
+   * started earlier observed an older world and must not overrule it (see flap-history.ts countRun).
    */
   observedAt: number | null;
   /** The last real run of each check with an `intervalMs`, whose result counts until it is due again (none when absent). */
@@ -60,8 +62,13 @@ export interface FlapSettings {
   promoteDelayMs: number;
   /** fall and rise of a hook (its own, or the top-level defaults). */
   thresholds(name: string): { fall: number; rise: number };
-  /** The maintenance switch is on (or cannot be told): no hold-down runs, and the bit may not come off. */
+  /**
+   * The bit may not come off in this run, and no hold-down runs: the maintenance switch is on (or
+   * cannot be told), or a check could not be observed.
+   */
   holdDemoted?: boolean;
+  /** Checks not observed in this run (the gateway status could not be read): each keeps its history as it was. */
+  unobserved?: readonly string[];
 }
 
 export interface FlapOutcome {
@@ -145,7 +152,14 @@ export function observe(previous: FlapHistory, results: ReadonlyArray<Observatio
     counted.set(name, { state: after.state, streak: after.streak, needed: after.state === "pass" ? thresholds.fall : thresholds.rise });
     if (before?.state !== after.state) changes.push({ name, from: before?.state ?? null, to: after.state });
   }
-  const failed = results.filter(({ name }) => hooks[name]!.state === "fail").map(({ name }) => name);
+  const carried = (settings.unobserved ?? []).filter((name) => Object.hasOwn(previous.hooks, name));
+  for (const name of carried) {
+    const before = previous.hooks[name]!;
+    const { fall, rise } = settings.thresholds(name);
+    hooks[name] = before;
+    counted.set(name, { state: before.state, streak: before.streak, needed: before.state === "pass" ? fall : rise });
+  }
+  const failed = [...results.map(({ name }) => name), ...carried].filter((name) => hooks[name]!.state === "fail");
   const steady = failed.length === 0 && results.every(({ raw }) => raw === "pass") && settings.holdDemoted !== true;
   // Never in the future: a time from another clock must not stretch the hold-down.
   const since = settings.fresh || previous.passingSince === null ? settings.now : Math.min(previous.passingSince, settings.now);

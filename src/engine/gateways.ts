@@ -4,9 +4,11 @@
  * we start runs (run-process.ts: no shell, its own process tree, a deadline, bounded output,
  * nothing of it left running), and as root it is vetted like a hook (script-security.ts).
  *
- * Failing closed: a command that cannot run, fails, hangs or prints anything but the status is a
- * system error (kind "gateways", exit 3) that ends the evaluation before the demotion is read, so
- * it neither promotes nor demotes; a listed gateway missing from a good read fails its check.
+ * A status that cannot be read (a command that cannot run, fails, hangs or prints anything but the
+ * status) is a system error (kind "gateways", exit 3) that the evaluation carries on past: the hooks
+ * still count and can demote, each gateway check keeps the state it counted last (it is not judged
+ * this run), and nothing is promoted on that incomplete picture. A listed gateway missing from a
+ * good read fails its check: fail closed.
  */
 import { CarpError, type ErrorKind, messageOf } from "../common/errors.ts";
 import type { Config } from "../config/config.ts";
@@ -38,8 +40,16 @@ export interface GatewayStatusOptions {
   signal?: AbortSignal;
 }
 
+/** The fix for a command that ran but did not print the status. */
+const RUN_IT_BY_HAND = "fix: run it by hand: it must exit 0 and print gateway_status.php's JSON (gatewayStatusCommand)";
+
 function failure(command: string, what: string, kind: ErrorKind = "gateways", cause?: unknown): CarpError {
   return new CarpError("system", `The gateway status command "${command}" ${what}`, { kind, cause });
+}
+
+/** A failure readGatewayStatus did not foresee, as one it did. */
+function failureOf(command: string, error: unknown): CarpError {
+  return failure(command, `failed: ${messageOf(error)}`, "gateways", error);
 }
 
 /** The first line worth showing of what a failed command said. */
@@ -86,17 +96,20 @@ export async function readGatewayStatus(command: string, options: GatewayStatusO
   }
   if (run.aborted) throw failure(command, `was stopped: ${messageOf(options.signal?.reason)}; it and all it started were killed`);
   if (run.timedOut) {
-    throw failure(command, `did not finish within ${options.timeoutMs} ms (gatewayStatusTimeoutMs); it and all it started were killed`);
+    throw failure(
+      command,
+      `did not finish within ${options.timeoutMs} ms (gatewayStatusTimeoutMs); it and all it started were killed; fix: run it by hand to see why it hangs, or raise gatewayStatusTimeoutMs`,
+    );
   }
   const said = firstLine(stderr.text()) || firstLine(stdout.text());
-  if (run.exitCode === null) throw failure(command, `was killed by ${run.signal}${said ? `: ${said}` : ""}`);
-  if (run.exitCode !== 0) throw failure(command, `exited with status ${run.exitCode}${said ? `: ${said}` : ""}`);
+  if (run.exitCode === null) throw failure(command, `was killed by ${run.signal}${said ? `: ${said}` : ""}; ${RUN_IT_BY_HAND}`);
+  if (run.exitCode !== 0) throw failure(command, `exited with status ${run.exitCode}${said ? `: ${said}` : ""}; ${RUN_IT_BY_HAND}`);
   if (stdout.droppedBytes > 0)
-    throw failure(command, `printed more than ${GATEWAY_STATUS_LIMIT_BYTES} bytes: that is not the gateway status`);
+    throw failure(command, `printed more than ${GATEWAY_STATUS_LIMIT_BYTES} bytes: that is not the gateway status; ${RUN_IT_BY_HAND}`);
   try {
     return { command, durationMs: run.durationMs, reports: parseGatewayStatus(stdout.text()), run };
   } catch (error) {
-    throw failure(command, `did not print the gateway status: ${messageOf(error)}`);
+    throw failure(command, `did not print the gateway status: ${messageOf(error)}; ${RUN_IT_BY_HAND}`);
   }
 }
 
@@ -104,6 +117,21 @@ export async function readGatewayStatus(command: string, options: GatewayStatusO
 export interface GatewayChecks {
   services: ServiceResult[];
   warnings: string[];
+  /**
+   * Why the status could not be read (a CarpError("system") of kind "gateways" or "resources"), or
+   * null. Then every enabled gateway's check is listed as not judged (unreadGateway).
+   */
+  failure: CarpError | null;
+  /** The names of the checks that were not judged for it: each keeps its counted state. */
+  unread: string[];
+}
+
+/** Said of a gateway check when the status could not be read. */
+export const UNREAD_REASON = "not judged: the gateway status could not be read (see the error); it counts as it did before";
+
+/** An enabled gateway whose check could not be judged this run: it keeps its counted state (flap.ts `unobserved`). */
+function unreadGateway(gateway: string): ServiceResult {
+  return notRunResult({ name: gatewayCheckName(gateway), status: "skipped", reason: UNREAD_REASON });
 }
 
 /** A disabled gateway, as the hooks table lists a disabled hook. */
@@ -124,9 +152,9 @@ export function enabledGateways(config: Pick<Config, "gateways">): string[] {
 
 /**
  * Reads the gateway status once and judges every listed gateway; disabled ones are listed as
- * skipped. The command is not run when no gateway is checked. Rejects as readGatewayStatus does.
- * The promise is marked as handled at once: the evaluation awaits it after its hooks, and a run
- * that stops earlier (our own fault, a shutdown) must not leave an unhandled rejection behind.
+ * skipped. The command is not run when no gateway is checked. Never rejects: a read that fails
+ * (as readGatewayStatus throws) is its `failure`, with each enabled gateway listed as not judged.
+ * The promise is marked as handled at once all the same: the evaluation awaits it after its hooks.
  */
 export function readGatewayChecks(
   config: Config,
@@ -136,12 +164,19 @@ export function readGatewayChecks(
     const entries = Object.entries(config.gateways);
     const checked = entries.filter(([, settings]) => settings.enabled !== false);
     const skipped = entries.filter(([, settings]) => settings.enabled === false).map(([gateway]) => skippedGateway(gateway));
-    if (checked.length === 0) return { services: skipped, warnings: [] };
-    const read = await readGatewayStatus(config.gatewayStatusCommand, {
-      ...options,
-      timeoutMs: config.gatewayStatusTimeoutMs,
-      killGraceMs: config.killGraceMs,
-    });
+    if (checked.length === 0) return { services: skipped, warnings: [], failure: null, unread: [] };
+    let read: Awaited<ReturnType<typeof readGatewayStatus>>;
+    try {
+      read = await readGatewayStatus(config.gatewayStatusCommand, {
+        ...options,
+        timeoutMs: config.gatewayStatusTimeoutMs,
+        killGraceMs: config.killGraceMs,
+      });
+    } catch (error) {
+      const failure = error instanceof CarpError ? error : failureOf(config.gatewayStatusCommand, error);
+      const unread = checked.map(([gateway]) => unreadGateway(gateway));
+      return { services: [...unread, ...skipped], warnings: [], failure, unread: unread.map((s) => s.name) };
+    }
     const listed = entries.map(([gateway]) => gateway);
     const services = checked.map(([gateway, { failOn }]) => judgeGateway(read, { gateway, failOn, listed }));
     const warnings = read.run.leftProcesses
@@ -149,7 +184,7 @@ export function readGatewayChecks(
           `The gateway status command "${read.command}" left processes running: ${read.run.leftBehind.join(", ")}; they were killed (nothing it starts may outlive its run)`,
         ]
       : [];
-    return { services: [...services, ...skipped], warnings };
+    return { services: [...services, ...skipped], warnings, failure: null, unread: [] };
   })();
   checks.catch(() => {});
   return checks;

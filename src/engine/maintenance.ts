@@ -12,10 +12,10 @@
  * A file that cannot be read or is not ours to understand says nothing either way: the evaluation
  * then leaves our bit as it is (never promotes for it, never demotes for it) and says why.
  */
-import { lstatSync, mkdirSync, type Stats, unlinkSync } from "node:fs";
+import { mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { CarpError, messageOf, withKind } from "../common/errors.ts";
-import { describeKind, FileRefused, refusalFix } from "../common/read-file.ts";
+import { FileRefused, refusalFix, refusedTarget } from "../common/read-file.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { type Maintenance, reasonProblem } from "../protocol/wire.ts";
 import { writeFileAtomicSync } from "../system/atomic-file.ts";
@@ -71,18 +71,6 @@ export function readMaintenance(file: string, { privateDir = SIMULATION_DIR } = 
   return { status: "on", maintenance: { reason: parsed.reason, since: parsed.since } };
 }
 
-/** A FIFO, device or directory at `file` is never replaced nor removed. */
-function refusedTarget(file: string): string | null {
-  let stats: Stats;
-  try {
-    stats = lstatSync(file);
-  } catch {
-    return null;
-  }
-  if (stats.isFile() || stats.isSymbolicLink()) return null;
-  return `it is ${describeKind(stats)}, which we do not replace; ${refusalFix(stats, file, "maintenanceFile")}`;
-}
-
 /**
  * Turns the switch on (`maintenance`) or off (null), atomically. Call it holding the evaluation
  * lock. Throws an Error naming the file when it cannot be written.
@@ -92,7 +80,7 @@ export function writeMaintenance(file: string, maintenance: Maintenance | null, 
   const dir = dirname(file);
   try {
     if (dir === privateDir) ensurePrivateDir(dir);
-    const refused = refusedTarget(file);
+    const refused = refusedTarget(file, "maintenanceFile");
     if (refused !== null) throw fail(refused);
     if (maintenance === null) {
       try {

@@ -24,10 +24,10 @@
  * Version 1 held wall-clock times: its counters are read as before, its times are dropped (a
  * hold-down in progress starts over). Anything else is not a history this version can use.
  */
-import { lstatSync, mkdirSync, type Stats } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { messageOf } from "../common/errors.ts";
-import { describeKind, FileRefused, refusalFix } from "../common/read-file.ts";
+import { FileRefused, refusalFix, refusedTarget } from "../common/read-file.ts";
 import { SIMULATION_DIR } from "../config/defaults.ts";
 import { writeFileAtomicSync } from "../system/atomic-file.ts";
 import type { ClockReading } from "../system/clock.ts";
@@ -220,27 +220,11 @@ export function formatState(history: FlapHistory, now: ClockReading): string {
   return text(lean);
 }
 
-/**
- * What stands at `file` and must not be replaced by the rename: a FIFO, a device or a directory
- * (`stateFile = "/dev/zero"` would otherwise swap the device for a file). A symbolic link is
- * replaced, its target untouched.
- */
-function refusedTarget(file: string): string | null {
-  let stats: Stats;
-  try {
-    stats = lstatSync(file);
-  } catch {
-    return null;
-  }
-  if (stats.isFile() || stats.isSymbolicLink()) return null;
-  return `it is ${describeKind(stats)}, which we do not replace; ${refusalFix(stats, file, "stateFile")}`;
-}
-
 /** Replaces `file` with the history, atomically; a failure is returned as the reason, not thrown. */
 export function writeHistory(file: string, history: FlapHistory, now: ClockReading, { privateDir = SIMULATION_DIR } = {}): string | null {
   try {
     prepareDirectory(file, privateDir);
-    const refused = refusedTarget(file);
+    const refused = refusedTarget(file, "stateFile");
     if (refused !== null) return `Cannot write the state file "${file}": ${refused}`;
     writeFileAtomicSync(file, formatState(history, now), { mode: 0o600, durable: true });
     return null;

@@ -9,9 +9,9 @@
  * Validated with zod when read, against the layout: uninstall deletes what it lists, so an edited
  * or damaged manifest must not be able to name anything else.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { z } from "zod";
-import { CarpError, messageOf } from "../common/errors.ts";
+import { CarpError, messageOf, withKind } from "../common/errors.ts";
+import { FileRefused, readBoundedFile } from "../common/read-file.ts";
 import { VERSION } from "../common/version.ts";
 import { at, type Command, type FileState, fsFailure, isMissing } from "./file-ops.ts";
 import { LAYOUT, OWNED_DIRS, TRACKED_FILES, type TrackedFile } from "./layout.ts";
@@ -82,36 +82,18 @@ export function emptyManifest(): Manifest {
   return { format: MANIFEST_FORMAT, version: VERSION, directories: [], files: {}, stock: null, pending: null };
 }
 
-/**
- * Reads a small regular file: opened without following a link and without blocking, so a FIFO or
- * device planted at the path is an error, not a hang; and refused past `maxBytes`.
- */
-function readSmallFile(path: string, maxBytes: number): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new Error("not a regular file");
-    if (stat.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-    const buffer = Buffer.alloc(stat.size);
-    let length = 0;
-    for (let n = -1; n !== 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    return buffer.subarray(0, length).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Reads the manifest; null when there is none. A damaged one is an error naming it. */
 export function readManifest(root: string, command: Command): Manifest | null {
   const path = at(root, LAYOUT.manifest);
   let text: string;
   try {
-    text = readSmallFile(path, MANIFEST_MAX_BYTES);
+    // Bounded, not following a link, not blocking: a FIFO or device planted at the path is an error, not a hang.
+    text = readBoundedFile(path, { maxBytes: MANIFEST_MAX_BYTES, noFollow: true });
   } catch (error) {
     if (isMissing(error)) return null;
-    if (!(error as NodeJS.ErrnoException).code)
-      throw new CarpError("system", `Cannot read install manifest "${path}": ${messageOf(error)}`, { kind: "install" });
-    throw fsFailure(error, { action: "read", path, command });
+    if (error instanceof FileRefused)
+      throw new CarpError("system", `Cannot read install manifest "${path}": ${error.message}`, { cause: error, kind: "install" });
+    throw fsFailure(withKind(error, "install"), { action: "read", path, command });
   }
   let data: unknown;
   try {

@@ -1,15 +1,12 @@
 /**
- * The lean client of the daemon's socket, for `trigger`, `status` and `configd`: it finds the
- * socket from the config file without loading zod (the daemon validated that file) and speaks
- * HTTP/1.1 on Bun.connect itself, for deadlines fetch cannot express: a connect deadline, and an
- * idle deadline between the reply's bytes (the daemon's interim `102 Processing` replies count),
- * so a stopped daemon costs seconds while a long evaluation is still waited for. Everything here
- * is cheap to import.
+ * The lean client of the daemon's socket, for `trigger`, `status` and `configd` (which find the
+ * socket with config/socket.ts): it speaks HTTP/1.1 on Bun.connect itself, for deadlines fetch
+ * cannot express: a connect deadline, and an idle deadline between the reply's bytes (the
+ * daemon's interim `102 Processing` replies count), so a stopped daemon costs seconds while a long
+ * evaluation is still waited for. Everything here is cheap to import; it reads no config file.
  */
-import { existsSync, lstatSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { CarpError, messageOf } from "../common/errors.ts";
-import { readBoundedFile } from "../common/read-file.ts";
-import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_FILE, defaultPaths } from "../config/defaults.ts";
 import {
   CONNECT_TIMEOUT_MS,
   isErrorReply,
@@ -50,23 +47,6 @@ export class DaemonFailed extends CarpError {
   constructor(message: string) {
     super("system", message);
   }
-}
-
-/** The socket path from the config file (`--config`, else the default file when it exists), or false. */
-export function findSocket(configFile?: string): string | false {
-  const file = configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
-  if (file === null) return defaultPaths().socket;
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = Bun.TOML.parse(readBoundedFile(file, { maxBytes: CONFIG_MAX_BYTES })) as Record<string, unknown>;
-  } catch (error) {
-    throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}`);
-  }
-  const socket = parsed.socket ?? defaultPaths().socket;
-  if (socket !== false && (typeof socket !== "string" || socket === "")) {
-    throw new CarpError("config", `Invalid config "${file}": socket must be a path or false`);
-  }
-  return socket;
 }
 
 /** Deadlines of one call; tests shorten them. */

@@ -19,8 +19,10 @@
  * 2.0: interim 102 replies while an evaluation runs, which a client's idle deadline relies on.
  * 2.1: request bodies (JSON): POST /maintenance, `{"all": true}` on POST /evaluate; `maintenance`
  * in Evaluation and DaemonStatus; `ranAt`, `cached` and `ageMs` of a result `intervalMs` kept.
+ * 2.2: `errors` and `promotionWithheldBy` in Evaluation: system errors an evaluation went on past
+ * (the gateway status), and which unknown withholds a promotion.
  */
-export const PROTOCOL_VERSION = "2.1";
+export const PROTOCOL_VERSION = "2.2";
 /** The reply header that carries the daemon's PROTOCOL_VERSION (absent before 1.0). */
 export const PROTOCOL_HEADER = "carp-service-status-protocol";
 
@@ -124,11 +126,20 @@ export interface Evaluation {
   /** The bit is set, every check passes, and the hold-down has not passed yet (since 1.2). */
   promotionHeld?: PromotionHold | null;
   /**
-   * Why the bit stays set although every check passes: the flap history could not be read or kept,
-   * so this run could not count towards rise and promoteDelayMs (`check` exits 3). Only a local
-   * evaluation sets it; the daemon keeps the history in memory.
+   * Why the bit stays set although every check passes: what this run could not know. The flap
+   * history could not be read or kept, so it could not count towards rise and promoteDelayMs (only
+   * a local evaluation: the daemon keeps the history in memory); the maintenance switch cannot be
+   * told; or the gateway status could not be read (since 2.2). `check` exits 3.
    */
   promotionWithheld?: string | null;
+  /** Which of those withholds it: "history", "maintenance" (the switch) or "gateways" (since 2.2). */
+  promotionWithheldBy?: WithheldReason | null;
+  /**
+   * System errors the evaluation went on past, each with its kind (common/errors.ts ERROR_KINDS):
+   * the gateway status could not be read, so the gateway checks were not judged (since 2.2).
+   * `check` and `trigger` exit 3 when there is one.
+   */
+  errors?: EvaluationError[];
   /** The maintenance switch as this evaluation read it: on (it holds the 2^20 bit), or null for off (since 2.1). */
   maintenance?: Maintenance | null;
   /** Something about the demotion value that needs a human (stacked or negative). */
@@ -138,6 +149,17 @@ export interface Evaluation {
   hooksDir: string;
   startedAt: string;
   durationMs: number;
+}
+
+/** What an evaluation could not know, which withholds a promotion (since 2.2). */
+export type WithheldReason = "history" | "maintenance" | "gateways";
+
+/** A system error an evaluation went on past (since 2.2). */
+export interface EvaluationError {
+  /** What failed, as ERROR_KINDS names it ("gateways"). */
+  kind: string;
+  /** What failed and the fix, for people. */
+  message: string;
 }
 
 /** A hook's last result and since when it has been in that state. */

@@ -174,11 +174,8 @@ function isLiveLeader(run: TreeRun, stat: ProcStat): boolean {
   return !run.leaderGone && run.pid === stat.pid && run.start === stat.startTicks;
 }
 
-export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as LinuxLibc): TreeKernel {
-  // Whether Bun's own children show as pidfds here: then any other dead child is an orphan we
-  // inherited. Decided at the first spawn; until then, and where they do not show, only zombies
-  // a run's session or group names are reaped.
-  let pidfdsShowBunChildren: boolean | null = null;
+/** Our children (not run leaders) and the run each belongs to, by the marker each carries in its environment. */
+function childTracker() {
   // The marker each child carries, by pid and start (an exec keeps both, and reads empty while it
   // is under way); and when each child whose environment read empty was first seen.
   const markers = new Map<string, string | null>();
@@ -202,21 +199,76 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
     return marker;
   };
 
-  /** Our children that are no run's leader, each with the run it belongs to (undefined: not known yet). */
-  const adopted = (table: readonly ProcStat[], runs: readonly TreeRun[]) => {
-    const children = table.filter((stat) => stat.ppid === process.pid);
-    const current = new Set(children.map((stat) => `${stat.pid}:${stat.startTicks}`));
-    for (const key of markers.keys()) if (!current.has(key)) markers.delete(key);
-    for (const key of emptySince.keys()) if (!current.has(key)) emptySince.delete(key);
-    return children.map((stat) => {
-      const leading = runs.find((other) => isLiveLeader(other, stat));
-      if (leading !== undefined || isDead(stat)) return { stat, leading, owner: null };
-      const marker = markerOf(stat);
-      const owner = ownerOf({ pid: stat.pid, token: marker ?? null, session: stat.session, pgrp: stat.pgrp }, runs);
-      return { stat, leading, owner: owner === null && marker === undefined ? undefined : owner };
-    });
+  return {
+    /** Our children that are no run's leader, each with the run it belongs to (undefined: not known yet). */
+    adopted(table: readonly ProcStat[], runs: readonly TreeRun[]) {
+      const children = table.filter((stat) => stat.ppid === process.pid);
+      const current = new Set(children.map((stat) => `${stat.pid}:${stat.startTicks}`));
+      for (const key of markers.keys()) if (!current.has(key)) markers.delete(key);
+      for (const key of emptySince.keys()) if (!current.has(key)) emptySince.delete(key);
+      return children.map((stat) => {
+        const leading = runs.find((other) => isLiveLeader(other, stat));
+        if (leading !== undefined || isDead(stat)) return { stat, leading, owner: null };
+        const marker = markerOf(stat);
+        const owner = ownerOf({ pid: stat.pid, token: marker ?? null, session: stat.session, pgrp: stat.pgrp }, runs);
+        return { stat, leading, owner: owner === null && marker === undefined ? undefined : owner };
+      });
+    },
+    /** Since when the child's environment has read empty (performance.now()), or undefined. */
+    emptySince: (stat: ProcStat) => emptySince.get(`${stat.pid}:${stat.startTicks}`),
   };
+}
 
+/** Signals a run: its group while its leader is our unreaped child, and each member. */
+function signalRun(run: TreeRun, members: readonly ProcessInfo[], signal: NodeJS.Signals): void {
+  // While the leader is our unreaped child its group is surely the run's, and one kill(2)
+  // reaches every member of it at once, a fork in flight included.
+  const leader = readStat(run.pid);
+  if (leader !== null && isLiveLeader(run, leader)) {
+    try {
+      signalGroup(run.pid, signal);
+    } catch {
+      // EPERM: a member changed its credentials; the members are signalled one by one below.
+    }
+  }
+  for (const member of members) {
+    try {
+      signalProcess(member.pid, signal);
+    } catch {
+      // EPERM (a setuid member): not ours to signal.
+    }
+  }
+}
+
+/**
+ * Reaps our dead children that Bun did not spawn: orphans we inherited as subreaper. Where Bun's
+ * children show as pidfds, any other is one; elsewhere only those a run's session or group names.
+ */
+function reapInherited(
+  runs: readonly TreeRun[],
+  { load, pidfdsShowBunChildren }: { load: () => LinuxLibc; pidfdsShowBunChildren: boolean | null },
+): void {
+  const dead = snapshot().filter(
+    (stat) => stat.ppid === process.pid && isDead(stat) && !runs.some((run) => run.pid === stat.pid && !run.leaderGone),
+  );
+  if (dead.length === 0) return;
+  const c = load();
+  const bunChildren = pidfdsShowBunChildren === true ? pidfdTargets() : null;
+  for (const stat of dead) {
+    const inherited =
+      bunChildren !== null
+        ? !bunChildren.has(stat.pid)
+        : ownerOf({ pid: stat.pid, token: null, session: stat.session, pgrp: stat.pgrp }, runs) !== null;
+    if (inherited) c.waitpid(stat.pid, WNOHANG);
+  }
+}
+
+export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as LinuxLibc): TreeKernel {
+  // Whether Bun's own children show as pidfds here: then any other dead child is an orphan we
+  // inherited. Decided at the first spawn; until then, and where they do not show, only zombies
+  // a run's session or group names are reaped.
+  let pidfdsShowBunChildren: boolean | null = null;
+  const children = childTracker();
   return {
     mechanism: "prctl(PR_SET_CHILD_SUBREAPER)",
     markerName: RUN_MARKER,
@@ -231,7 +283,7 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       const table = snapshot();
       const all = table.map(infoOf);
       const found = new Map<number, ProcessInfo>();
-      for (const { stat, leading, owner } of adopted(table, runs)) {
+      for (const { stat, leading, owner } of children.adopted(table, runs)) {
         if ((leading ?? owner) !== run || isDead(stat)) continue;
         found.set(stat.pid, infoOf(stat));
         for (const below of descendantsIn(all, stat.pid)) if (!below.zombie) found.set(below.pid, below);
@@ -240,44 +292,14 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
     },
     unsettled(runs) {
       const now = performance.now();
-      return adopted(snapshot(), runs).filter(({ stat, owner }) => {
-        const since = emptySince.get(`${stat.pid}:${stat.startTicks}`);
+      return children.adopted(snapshot(), runs).filter(({ stat, owner }) => {
+        const since = children.emptySince(stat);
         return owner === undefined && since !== undefined && now - since < UNSETTLED_MS;
       }).length;
     },
-    signal(run, members, signal) {
-      // While the leader is our unreaped child its group is surely the run's, and one kill(2)
-      // reaches every member of it at once, a fork in flight included.
-      const leader = readStat(run.pid);
-      if (leader !== null && isLiveLeader(run, leader)) {
-        try {
-          signalGroup(run.pid, signal);
-        } catch {
-          // EPERM: a member changed its credentials; the members are signalled one by one below.
-        }
-      }
-      for (const member of members) {
-        try {
-          signalProcess(member.pid, signal);
-        } catch {
-          // EPERM (a setuid member): not ours to signal.
-        }
-      }
-    },
+    signal: signalRun,
     reapOrphans(runs) {
-      const dead = snapshot().filter(
-        (stat) => stat.ppid === process.pid && isDead(stat) && !runs.some((run) => run.pid === stat.pid && !run.leaderGone),
-      );
-      if (dead.length === 0) return;
-      const c = load();
-      const bunChildren = pidfdsShowBunChildren === true ? pidfdTargets() : null;
-      for (const stat of dead) {
-        const inherited =
-          bunChildren !== null
-            ? !bunChildren.has(stat.pid)
-            : ownerOf({ pid: stat.pid, token: null, session: stat.session, pgrp: stat.pgrp }, runs) !== null;
-        if (inherited) c.waitpid(stat.pid, WNOHANG);
-      }
+      reapInherited(runs, { load, pidfdsShowBunChildren });
     },
     identify(pid) {
       const stat = readStat(pid);

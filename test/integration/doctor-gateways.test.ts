@@ -55,7 +55,7 @@ test("unknown names with did you mean, a gateway without monitoring, a failOn th
   expect(stdout).not.toContain("config           WARN");
 });
 
-test("a command that hangs is a problem within the same deadline, and every evaluation would fail", async () => {
+test("a command that hangs is a problem within the same deadline: every evaluation would exit 3 and promote nothing", async () => {
   const fixture = setUp(["WAN_GW none"], { WAN_GW: [] }, { gatewayStatusTimeoutMs: 300 });
   fixture.setSwitch("hang", "");
   const started = performance.now();
@@ -64,12 +64,12 @@ test("a command that hangs is a problem within the same deadline, and every eval
   expect(row).toEqual({
     check: "gateways",
     status: "problem",
-    detail: `The gateway status command "${fixture.command}" did not finish within 300 ms (gatewayStatusTimeoutMs); it and all it started were killed: every evaluation fails (exit 3) and changes nothing`,
+    detail: `The gateway status command "${fixture.command}" did not finish within 300 ms (gatewayStatusTimeoutMs); it and all it started were killed; fix: run it by hand to see why it hangs, or raise gatewayStatusTimeoutMs. While it does, every evaluation exits 3, no gateway check is judged and nothing is promoted (a failing hook still demotes)`,
     fix: `make "${fixture.command}" print the gateway status (configctl interface gateways status shows it), or set gatewayStatusCommand`,
   });
   const [dryRun] = await rows("dry run");
   expect(dryRun!.status).toBe("problem");
-  expect(dryRun!.detail).toContain("cannot evaluate: The gateway status command");
+  expect(dryRun!.detail).toContain("cannot judge every check: The gateway status could not be read, so gateway:WAN_GW keeps");
 });
 
 test("no row, and no run of the command, while no gateway is listed", async () => {

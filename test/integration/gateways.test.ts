@@ -2,7 +2,8 @@
  * Gateway checks end to end: `check` and a real daemon against the fake gateway_status.php
  * (test/fixtures/gateway-status, the real script's JSON shape), the fake sysctl and logger. A
  * gateway is a check named gateway:NAME that demotes, recovers and flaps like a hook; a status
- * that cannot be read is a system error that changes nothing.
+ * that cannot be read is a system error the evaluation goes on past: the hooks still count and can
+ * demote, the gateway checks keep their counted state, and nothing is promoted.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -145,17 +146,21 @@ describe("gateway checks through check", () => {
   ];
   for (const [what, breakIt, message] of broken) {
     for (const start of [0, BIT + 240]) {
-      test(`${what} is a system error (exit 3) that leaves the demotion at ${start}`, async () => {
+      test(`${what} is a system error (exit 3) that leaves the demotion at ${start} while every hook passes`, async () => {
         const gateways = setUp(["WAN_GW none"], { WAN_GW: [] }, { gatewayStatusTimeoutMs: 500 });
         sandbox.setDemotion(start);
         breakIt(gateways);
         const started = performance.now();
         const { exitCode, stdout, stderr } = await check();
         expect(exitCode).toBe(3);
-        expect(stdout).toBe("");
-        expect(stderr).toContain(`carp-service-status: The gateway status command "${gateways.command}" `);
-        expect(stderr).toContain(message);
-        // Neither promoted (every other check passes) nor demoted: nothing written, nothing logged.
+        expect(stdout).toMatch(/\ngateway:WAN_GW\s+skipped\s+-\s+-\s+not judged: the gateway status could not be read/);
+        expect(stdout).toContain(
+          `ERROR: The gateway status could not be read, so gateway:WAN_GW keeps its counted state and nothing is promoted: The gateway status command "${gateways.command}" `,
+        );
+        expect(stdout).toContain(message);
+        expect(stderr).toContain('"kind":"gateways","msg":"The gateway status could not be read');
+        if (start & BIT) expect(stdout).toContain("(2^20: kept; every check judged passes, but the gateway status could not be read)");
+        // Neither promoted (every hook passes) nor demoted: nothing written, nothing logged.
         expect(sandbox.demotion()).toBe(start);
         expect(writes()).toEqual([]);
         expect(sandbox.syslog()).toEqual([]);
@@ -164,13 +169,74 @@ describe("gateway checks through check", () => {
     }
   }
 
-  test("a failed read ends the evaluation before the demotion is read: a failing hook beside it demotes nothing either", async () => {
+  test("a failed read does not stop a failing hook beside it: it demotes, and the run still exits 3", async () => {
     const gateways = setUp(["WAN_GW none"]);
     sandbox.addHook("frr_ospf", { fixture: "fail" });
     gateways.setSwitch("exit", "1");
-    expect((await check()).exitCode).toBe(3);
-    expect(sandbox.demotion()).toBe(0);
-    expect(sandbox.sysctlCalls()).toEqual([]);
+    const { exitCode, stdout } = await check("--json");
+    expect(exitCode).toBe(3);
+    const evaluation = JSON.parse(stdout);
+    expect(evaluation).toMatchObject({ action: "demoted", failed: ["frr_ospf"], demotionAfter: BIT });
+    expect(evaluation.errors).toEqual([
+      {
+        kind: "gateways",
+        message: expect.stringContaining(`The gateway status command "${gateways.command}" exited with status 1`),
+      },
+    ]);
+    expect(sandbox.demotion()).toBe(BIT);
+    expect(sandbox.syslog()).toEqual(["carp daemon.warning: carp demoted by 1048576 due to service disruption (services: frr_ospf)"]);
+  });
+
+  test("a gateway that demoted keeps counting as failed while its status cannot be read: no promotion on an incomplete picture", async () => {
+    const gateways = setUp(["WAN_GW down"], { WAN_GW: ["rise = 2"] });
+    expect((await check()).exitCode).toBe(1);
+    expect(sandbox.demotion()).toBe(BIT);
+
+    // The gateway recovers, but the status cannot be read: every hook passes, the bit stays.
+    gateways.setGateways(["WAN_GW none"]);
+    gateways.setSwitch("out", "<br />\n");
+    const unread = await check();
+    expect(unread.exitCode).toBe(3);
+    expect(unread.stdout).toMatch(/\ngateway:WAN_GW\s+skipped, counts as fail\s+-\s+-\s+not judged/);
+    expect(unread.stdout).toContain("demotion 1048576: no change (demoted by this tool)");
+    expect(sandbox.demotion()).toBe(BIT);
+
+    // Its flap counters did not move: the first good read is the first of its rise of 2.
+    gateways.setSwitch("out", null);
+    const first = await check();
+    expect(first.stdout).toMatch(/gateway:WAN_GW\s+pass, counts as fail \(passing 1 of 2\)\s/);
+    expect(sandbox.demotion()).toBe(BIT);
+    expect((await check()).stdout).toContain("demotion 1048576 -> 0: promoted");
+    expect(sandbox.syslog()).toEqual([DEMOTED, PROMOTED]);
+  });
+
+  test("all hooks passing and a broken status while demoted by a hook's earlier failure: stays demoted, exit 3, the promotion withheld", async () => {
+    const gateways = setUp(["WAN_GW none"]);
+    sandbox.addHook("frr_ospf", { fixture: "fail" });
+    expect((await check()).exitCode).toBe(1);
+    expect(sandbox.demotion()).toBe(BIT);
+
+    sandbox.addHook("frr_ospf", { fixture: "pass" });
+    gateways.setSwitch("hang", "");
+    writeGatewayConfig(sandbox, gateways, { WAN_GW: [] }, { gatewayStatusTimeoutMs: 300 });
+    const { exitCode, stdout } = await check("--json");
+    expect(exitCode).toBe(3);
+    const evaluation = JSON.parse(stdout);
+    expect(evaluation).toMatchObject({
+      action: "none",
+      decision: "none",
+      failed: [],
+      demoted: true,
+      demotionAfter: BIT,
+      promotionWithheldBy: "gateways",
+    });
+    expect(evaluation.promotionWithheld).toStartWith(
+      "The 2^20 bit stays set although every check passes that could be judged: the gateway status could not be read, so gateway:WAN_GW",
+    );
+    expect(evaluation.errors.map((e: { kind: string }) => e.kind)).toEqual(["gateways"]);
+    expect(sandbox.demotion()).toBe(BIT);
+    // The one write is the first run's demotion.
+    expect(writes()).toHaveLength(1);
   });
 
   test("the hang's own children are ended with it", async () => {
@@ -235,9 +301,9 @@ describe("gateway checks through check", () => {
     writeFileSync(command, `#!/bin/sh\nexec ${JSON.stringify(gateways.command)}\n`);
     chmodSync(command, 0o755);
     writeGatewayConfig(sandbox, { ...gateways, command }, { WAN_GW: [] });
-    const { exitCode, stderr } = await check();
+    const { exitCode, stdout } = await check();
     expect(exitCode).toBe(3);
-    expect(stderr).toContain(
+    expect(stdout).toContain(
       `The gateway status command "${command}" is refused by script security: "${open}" is writable by others (mode 0777); fix: chmod o-w "${open}"`,
     );
     expect(gateways.runs()).toBe(0);
@@ -278,17 +344,19 @@ describe("gateway checks in the daemon", () => {
     expect(samples(metrics, "hook_up")).toEqual({ "gateway:WAN_GW": 0, unbound: 1 });
     expect(samples(metrics, "hook_counted_up")).toEqual({ "gateway:WAN_GW": 0, unbound: 1 });
 
-    // A read that fails: an error reply, the demotion untouched, the error counted by its kind.
+    // A read that fails: the evaluation goes on (the bit stays), and the error is counted by its kind.
     gateways.setSwitch("hang", "");
-    const failed = await fetch("http://localhost/evaluate", { method: "POST", unix: sandbox.config.socket as string });
-    expect(failed.status).toBe(500);
-    expect(((await failed.json()) as { error: { message: string } }).error.message).toContain(
-      "did not finish within 500 ms (gatewayStatusTimeoutMs)",
-    );
+    const failed = await daemon.call("evaluate");
+    expect(failed).toMatchObject({ action: "none", demoted: true, errors: [{ kind: "gateways" }] });
+    expect(failed.errors[0].message).toContain("did not finish within 500 ms (gatewayStatusTimeoutMs)");
     expect(sandbox.demotion()).toBe(BIT);
     const after = await (await fetch("http://localhost/metrics", { unix: sandbox.config.socket as string })).text();
     expect(samples(after, "evaluation_errors_total")).toMatchObject({ gateways: 1, other: 0 });
-    await daemon.waitForLog((line) => line.msg === "evaluation failed" && line.kind === "gateways");
+    expect((await daemon.call("status")).lastError.message).toContain("The gateway status could not be read");
+    await daemon.waitForLog((line) => line.kind === "gateways" && String(line.msg).startsWith("The gateway status could not be read"));
+    const viaTrigger = await runCli(["trigger", "--config", sandbox.configFile]);
+    expect(viaTrigger.exitCode).toBe(3);
+    expect(viaTrigger.stdout).toContain("ERROR: The gateway status could not be read");
 
     gateways.setSwitch("hang", null);
     gateways.setGateways(["WAN_GW none"]);

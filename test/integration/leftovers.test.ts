@@ -9,8 +9,8 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOOK_ENV } from "../../src/engine/evaluate.ts";
 import { type RunHookOptions, runHook } from "../../src/engine/hook-runner.ts";
+import { HOOK_ENV } from "../../src/engine/run-hooks.ts";
 import { isAlive, SCRIPTS, waitFor } from "../helpers.ts";
 
 const OPTIONS: RunHookOptions = { timeoutMs: 5000, killGraceMs: 300, outputLimitBytes: 4096, env: HOOK_ENV };
