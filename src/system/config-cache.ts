@@ -270,8 +270,9 @@ export function selfCommand(
     execPath: process.execPath,
   },
 ): string[] {
-  if (where.modulePath.endsWith(".ts")) return [where.execPath, ...BUN_FLAGS, `${dirname(dirname(where.modulePath))}/cli.ts`];
+  // First: a bundled module's import.meta.path is still its source path.
   if (COMPILED_PREFIXES.some((prefix) => where.main.startsWith(prefix))) return [where.execPath];
+  if (where.modulePath.endsWith(".ts")) return [where.execPath, ...BUN_FLAGS, `${dirname(dirname(where.modulePath))}/cli.ts`];
   return [where.execPath, ...BUN_FLAGS, where.main];
 }
 
