@@ -204,12 +204,12 @@ describe("a daemon's load (no zod in its process)", () => {
     expect((thrown as CarpError).message).toBe(expected);
   });
 
-  test("from the source tree the child is src/cli.ts under this Bun", () => {
+  test("the child is src/cli.ts under this Bun from the source tree, the executable itself when compiled", () => {
     const command = selfCommand();
     expect(command[0]).toBe(process.execPath);
     expect(command.at(-1)).toBe(join(import.meta.dir, "..", "src", "cli.ts"));
     expect(
-      selfCommand({ modulePath: "/$bunfs/root/cli.js", main: "/$bunfs/root/cli", execPath: "/usr/local/bin/carp-service-status" }),
+      selfCommand({ modulePath: "/build/src/system/config-cache.ts", main: "/$bunfs/root/cli", execPath: "/usr/local/bin/carp-service-status" }),
     ).toEqual(["/usr/local/bin/carp-service-status"]);
   });
 });
