@@ -306,7 +306,7 @@ const probeBuild = Bun.spawnSync(["bun", "build", join(REPO, "bench", "footprint
 });
 if (probeBuild.exitCode !== 0) throw new Error(`bun build of the probe failed: ${probeBuild.stderr.toString()}`);
 const footprint: Record<string, number> = {};
-const probeParts = ["", "zod", "pino", "croner", "pino-pretty", "zod,pino,croner", "zod,pino,croner,serve,spawn"];
+const probeParts = ["", "zod", "pino", "croner", "zod,pino,croner", "zod,pino,croner,serve,spawn"];
 const footprintRows = probeParts.map((parts) => {
   // The load time is the median of five starts; the memory is the last one's.
   const runs = Array.from({ length: 5 }, () => JSON.parse(Bun.spawnSync([probe, parts]).stdout.toString()) as Record<string, number>);

@@ -209,7 +209,11 @@ describe("a daemon's load (no zod in its process)", () => {
     expect(command[0]).toBe(process.execPath);
     expect(command.at(-1)).toBe(join(import.meta.dir, "..", "src", "cli.ts"));
     expect(
-      selfCommand({ modulePath: "/build/src/system/config-cache.ts", main: "/$bunfs/root/cli", execPath: "/usr/local/bin/carp-service-status" }),
+      selfCommand({
+        modulePath: "/build/src/system/config-cache.ts",
+        main: "/$bunfs/root/cli",
+        execPath: "/usr/local/bin/carp-service-status",
+      }),
     ).toEqual(["/usr/local/bin/carp-service-status"]);
   });
 });
