@@ -45,6 +45,7 @@ describe("text, the default", () => {
   test("on a terminal: a short coloured line with the same fields, not JSON, byte for byte what pino-pretty printed", async () => {
     const stderr = await stderrOf("{ terminal: true }", TRANSITION);
     expect(stderr).toMatch(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the colours are part of what a terminal gets
       /^\[\d\d:\d\d:\d\d\] \x1b\[33mWARN\x1b\[39m: \x1b\[36mhook "svc" pass -> fail hook=svc exitCode=1 output=down\x1b\[39m\n$/,
     );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the colours are part of what a terminal gets
