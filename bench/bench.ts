@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { bundle, COMPILE_FLAGS } from "../scripts/build.ts";
+import { bundle, COMPILE_FLAGS, PROBE_COMPILE_FLAGS } from "../scripts/build.ts";
 import { NODE_PATHS } from "../src/install/layout.ts";
 import { fillTemplate, renderShim } from "../src/install/templates.ts";
 import { publishReport, REPO, usage } from "./report-files.ts";
@@ -301,7 +301,7 @@ const idleRows = Object.entries(idleProcs).map(([k, p]) => {
 // What bounds the idle RSS: the same stack, piece by piece, in a compiled probe.
 console.error("footprint probe...");
 const probe = join(work, "footprint-probe");
-const probeBuild = Bun.spawnSync(["bun", "build", join(REPO, "bench", "footprint-probe.ts"), ...COMPILE_FLAGS, "--outfile", probe], {
+const probeBuild = Bun.spawnSync(["bun", "build", join(REPO, "bench", "footprint-probe.ts"), ...PROBE_COMPILE_FLAGS, "--outfile", probe], {
   cwd: REPO,
 });
 if (probeBuild.exitCode !== 0) throw new Error(`bun build of the probe failed: ${probeBuild.stderr.toString()}`);

@@ -61,6 +61,9 @@ export const COMPILE_FLAGS = [
   "--no-compile-autoload-bunfig",
 ];
 
+/** How the benchmarks' probes are compiled: as the executable, but ESM, since they await at top level. */
+export const PROBE_COMPILE_FLAGS = COMPILE_FLAGS.map((flag) => (flag === "--format=cjs" ? "--format=esm" : flag));
+
 /** Compiles src/cli.ts for one target into outfile with COMPILE_FLAGS. */
 export async function compile(bunTarget: string, outfile: string): Promise<CompileResult> {
   const started = performance.now();
