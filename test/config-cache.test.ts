@@ -178,7 +178,7 @@ describe("a miss validates in full", () => {
 describe("a daemon's load (no zod in its process)", () => {
   test("a miss is validated and cached by a child of this program", () => {
     write(TEXT);
-    const loaded = loadConfigResident({ file: configFile, platform: "linux", cacheFile });
+    const loaded = loadConfigResident({ file: configFile, platform: "linux", cacheFile, validateIn: "child" });
     expect(loaded.config).toEqual(loadConfig({ file: configFile, platform: "linux" }).config);
     expect(loaded.warnings).toEqual(valueWarnings(loaded.config));
     expect(readConfigCache(cacheFile, configCacheKey(TEXT, "linux"))?.config).toEqual(loaded.config);
@@ -195,13 +195,20 @@ describe("a daemon's load (no zod in its process)", () => {
     expect(expected).toContain("must be an absolute path");
     let thrown: unknown = null;
     try {
-      loadConfigResident({ file: configFile, platform: "linux", cacheFile });
+      loadConfigResident({ file: configFile, platform: "linux", cacheFile, validateIn: "child" });
     } catch (error) {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(CarpError);
     expect((thrown as CarpError).code).toBe("config");
     expect((thrown as CarpError).message).toBe(expected);
+  });
+
+  test("from the source tree a miss is validated here by default, with the same result", () => {
+    write(TEXT);
+    const loaded = loadConfigResident({ file: configFile, platform: "linux", cacheFile });
+    expect(loaded.config).toEqual(loadConfig({ file: configFile, platform: "linux" }).config);
+    expect(readConfigCache(cacheFile, configCacheKey(TEXT, "linux"))?.config).toEqual(loaded.config);
   });
 
   test("the child is src/cli.ts under this Bun from the source tree, the executable itself when compiled", () => {

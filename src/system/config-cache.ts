@@ -197,6 +197,15 @@ export interface CachedLoadOptions extends LoadOptions {
   cacheFile?: string;
 }
 
+export interface ResidentLoadOptions extends CachedLoadOptions {
+  /**
+   * Where a miss is validated: "child" (a short-lived process of this program) keeps zod out of a
+   * compiled or bundled daemon; from the source tree zod is in every process anyway (built-in.ts's
+   * macro loads it when the code is transpiled), so the default there is "here".
+   */
+  validateIn?: "child" | "here";
+}
+
 /** The file a load reads: `--config`, else the default file when it exists, else none. */
 function fileToRead(options: LoadOptions): string | null {
   return options.file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
@@ -276,6 +285,11 @@ export function selfCommand(
   return [where.execPath, ...BUN_FLAGS, where.main];
 }
 
+/** Whether this is src/ under Bun, not the compiled executable or the bundle. */
+function runsFromSource(): boolean {
+  return selfCommand().at(-1)?.endsWith(".ts") === true;
+}
+
 /** How long a validating process may take before the load fails. */
 const VALIDATE_TIMEOUT_MS = 30_000;
 
@@ -285,7 +299,7 @@ const VALIDATE_TIMEOUT_MS = 30_000;
  * validated (and cached) by a short-lived process of this same program. Throws what loadConfig
  * would (a CarpError naming the file and every bad key).
  */
-export function loadConfigResident(options: CachedLoadOptions = {}, command: string[] = selfCommand()): LoadedConfig {
+export function loadConfigResident(options: ResidentLoadOptions = {}, command: string[] = selfCommand()): LoadedConfig {
   const platform = options.platform ?? process.platform;
   const file = fileToRead(options);
   if (file === null) {
@@ -293,8 +307,17 @@ export function loadConfigResident(options: CachedLoadOptions = {}, command: str
     return { config, file: null, notices: describeSimulation(config, platform), warnings: [] };
   }
   const cacheFile = options.cacheFile ?? configCachePath(platform);
-  const hit = readConfigCache(cacheFile, configCacheKey(readConfigText(file), platform));
+  const text = readConfigText(file);
+  const key = configCacheKey(text, platform);
+  const hit = readConfigCache(cacheFile, key);
   if (hit !== null) return loaded(hit, file, platform);
+  if ((options.validateIn ?? (runsFromSource() ? "here" : "child")) === "here") {
+    // require(), not import(): the daemon's loader is synchronous (a reload runs inside a signal handler's turn).
+    const { validateConfigText } = require("../config/validate.ts") as typeof import("../config/validate.ts");
+    const validated = validateConfigText(text, { file, platform });
+    writeConfigCache(cacheFile, key, validated);
+    return loaded(validated, file, platform);
+  }
   const child = Bun.spawnSync([...command, VALIDATE_COMMAND, file, platform, cacheFile], {
     stdin: "ignore",
     stdout: "pipe",
