@@ -17,7 +17,6 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 
 import { dirname } from "node:path";
 import { CarpError, type ErrorCode, messageOf } from "../common/errors.ts";
 import { VERSION } from "../common/version.ts";
-import { builtInConfig } from "../config/built-in.ts";
 import type { Config, LoadedConfig, LoadOptions } from "../config/config.ts";
 import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, hasCarp, SIMULATION_DIR } from "../config/defaults.ts";
 import { schemaFingerprint } from "../config/fingerprint.ts" with { type: "macro" };
@@ -206,6 +205,16 @@ export interface ResidentLoadOptions extends CachedLoadOptions {
   validateIn?: "child" | "here";
 }
 
+/**
+ * The built-in configuration (no file). Loaded only then: from the source tree its macro loads zod
+ * and croner when transpiled (about 4 MB a daemon would keep for nothing).
+ */
+function builtIn(platform: string): LoadedConfig {
+  const { builtInConfig } = require("../config/built-in.ts") as typeof import("../config/built-in.ts");
+  const config = builtInConfig(platform);
+  return { config, file: null, notices: describeSimulation(config, platform), warnings: [] };
+}
+
 /** The file a load reads: `--config`, else the default file when it exists, else none. */
 function fileToRead(options: LoadOptions): string | null {
   return options.file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
@@ -223,10 +232,7 @@ function loaded(validated: Validated, file: string, platform: string): LoadedCon
 export async function loadConfigCached(options: CachedLoadOptions = {}): Promise<LoadedConfig> {
   const platform = options.platform ?? process.platform;
   const file = fileToRead(options);
-  if (file === null) {
-    const config = builtInConfig(platform);
-    return { config, file: null, notices: describeSimulation(config, platform), warnings: [] };
-  }
+  if (file === null) return builtIn(platform);
   const text = readConfigText(file);
   const key = configCacheKey(text, platform);
   const cacheFile = options.cacheFile ?? configCachePath(platform);
@@ -302,10 +308,7 @@ const VALIDATE_TIMEOUT_MS = 30_000;
 export function loadConfigResident(options: ResidentLoadOptions = {}, command: string[] = selfCommand()): LoadedConfig {
   const platform = options.platform ?? process.platform;
   const file = fileToRead(options);
-  if (file === null) {
-    const config = builtInConfig(platform);
-    return { config, file: null, notices: describeSimulation(config, platform), warnings: [] };
-  }
+  if (file === null) return builtIn(platform);
   const cacheFile = options.cacheFile ?? configCachePath(platform);
   const text = readConfigText(file);
   const key = configCacheKey(text, platform);
