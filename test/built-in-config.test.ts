@@ -56,6 +56,9 @@ describe("the default hooks directory without CARP", () => {
   test("anywhere else (a compiled executable runs from /$bunfs/root): none, so the stock directory applies", () => {
     expect(repoHooksDir("/$bunfs/root")).toBeNull();
     expect(repoHooksDir("/usr/local/lib/carp-service-status")).toBeNull();
+    // CommonJS output (the bundle, the executable) keeps the source directory it was built from.
+    expect(repoHooksDir("/home/me/carp-service-status/src/config", "/usr/local/libexec/carp-service-status/cli.js")).toBeNull();
+    expect(repoHooksDir("/home/me/carp-service-status/src/config", "/$bunfs/root/carp-service-status")).toBeNull();
     expect(FREEBSD_PATHS.hooksDir).toBe("/usr/local/etc/rc.carp_service_status.d");
   });
 });

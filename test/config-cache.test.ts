@@ -222,5 +222,14 @@ describe("a daemon's load (no zod in its process)", () => {
         execPath: "/usr/local/bin/carp-service-status",
       }),
     ).toEqual(["/usr/local/bin/carp-service-status"]);
+    // The port's bundle, CommonJS: its modules keep their source paths, the entry is cli.js.
+    const main = "/usr/local/libexec/carp-service-status/cli.js";
+    expect(selfCommand({ modulePath: "/build/src/system/config-cache.ts", main, execPath: "/usr/local/bin/bun" })).toEqual([
+      "/usr/local/bin/bun",
+      "--config=/dev/null",
+      "--no-env-file",
+      "--no-install",
+      main,
+    ]);
   });
 });

@@ -285,9 +285,10 @@ export function selfCommand(
     execPath: process.execPath,
   },
 ): string[] {
-  // First: a bundled module's import.meta.path is still its source path.
+  // Told by the entry script: in CommonJS output (the bundle, the executable) import.meta.path is
+  // still the path of the source the code was built from.
   if (COMPILED_PREFIXES.some((prefix) => where.main.startsWith(prefix))) return [where.execPath];
-  if (where.modulePath.endsWith(".ts")) return [where.execPath, ...BUN_FLAGS, `${dirname(dirname(where.modulePath))}/cli.ts`];
+  if (where.main.endsWith(".ts")) return [where.execPath, ...BUN_FLAGS, `${dirname(dirname(where.modulePath))}/cli.ts`];
   return [where.execPath, ...BUN_FLAGS, where.main];
 }
 
