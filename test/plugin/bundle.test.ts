@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BYTECODE_SUFFIX, bundle, PORT_BUNDLE, portFiles } from "../../scripts/build.ts";
+import { BYTECODE_SUFFIX, bundle, PORT_BUNDLE, PORT_DAEMON_BUNDLE, portFiles } from "../../scripts/build.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
 import { install } from "../../src/install/install.ts";
@@ -154,7 +154,7 @@ describe("the port sysutils/carp-service-status", () => {
     // The executable is the port's wrapper and the bundle it runs (with its bytecode); a sample is @sample (pkg copies it to the config when there is none).
     const expected = INSTALLED_FILES.filter((file) => file.part === "runtime").flatMap((file) =>
       file.path === LAYOUT.binary
-        ? [local(file.path), PORT_BUNDLE, `${PORT_BUNDLE}${BYTECODE_SUFFIX}`]
+        ? [local(file.path), PORT_BUNDLE, `${PORT_BUNDLE}${BYTECODE_SUFFIX}`, PORT_DAEMON_BUNDLE]
         : [`${file.path.endsWith(".sample") ? "@sample " : ""}${local(file.path)}`],
     );
     expect(plist().sort()).toEqual(expected.sort());
@@ -214,6 +214,22 @@ describe("the port sysutils/carp-service-status", () => {
       `exec /usr/local/bin/bun --config=/dev/null --no-env-file --no-install /usr/local/${PORT_BUNDLE} "$@"`,
     );
     for (const text of Object.values(files)) expect(substitute(text, "/p", "/l")).not.toContain("%%");
+  });
+
+  test("the wrapper runs the daemon from daemon.js without the baseline JIT, every other command from cli.js", async () => {
+    const prefix = join(scratch.dir, "wrapper-choice");
+    mkdirSync(join(prefix, "bin"), { recursive: true });
+    // A stand-in Bun that says what it was given.
+    writeFileSync(join(prefix, "bin/bun"), '#!/bin/sh\necho "jit-off=${BUN_JSC_useBaselineJIT:-} $*"\n', { mode: 0o755 });
+    const wrapper = join(prefix, "bin/carp-service-status");
+    writeFileSync(wrapper, substitute(portFiles()["carp-service-status.in"]!, prefix, prefix), { mode: 0o755 });
+    const flags = "--config=/dev/null --no-env-file --no-install";
+    expect((await run([wrapper, "daemon", "--syslog"], { cwd: prefix })).stdout).toBe(
+      `jit-off=0 ${flags} ${prefix}/${PORT_DAEMON_BUNDLE} daemon --syslog\n`,
+    );
+    expect((await run([wrapper, "check", "--json"], { cwd: prefix })).stdout).toBe(
+      `jit-off= ${flags} ${prefix}/${PORT_BUNDLE} check --json\n`,
+    );
   });
 
   test("the Makefile depends on lang/bun at run time and follows the Porter's Handbook layout", () => {
