@@ -220,6 +220,7 @@ describe("the port sysutils/carp-service-status", () => {
     const prefix = join(scratch.dir, "wrapper-choice");
     mkdirSync(join(prefix, "bin"), { recursive: true });
     // A stand-in Bun that says what it was given.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, for the stand-in's sh
     writeFileSync(join(prefix, "bin/bun"), '#!/bin/sh\necho "jit-off=${BUN_JSC_useBaselineJIT:-} $*"\n', { mode: 0o755 });
     const wrapper = join(prefix, "bin/carp-service-status");
     writeFileSync(wrapper, substitute(portFiles()["carp-service-status.in"]!, prefix, prefix), { mode: 0o755 });
