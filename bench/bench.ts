@@ -8,10 +8,18 @@
  * Prints the two goals of issue 19 against their figures. Writes bench/bench.md and the docs'
  * results block; --quick cuts the run counts and the idle window and writes nothing.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
-import { bundle, COMPILE_FLAGS } from "../scripts/build.ts";
+import { dirname, join } from "node:path";
+import {
+  BYTECODE_SUFFIX,
+  bundle,
+  COMPILE_FLAGS,
+  PORT_BUNDLE,
+  PORT_DAEMON_BUNDLE,
+  PROBE_COMPILE_FLAGS,
+  portFiles,
+} from "../scripts/build.ts";
 import { NODE_PATHS } from "../src/install/layout.ts";
 import { fillTemplate, renderShim } from "../src/install/templates.ts";
 import { publishReport, REPO, usage } from "./report-files.ts";
@@ -150,8 +158,23 @@ const build = Bun.spawnSync(["bun", "build", CLI, ...COMPILE_FLAGS, "--outfile",
 if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
 const bundled = await bundle(join(work, "cli.js"));
 if (!bundled.ok) throw new Error(`bun build of the bundle failed: ${bundled.log}`);
-/** The port's wrapper: the system's Bun running the bundle (scripts/build.ts). */
-const bundleArgv = [process.execPath, "--config=/dev/null", "--no-env-file", "--no-install", bundled.outfile];
+/**
+ * The port as it installs: its wrapper (scripts/build.ts) running the bundle with its bytecode for
+ * commands, daemon.js for the daemon, on the system's Bun, all under a scratch PREFIX.
+ */
+function installPort(prefix: string): string {
+  mkdirSync(join(prefix, "bin"), { recursive: true });
+  mkdirSync(join(prefix, dirname(PORT_BUNDLE)), { recursive: true });
+  symlinkSync(process.execPath, join(prefix, "bin", "bun"));
+  copyFileSync(bundled.outfile, join(prefix, PORT_BUNDLE));
+  copyFileSync(`${bundled.outfile}${BYTECODE_SUFFIX}`, join(prefix, `${PORT_BUNDLE}${BYTECODE_SUFFIX}`));
+  copyFileSync(bundled.outfile, join(prefix, PORT_DAEMON_BUNDLE));
+  const wrapper = join(prefix, "bin", "carp-service-status");
+  const text = portFiles()["carp-service-status.in"]!.replaceAll("%%PREFIX%%", prefix).replaceAll("%%LOCALBASE%%", prefix);
+  writeFileSync(wrapper, text, { mode: 0o755 });
+  return wrapper;
+}
+const bundleArgv = [installPort(join(work, "port"))];
 
 // Before timing it: the stock script must read the fake kernel's demotion through /sbin/sysctl, or
 // the runs below would time something else (test/integration/stock-php.test.ts holds the rest).
@@ -279,7 +302,7 @@ const idleCompiled = withSocket(idle, "compiled");
 const idleBundle = withSocket(idle, "bundle");
 const IDLE_SOURCE = "daemon from source";
 const IDLE_COMPILED = "daemon, compiled (`--syslog`, as rc.d runs it)";
-const IDLE_BUNDLE = "daemon, bundle on the system's Bun (`--syslog`, the port)";
+const IDLE_BUNDLE = "daemon, bundle on the system's Bun through the port's wrapper (`--syslog`: daemon.js, no baseline JIT)";
 const idleProcs = {
   "bare Bun (`setInterval`)": Bun.spawn(["bun", "-e", "setInterval(() => {}, 1000)"]),
   [IDLE_SOURCE]: await startDaemon(["bun", CLI, "daemon", "--config", idle.config], idle.socket),
@@ -301,12 +324,12 @@ const idleRows = Object.entries(idleProcs).map(([k, p]) => {
 // What bounds the idle RSS: the same stack, piece by piece, in a compiled probe.
 console.error("footprint probe...");
 const probe = join(work, "footprint-probe");
-const probeBuild = Bun.spawnSync(["bun", "build", join(REPO, "bench", "footprint-probe.ts"), ...COMPILE_FLAGS, "--outfile", probe], {
+const probeBuild = Bun.spawnSync(["bun", "build", join(REPO, "bench", "footprint-probe.ts"), ...PROBE_COMPILE_FLAGS, "--outfile", probe], {
   cwd: REPO,
 });
 if (probeBuild.exitCode !== 0) throw new Error(`bun build of the probe failed: ${probeBuild.stderr.toString()}`);
 const footprint: Record<string, number> = {};
-const probeParts = ["", "zod", "pino", "croner", "pino-pretty", "zod,pino,croner", "zod,pino,croner,serve,spawn"];
+const probeParts = ["", "zod", "pino", "croner", "zod,pino,croner", "zod,pino,croner,serve,spawn"];
 const footprintRows = probeParts.map((parts) => {
   // The load time is the median of five starts; the memory is the last one's.
   const runs = Array.from({ length: 5 }, () => JSON.parse(Bun.spawnSync([probe, parts]).stdout.toString()) as Record<string, number>);
@@ -421,7 +444,7 @@ const report = [
   timedRow("stock PHP script", coldPath.php, coldPath.php),
   timedRow("stock runner (sh)", coldPath.stock, coldPath.php),
   timedRow("compiled `check`", coldPath.check, coldPath.php),
-  timedRow("bundle `check` (the port: the system's Bun runs dist/cli.js)", coldPath.bundleCheck, coldPath.php),
+  timedRow("bundle `check` (the port's wrapper: the system's Bun runs cli.js with its bytecode)", coldPath.bundleCheck, coldPath.php),
   timedRow("compiled `trigger` (falls back to evaluating here)", coldPath.trigger, coldPath.php),
   timedRow("shim at boot: nc finds no daemon, then `configd evaluate`", coldPath.shimAtBoot, coldPath.php),
   timedRow("previous shim at boot (`trigger` falls back)", coldPath.previousShimAtBoot, coldPath.php),

@@ -12,7 +12,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundle, COMPILE_FLAGS } from "../scripts/build.ts";
+import { bundle, COMPILE_FLAGS, PROBE_COMPILE_FLAGS } from "../scripts/build.ts";
 import { DEMOTION_OID } from "../src/config/defaults.ts";
 import { buildTracedExecutable, type ModuleTrace } from "./module-trace.ts";
 import { publishReport, REPO, usage } from "./report-files.ts";
@@ -82,8 +82,10 @@ async function interleaved(commands: Record<string, Command | null>, runs: numbe
   return samples;
 }
 
+/** Compiles like the executable; the probes (they await at top level) as ESM. */
 function compile(entry: string, outfile: string, cwd = REPO): string {
-  const built = Bun.spawnSync([process.execPath, "build", entry, ...COMPILE_FLAGS, "--outfile", outfile], { cwd });
+  const flags = entry.endsWith("cli.ts") ? COMPILE_FLAGS : PROBE_COMPILE_FLAGS;
+  const built = Bun.spawnSync([process.execPath, "build", entry, ...flags, "--outfile", outfile], { cwd });
   if (built.exitCode !== 0) throw new Error(`bun build ${entry} failed: ${built.stderr.toString()}`);
   return outfile;
 }

@@ -1,8 +1,7 @@
 /**
  * Compiled by bench.ts: loads only the named parts of the daemon's stack, idles, and prints the
  * time the loading took and its RSS split into the executable's own pages (Bun's code, touched on
- * first use) and anonymous memory. Shows what bounds the idle daemon's RSS, and what pino-pretty
- * would cost.
+ * first use) and anonymous memory. Shows what bounds the idle daemon's RSS.
  */
 import { readFileSync } from "node:fs";
 
@@ -19,11 +18,6 @@ if (parts.has("pino")) {
 if (parts.has("croner")) {
   const { Cron } = await import("croner");
   new Cron("*/10 * * * * *", () => {});
-}
-if (parts.has("pino-pretty")) {
-  // What a terminal gets: loaded only when stderr is one, never by the daemon under rc.d.
-  const { prettyFactory } = await import("pino-pretty");
-  prettyFactory({ colorize: true, translateTime: "SYS:HH:MM:ss" })('{"level":30,"time":0,"msg":"probe"}');
 }
 const loadMs = performance.now() - started;
 if (parts.has("serve")) {

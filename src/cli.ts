@@ -173,6 +173,9 @@ export async function main(argv: string[], runtimeVersion: string = Bun.version)
   if (argv[0]?.startsWith("__")) {
     const helper = await import("./system/exec-as.ts");
     if (argv[0] === helper.EXEC_AS_COMMAND) return helper.execAs(argv);
+    // A daemon's config validated in a short-lived process, so zod never stays in the daemon.
+    const cache = await import("./system/config-cache.ts");
+    if (argv[0] === cache.VALIDATE_COMMAND) return cache.runValidateCommand(argv);
   }
   // Before anything else: an untested Bun could misread a hook's name or mode and misjudge it.
   const runtime = runtimeProblem(runtimeVersion);
@@ -215,6 +218,9 @@ export async function main(argv: string[], runtimeVersion: string = Bun.version)
   }
 }
 
+// No top-level await: the port's bundle is CommonJS (scripts/build.ts), which cannot await there.
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

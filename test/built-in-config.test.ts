@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
-import { builtInConfig, loadConfigLazily } from "../src/config/built-in.ts";
+import { builtInConfig } from "../src/config/built-in.ts";
 import { parseConfig } from "../src/config/config.ts";
 import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, repoHooksDir, SIMULATED_PATHS } from "../src/config/defaults.ts";
+import { loadConfigCached } from "../src/system/config-cache.ts";
 import { REPO } from "./helpers.ts";
 
 describe("the built-in configuration", () => {
@@ -23,7 +24,7 @@ describe("the built-in configuration", () => {
   });
 
   test.skipIf(existsSync(DEFAULT_CONFIG_FILE))("is what loads when there is no config file, with the simulation's notice", async () => {
-    const loaded = await loadConfigLazily({ platform: "linux" });
+    const loaded = await loadConfigCached({ platform: "linux" });
     expect(loaded.config).toEqual(builtInConfig("linux"));
     expect(loaded.file).toBeNull();
     expect(loaded.notices).toHaveLength(1);
@@ -35,9 +36,9 @@ describe("the built-in configuration", () => {
     try {
       const file = join(dir, "c.toml");
       writeFileSync(file, "concurrency = 2\n");
-      expect((await loadConfigLazily({ file, platform: "freebsd" })).config.concurrency).toBe(2);
+      expect((await loadConfigCached({ file, platform: "freebsd", cacheFile: join(dir, "cache") })).config.concurrency).toBe(2);
       writeFileSync(file, "concurrency = 0\n");
-      const error = await loadConfigLazily({ file, platform: "freebsd" }).catch((e) => e);
+      const error = await loadConfigCached({ file, platform: "freebsd", cacheFile: join(dir, "cache") }).catch((e) => e);
       expect(error).toBeInstanceOf(CarpError);
       expect((error as CarpError).code).toBe("config");
     } finally {
@@ -55,6 +56,9 @@ describe("the default hooks directory without CARP", () => {
   test("anywhere else (a compiled executable runs from /$bunfs/root): none, so the stock directory applies", () => {
     expect(repoHooksDir("/$bunfs/root")).toBeNull();
     expect(repoHooksDir("/usr/local/lib/carp-service-status")).toBeNull();
+    // CommonJS output (the bundle, the executable) keeps the source directory it was built from.
+    expect(repoHooksDir("/home/me/carp-service-status/src/config", "/usr/local/libexec/carp-service-status/cli.js")).toBeNull();
+    expect(repoHooksDir("/home/me/carp-service-status/src/config", "/$bunfs/root/carp-service-status")).toBeNull();
     expect(FREEBSD_PATHS.hooksDir).toBe("/usr/local/etc/rc.carp_service_status.d");
   });
 });

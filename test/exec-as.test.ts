@@ -4,8 +4,10 @@
  * runs the helper in each way the program is installed.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { credentialsProblem, EXEC_AS_COMMAND, EXEC_AS_ENV, EXEC_AS_FAILED } from "../src/system/exec-as.ts";
 import { helperCommand, helperFailure, runAsCommand } from "../src/system/run-as.ts";
+import { REPO } from "./helpers.ts";
 
 describe("credentialsProblem", () => {
   const asked = { uid: 65534, gid: 65534, groups: [65534, 900] };
@@ -60,6 +62,12 @@ describe("the helper's command", () => {
       "--no-install",
       main,
     ]);
+  });
+  test("CommonJS output keeps the source's path, which exists on the build machine: the entry script decides", () => {
+    const source = { modulePath: join(REPO, "src", "system", "run-as.ts"), moduleDir: join(REPO, "src", "system") };
+    const main = "/usr/local/libexec/carp-service-status/cli.js";
+    expect(helperCommand({ ...source, main, execPath })).toEqual([execPath, "--config=/dev/null", "--no-env-file", "--no-install", main]);
+    expect(helperCommand({ ...source, main: "/$bunfs/root/carp", execPath: "/usr/local/bin/carp" })).toEqual(["/usr/local/bin/carp"]);
   });
   test("the hook's environment travels in one variable: nothing meant for the hook changes how the helper starts", () => {
     const { argv, env } = runAsCommand(

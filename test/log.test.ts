@@ -42,8 +42,12 @@ describe("text, the default", () => {
     expect(stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN hook "svc" pass -> fail hook=svc exitCode=1 output=down\n$/);
   });
 
-  test("on a terminal: pino-pretty's short line with the same fields, not JSON", async () => {
+  test("on a terminal: a short coloured line with the same fields, not JSON, byte for byte what pino-pretty printed", async () => {
     const stderr = await stderrOf("{ terminal: true }", TRANSITION);
+    expect(stderr).toMatch(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the colours are part of what a terminal gets
+      /^\[\d\d:\d\d:\d\d\] \x1b\[33mWARN\x1b\[39m: \x1b\[36mhook "svc" pass -> fail hook=svc exitCode=1 output=down\x1b\[39m\n$/,
+    );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the colours are part of what a terminal gets
     const plain = stderr.replace(/\x1b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\] WARN: hook "svc" pass -> fail hook=svc exitCode=1 output=down\n$/);
@@ -97,7 +101,8 @@ describe("to syslog", () => {
   });
 });
 
-test("pino is loaded by the first line logged, not before: a run that logs nothing never loads it", async () => {
+/** Whether pino is loaded before and after the first line, in a process logging with `options`. */
+async function pinoLoadedAround(options: string): Promise<[boolean, boolean]> {
   const dir = mkdtempSync(join(tmpdir(), "carp-log-"));
   dirs.push(dir);
   const script = join(dir, "lazy.ts");
@@ -105,8 +110,8 @@ test("pino is loaded by the first line logged, not before: a run that logs nothi
     script,
     [
       `import { createLog, flushLog } from ${JSON.stringify(join(REPO, "src", "system", "log.ts"))};`,
-      'const pinoLoaded = () => Object.keys(require.cache).some((path) => path.includes("/node_modules/pino/"));',
-      'const log = createLog("warn");',
+      "const pinoLoaded = () => Object.keys(require.cache).some((path) => /\\/node_modules\\/pino(-pretty)?\\//.test(path));",
+      `const log = createLog("warn", ${options});`,
       "await flushLog(log);",
       "const before = pinoLoaded();",
       'log.warn("the first line");',
@@ -115,7 +120,24 @@ test("pino is loaded by the first line logged, not before: a run that logs nothi
   );
   const proc = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
   const [stdout] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-  expect(JSON.parse(stdout)).toEqual([false, true]);
+  return JSON.parse(stdout) as [boolean, boolean];
+}
+
+test("text lines never load pino, on a pipe or a terminal", async () => {
+  expect(await pinoLoadedAround("{}")).toEqual([false, false]);
+  expect(await pinoLoadedAround("{ terminal: true }")).toEqual([false, false]);
+});
+
+test('"json" loads pino with its first line, not before: a run that logs nothing never loads it', async () => {
+  expect(await pinoLoadedAround('{ format: "json" }')).toEqual([false, true]);
+});
+
+test("a level set after creation applies to the next line, as a reload sets it", async () => {
+  const stderr = await stderrOf(
+    "{}",
+    'log.debug("hidden"); log.level = "debug"; log.debug("shown"); log.level = "silent"; log.error("hidden too");',
+  );
+  expect(stderr).toMatch(/^\S+ DEBUG shown\n$/);
 });
 
 test("a syslog that does not keep up: past 100 waiting lines the rest go to stderr at once, the queue stops growing", async () => {

@@ -10,11 +10,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { EXIT, messageOf } from "../common/errors.ts";
-import { loadConfigLazily } from "../config/built-in.ts";
 import { DEFAULT_CONFIG_FILE, FREEBSD_PATHS, hasCarp, SIMULATED, SIMULATION_DIR } from "../config/defaults.ts";
 import { findSocket } from "../config/socket.ts";
 import { callDaemon, DaemonFailed, DaemonIncompatible, DaemonUnreachable } from "../protocol/client.ts";
 import { reasonProblem, STATUS_TIMEOUT_MS } from "../protocol/wire.ts";
+import { loadConfigCached } from "../system/config-cache.ts";
 import { createSyslogWriter, LOG_IDENT, type SyslogTarget } from "../system/log-syslog.ts";
 import { evaluateHere } from "./evaluate-here.ts";
 import type { Flags } from "./flags.ts";
@@ -33,7 +33,7 @@ export interface NoDaemonStatus {
 async function maintenanceFromFile(configFile: string | undefined): Promise<Pick<NoDaemonStatus, "maintenance">> {
   try {
     const { readMaintenance } = await import("../engine/maintenance.ts");
-    const read = readMaintenance((await loadConfigLazily({ file: configFile })).config.maintenanceFile);
+    const read = readMaintenance((await loadConfigCached({ file: configFile })).config.maintenanceFile);
     return read.status === "unknown" ? {} : { maintenance: read.status === "on" ? read.maintenance : null };
   } catch {
     return {};
@@ -79,7 +79,7 @@ async function reportFailure(what: string, error: unknown, configFile: string | 
   const message = `${what} failed: ${oneLine(messageOf(error))}`;
   let target: SyslogTarget | null;
   try {
-    target = (await loadConfigLazily({ file: configFile })).config;
+    target = (await loadConfigCached({ file: configFile })).config;
   } catch {
     target = logTargetOfBrokenConfig(configFile);
   }
@@ -164,7 +164,7 @@ export async function maintenanceForConfigd(configFile: string | undefined, on: 
   }
   try {
     const { switchMaintenance } = await import("../engine/maintenance.ts");
-    const { config } = await loadConfigLazily({ file: configFile });
+    const { config } = await loadConfigCached({ file: configFile });
     await switchMaintenance(config, { on, reason });
     const evaluation = await evaluateHere({ configFile, syslog: true, notes: [`${unreachable.message}: switching maintenance here`] });
     return json({ ok: true, maintenance: evaluation.maintenance ?? null, output: formatEvaluation(evaluation), message: "" });

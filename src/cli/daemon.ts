@@ -2,9 +2,9 @@
 
 import { settledWithin } from "../common/deadline.ts";
 import { EXIT } from "../common/errors.ts";
-import { loadConfig } from "../config/config.ts";
 import { type Daemon, realDaemonDeps, startDaemon } from "../daemon/daemon.ts";
 import { stockScriptWatcher } from "../install/stock-state.ts";
+import { loadConfigResident } from "../system/config-cache.ts";
 import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
 import { processTreeSupport } from "../system/process-group.ts";
@@ -16,7 +16,7 @@ const FLUSH_AT_EXIT_MS = 300;
 
 export async function run(flags: Flags): Promise<number> {
   const configFile = flags.config as string | undefined;
-  const loaded = loadConfig({ file: configFile });
+  const loaded = loadConfigResident({ file: configFile });
   // Under rc.d (--syslog) the lines go to syslog with our ident and their own priorities, so that
   // daemon(8) -S, which would give every stderr line one priority, passes on only a crash.
   const syslog = flags.syslog === true ? createSyslogWriter(loaded.config) : undefined;
@@ -47,7 +47,7 @@ export async function run(flags: Flags): Promise<number> {
 
   try {
     daemon = await startDaemon(loaded, {
-      ...realDaemonDeps(log, () => loadConfig({ file: configFile })),
+      ...realDaemonDeps(log, () => loadConfigResident({ file: configFile })),
       observeStockScript: stockScriptWatcher(rootOf(flags)),
     });
   } catch (error) {

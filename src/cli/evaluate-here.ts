@@ -4,9 +4,9 @@
  * returns, and the exit status a local evaluation has. Not a command: the commands share it.
  */
 import { EXIT } from "../common/errors.ts";
-import { loadConfigLazily } from "../config/built-in.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import type { Evaluation } from "../protocol/wire.ts";
+import { loadConfigCached } from "../system/config-cache.ts";
 import { createEffects } from "../system/effects.ts";
 import { createLog, flushLog } from "../system/log.ts";
 import { createSyslogWriter } from "../system/log-syslog.ts";
@@ -34,7 +34,7 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
  * that comes once the demotion is being written lets the evaluation finish.
  */
 export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<Evaluation> {
-  const { config, notices } = await loadConfigLazily({ file: options.configFile });
+  const { config, notices } = await loadConfigCached({ file: options.configFile });
   const log = createLog(config.logLevel, {
     format: config.logFormat,
     syslog: options.syslog ? createSyslogWriter(config) : undefined,

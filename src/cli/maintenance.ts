@@ -26,9 +26,9 @@ function print(reply: MaintenanceReply, { on, json }: { on: boolean; json: boole
 
 /** `maintenance status`: the switch as its file says, here (no daemon needed). */
 async function showStatus(flags: Flags): Promise<number> {
-  const { loadConfigLazily } = await import("../config/built-in.ts");
+  const { loadConfigCached } = await import("../system/config-cache.ts");
   const { readMaintenance } = await import("../engine/maintenance.ts");
-  const { config } = await loadConfigLazily({ file: flags.config as string | undefined });
+  const { config } = await loadConfigCached({ file: flags.config as string | undefined });
   const read = readMaintenance(config.maintenanceFile);
   if (flags.json === true) {
     const maintenance = read.status === "on" ? read.maintenance : null;
@@ -47,11 +47,11 @@ async function showStatus(flags: Flags): Promise<number> {
 /** Turns the switch here, under the lock, then evaluates here: what the daemon does, without one. */
 async function switchHere(flags: Flags, request: { on: boolean; reason: string | null }, why: string): Promise<number> {
   console.error(`carp-service-status: ${why}: switching maintenance here`);
-  const { loadConfigLazily } = await import("../config/built-in.ts");
+  const { loadConfigCached } = await import("../system/config-cache.ts");
   const { switchMaintenance } = await import("../engine/maintenance.ts");
   const here = await import("./evaluate-here.ts");
   const configFile = flags.config as string | undefined;
-  const { config } = await loadConfigLazily({ file: configFile });
+  const { config } = await loadConfigCached({ file: configFile });
   await switchMaintenance(config, request);
   const evaluation: Evaluation = await here.evaluateHere({ configFile });
   print({ maintenance: evaluation.maintenance ?? null, evaluation }, { on: request.on, json: flags.json === true });

@@ -8,8 +8,7 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { escapeControl } from "../common/escape.ts";
-import { FileRefused, readBoundedFile } from "../common/read-file.ts";
-import { CONFIG_MAX_BYTES, DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
+import { DEFAULT_CONFIG_FILE, defaultPaths, FREEBSD_PATHS, SIMULATED, SIMULATION_DIR } from "./defaults.ts";
 import {
   DEFAULT_FAIL_ON,
   DEFAULT_GATEWAY_STATUS_COMMAND,
@@ -19,7 +18,8 @@ import {
   gatewayOfCheck,
 } from "./gateways.ts";
 import { findGid, GROUP_FILE } from "./group.ts";
-import { describeSimulation } from "./notices.ts";
+import { type ConfigWarning, describeSimulation } from "./notices.ts";
+import { readConfigText } from "./read-config.ts";
 import { SCHEDULE_EXAMPLE, scheduleProblem } from "./schedule.ts";
 import { unknownKeysMessage } from "./suggest.ts";
 import { parseToml } from "./toml.ts";
@@ -302,6 +302,8 @@ export interface LoadedConfig {
   file: string | null;
   /** Said once at start: e.g. that this machine has no CARP and a simulation is used. */
   notices: string[];
+  /** What a valid configuration may still have wrong (warnings.ts), when the loader computed them. */
+  warnings?: ConfigWarning[];
 }
 
 export interface LoadOptions {
@@ -343,18 +345,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   return { config, file, notices: describeSimulation(config, platform) };
 }
 
-/**
- * The text of a config file, bounded like every file we read: `--config /dev/zero` or a FIFO is
- * an error naming it, not a hang (common/read-file.ts).
- */
-export function readConfigText(file: string): string {
-  try {
-    return readBoundedFile(file, { maxBytes: CONFIG_MAX_BYTES });
-  } catch (error) {
-    const fix = error instanceof FileRefused ? "; give the path of a TOML file" : "";
-    throw new CarpError("config", `Cannot read config "${file}": ${messageOf(error)}${fix}`, { cause: error });
-  }
-}
+export { readConfigText };
 
 function readToml(file: string): unknown {
   return parseToml(readConfigText(file), file);

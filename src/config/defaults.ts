@@ -42,10 +42,13 @@ export const SIMULATION_DIR = "/tmp/carp-service-status";
 
 /**
  * The repository's example hooks (src/config/../../hooks) when this module runs from the source
- * tree, as in the quick start; null when it runs from anywhere else. A compiled executable runs
- * its code from "/$bunfs/root", a path inside the executable that no hook can ever be in.
+ * tree, as in the quick start; null when it runs from anywhere else. Told by the entry script
+ * (`main`): a TypeScript file only from the source tree. Not by the module's directory alone: in
+ * CommonJS output (the port's bundle, the compiled executable) import.meta.dir is the directory
+ * the code was built from, which on the build machine holds the repository.
  */
-export function repoHooksDir(moduleDir: string = import.meta.dir): string | null {
+export function repoHooksDir(moduleDir: string = import.meta.dir, main: string = Bun.main): string | null {
+  if (!main.endsWith(".ts")) return null;
   const match = /^(.+)\/src\/config$/.exec(moduleDir);
   return match ? `${match[1]}/hooks` : null;
 }

@@ -4,9 +4,10 @@
  * kept in `errors` and logged at error level with its kind. Notes about this process rather than
  * this run (its descriptor limit, its clock) are logged once per process and not kept.
  */
-import type { Logger } from "pino";
+
 import type { ErrorKind } from "../common/errors.ts";
 import type { EvaluationError } from "../protocol/wire.ts";
+import type { Logger } from "../system/log.ts";
 
 export type NoteLevel = "info" | "warn" | "error";
 

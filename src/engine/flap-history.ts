@@ -12,9 +12,10 @@
  * failed, so a promotion needs every `rise` and the whole hold-down again; with it clear, no
  * history, so a failing check demotes at once.
  */
-import type { Logger } from "pino";
+
 import type { Config } from "../config/config.ts";
 import type { ClockReading } from "../system/clock.ts";
+import type { Logger } from "../system/log.ts";
 import { assumedHistory, type FlapHistory, type FlapOutcome, type Observation, observe } from "./flap.ts";
 import { thresholdsOf } from "./hook-settings.ts";
 import type { KeptResult } from "./result-cache.ts";

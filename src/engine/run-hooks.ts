@@ -4,7 +4,7 @@
  * passed (result-cache.ts). A hook we could not start stops them all: that is our fault, not the
  * service's.
  */
-import type { Logger } from "pino";
+
 import { withKind } from "../common/errors.ts";
 import { escapeText } from "../common/escape.ts";
 import type { Config } from "../config/config.ts";
@@ -12,6 +12,7 @@ import type { Account } from "../config/users.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
 import type { ClockReading } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
+import type { Logger } from "../system/log.ts";
 import { type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import type { EvaluationNotes } from "./evaluation-notes.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";

@@ -176,6 +176,9 @@ export async function execAs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   return fail(request.nonce, code, `execve "${viaShell ? SHELL : request.path}" as user "${request.user}" failed: ${code}`);
 }
 
+// No top-level await: this module is in the port's bundle, which is CommonJS (scripts/build.ts).
 if (import.meta.main) {
-  process.exitCode = await execAs(process.argv.slice(2));
+  void execAs(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

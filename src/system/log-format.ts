@@ -1,11 +1,11 @@
 /**
- * pino records as people read them: the message, then the other fields as key=value pairs
- * (quoted where needed, control characters made visible). Pure functions of a parsed record, used
- * for syslog records, for text lines on a pipe, and after pino-pretty's prefix on a terminal.
+ * Log records as people read them: the message, then the other fields as key=value pairs
+ * (quoted where needed, control characters made visible). Pure functions of a record (a logger
+ * call's fields, level and message), used for syslog records, text lines on a pipe and on a terminal.
  */
 import { escapeControl } from "../common/escape.ts";
 
-/** A parsed pino line. */
+/** One logger call: its fields, pino's level number, the message. */
 export type LogRecord = Record<string, unknown> & { level?: number; time?: string | number; msg?: string };
 
 /** syslog(3) priorities, named as logger(1) -p takes them. */
@@ -14,7 +14,8 @@ export type SyslogPriority = "crit" | "err" | "warning" | "notice" | "info" | "d
 /** pino's own keys: shown as the prefix (or by syslog itself), never as fields. */
 const OWN_KEYS = new Set(["level", "time", "pid", "hostname", "msg"]);
 
-const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+/** The level's name in a text line. */
+export const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 
 /** The syslog priority of a pino level: warn is warning, error err, fatal crit; trace and debug are debug. */
 export function syslogPriority(level: number | undefined): SyslogPriority {
@@ -35,11 +36,13 @@ export function formatValue(value: unknown): string {
   const text =
     typeof value === "string"
       ? value
-      : Array.isArray(value) && value.every((item) => typeof item !== "object" || item === null)
-        ? value.join(",")
-        : typeof value === "object"
-          ? JSON.stringify(value)
-          : String(value);
+      : value instanceof Date
+        ? value.toISOString()
+        : Array.isArray(value) && value.every((item) => typeof item !== "object" || item === null)
+          ? value.join(",")
+          : typeof value === "object"
+            ? JSON.stringify(value)
+            : String(value);
   const plain = text !== "" && !/[\s="]/.test(text) && escapeControl(text) === text;
   return plain ? text : `"${escapeControl(text).replace(/"/g, '\\"')}"`;
 }

@@ -1,20 +1,25 @@
 /**
- * Operational logs: pino records, written where and how they are read.
- *   - "json": pino's own lines (for log shippers), on stderr or as syslog records.
- *   - "text" on a terminal: pino-pretty's short coloured line, then the fields as key=value.
+ * Operational logs, each record formatted once, for where it is read:
+ *   - "text" on a terminal: a short coloured line (`[HH:MM:SS] WARN: message key=value ...`).
  *   - "text" elsewhere: `TIME LEVEL message key=value ...` on stderr, or `message key=value ...` as
  *     a syslog record (syslog adds time and host) with the priority of the line's level.
- * Destinations are plain and synchronous, since pino's transports run in worker threads, which
- * compiled executables do not support. pino (and pino-pretty) load on the first line logged: a
- * `check` that changes nothing logs nothing, and starts without them.
+ *   - "json": pino's own lines (for log shippers), on stderr or as syslog records.
+ * The text forms are made from the call's fields and message directly (log-format.ts); pino is
+ * loaded only for "json", on its first line. Destinations are plain and synchronous: pino's
+ * transports run in worker threads, which compiled executables do not support.
  */
 import { writeSync } from "node:fs";
 import { isatty } from "node:tty";
-import type { Logger } from "pino";
-import { formatMessage, formatTextLine, type LogRecord, syslogPriority } from "./log-format.ts";
+import type { Logger as PinoLogger } from "pino";
+import { formatMessage, formatTextLine, LEVEL_NAMES, type LogRecord, syslogPriority } from "./log-format.ts";
 import type { SyslogWriter } from "./log-syslog.ts";
 
-export type { Logger };
+/**
+ * The logger's type is pino's, so engine and daemon code (and tests, which pass pino loggers) take
+ * either. Ours implements what they call: the six level methods with (fields, message) or
+ * (message), `level` (read and set: a reload changes it) and `flush`.
+ */
+export type Logger = PinoLogger;
 
 export type LogFormat = "text" | "json";
 
@@ -27,78 +32,100 @@ export interface LogOptions {
   terminal?: boolean;
 }
 
-/** A pino destination: one call per line, and a flush for what a writer still holds. */
-interface Destination {
-  write(line: string): void;
-  flush?(callback: (error?: Error) => void): void;
+/** pino's level numbers, which "json" lines carry and log-format.ts names. */
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+type LevelName = keyof typeof LEVELS;
+const LEVEL_METHODS = Object.keys(LEVELS) as LevelName[];
+
+function levelValue(level: string): number {
+  return level === "silent" ? Number.POSITIVE_INFINITY : (LEVELS[level as LevelName] ?? LEVELS.info);
 }
 
-function parse(line: string): LogRecord {
-  return JSON.parse(line) as LogRecord;
+/** pino-pretty's colours, as the terminal line had them before it was made here. */
+const LEVEL_COLOURS: Record<number, [string, string]> = {
+  10: ["\x1b[90m", "\x1b[39m"],
+  20: ["\x1b[34m", "\x1b[39m"],
+  30: ["\x1b[32m", "\x1b[39m"],
+  40: ["\x1b[33m", "\x1b[39m"],
+  50: ["\x1b[31m", "\x1b[39m"],
+  60: ["\x1b[41m", "\x1b[49m"],
+};
+
+/** A line for a person at a terminal: local time, the coloured level, the message and fields in cyan. */
+export function formatTerminalLine(record: LogRecord, now: Date): string {
+  const time = [now.getHours(), now.getMinutes(), now.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+  const level = record.level ?? LEVELS.info;
+  const [on, off] = LEVEL_COLOURS[level] ?? ["", ""];
+  return `[${time}] ${on}${LEVEL_NAMES[level] ?? String(level)}${off}: \x1b[36m${formatMessage(record)}\x1b[39m`;
 }
 
-function syslogDestination(syslog: SyslogWriter, format: LogFormat): Destination {
-  return {
-    write(line) {
-      const record = parse(line);
-      syslog.send(syslogPriority(record.level), format === "json" ? line.trimEnd() : formatMessage(record));
-    },
-    flush(callback) {
-      void syslog.flush().then(() => callback());
-    },
+/** Writes one record: called only for records at or above the level. */
+type Sink = (record: LogRecord, now: Date) => void;
+
+function textSink(options: LogOptions): Sink {
+  const { syslog } = options;
+  if (syslog) return (record) => syslog.send(syslogPriority(record.level), formatMessage(record));
+  if (options.terminal ?? isatty(2)) return (record, now) => writeSync(2, `${formatTerminalLine(record, now)}\n`);
+  return (record, now) => writeSync(2, `${formatTextLine({ ...record, time: now.toISOString() })}\n`);
+}
+
+/** The record of one call: pino's (fields, message) or (message). */
+function recordOf(level: number, args: unknown[]): LogRecord {
+  const [first, second] = args;
+  if (typeof first === "object" && first !== null) {
+    return { ...(first as Record<string, unknown>), level, msg: typeof second === "string" ? second : undefined };
+  }
+  return { level, msg: first === undefined ? undefined : String(first) };
+}
+
+/** "json": pino, made on the first line, writing where the text would go. */
+function jsonLogger(level: () => string, options: LogOptions): (method: LevelName, args: unknown[]) => void {
+  let pinoLogger: PinoLogger | null = null;
+  let priorityOfLine = syslogPriority(LEVELS.info);
+  const make = (): PinoLogger => {
+    const pino = (require("pino") as typeof import("pino")).pino;
+    const settings = { level: "trace", base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+    const { syslog } = options;
+    // pino writes synchronously within the call, so the line's priority is the call's.
+    if (syslog) return pino(settings, { write: (line: string) => syslog.send(priorityOfLine, line.trimEnd()) });
+    return pino(settings, pino.destination({ dest: 2, sync: true }));
+  };
+  return (method, args) => {
+    if (levelValue(level()) > LEVELS[method]) return;
+    pinoLogger ??= make();
+    priorityOfLine = syslogPriority(LEVELS[method]);
+    (pinoLogger[method] as (...a: unknown[]) => void)(...args);
   };
 }
 
-function terminalDestination(): Destination {
-  // Loaded only for a person at a terminal: a daemon under rc.d never pays for it.
-  const { prettyFactory } = require("pino-pretty") as typeof import("pino-pretty");
-  const prettify = prettyFactory({
-    colorize: true,
-    translateTime: "SYS:HH:MM:ss",
-    ignore: "pid,hostname",
-    hideObject: true,
-    messageFormat: (record) => formatMessage(record as LogRecord),
-  });
-  return { write: (line) => writeSync(2, prettify(line)) };
-}
-
-function build(level: string, options: LogOptions): Logger {
-  const { format = "text", syslog } = options;
-  const pino = (require("pino") as typeof import("pino")).pino;
-  const settings = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
-  if (syslog) return pino(settings, syslogDestination(syslog, format));
-  if (format === "json") return pino(settings, pino.destination({ dest: 2, sync: true }));
-  if (options.terminal ?? isatty(2)) return pino(settings, terminalDestination());
-  return pino(settings, { write: (line: string) => writeSync(2, `${formatTextLine(parse(line))}\n`) });
-}
-
-/**
- * A logger that becomes pino on first use. Until then `flush` has nothing to wait for and calls back
- * at once, so flushing a logger that never logged loads nothing.
- */
-function lazyLogger(create: () => Logger): Logger {
-  let real: Logger | null = null;
-  const instance = (): Logger => {
-    real ??= create();
-    return real;
-  };
-  return new Proxy({} as Logger, {
-    get(_, key) {
-      if (key === "flush" && real === null) return (callback?: (error?: Error) => void) => callback?.();
-      const target = instance();
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-    set(_, key, value) {
-      const target = instance();
-      return Reflect.set(target, key, value, target);
-    },
-  });
-}
-
-/** A logger at `level`, writing as options say (default: text on stderr). */
+/** A logger at `level`, writing as options say (default: text on stderr). Loads nothing until "json" logs a line. */
 export function createLog(level: string, options: LogOptions = {}): Logger {
-  return lazyLogger(() => build(level, options));
+  let current = level;
+  let threshold = levelValue(level);
+  const json = options.format === "json" ? jsonLogger(() => current, options) : null;
+  let sink: Sink | null = null;
+  const logger: Record<string, unknown> = {
+    get level() {
+      return current;
+    },
+    set level(next: string) {
+      current = next;
+      threshold = levelValue(next);
+    },
+    flush(callback?: (error?: Error) => void) {
+      if (options.syslog) void options.syslog.flush().then(() => callback?.());
+      else callback?.();
+    },
+  };
+  for (const method of LEVEL_METHODS) {
+    logger[method] = (...args: unknown[]) => {
+      if (json) return json(method, args);
+      if (threshold > LEVELS[method]) return;
+      sink ??= textSink(options);
+      sink(recordOf(LEVELS[method], args), new Date());
+    };
+  }
+  return logger as unknown as Logger;
 }
 
 /** Settles once every line logged so far has been delivered (syslog lines are sent asynchronously). */

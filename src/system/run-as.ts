@@ -40,8 +40,9 @@ export function helperCommand(
   },
 ): string[] {
   const source = join(where.moduleDir, "exec-as.ts");
-  if (where.modulePath.endsWith(".ts") && existsSync(source)) return [where.execPath, ...BUN_FLAGS, source];
+  // The compiled executable first: in CommonJS output import.meta.path is still the source's path.
   if (COMPILED_PREFIXES.some((prefix) => where.main.startsWith(prefix))) return [where.execPath];
+  if (where.main.endsWith(".ts") && where.modulePath.endsWith(".ts") && existsSync(source)) return [where.execPath, ...BUN_FLAGS, source];
   // The bundle (dist/cli.js): its entry handles EXEC_AS_COMMAND first.
   return [where.execPath, ...BUN_FLAGS, where.main];
 }

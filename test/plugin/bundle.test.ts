@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundle, PORT_BUNDLE, portFiles } from "../../scripts/build.ts";
+import { BYTECODE_SUFFIX, bundle, PORT_BUNDLE, PORT_DAEMON_BUNDLE, portFiles } from "../../scripts/build.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { PORT_BUNDLE_PATH } from "../../src/doctor/install-checks.ts";
 import { install } from "../../src/install/install.ts";
@@ -34,22 +34,26 @@ function substitute(text: string, prefix: string, localbase: string): string {
 const built = await bundle(join(scratch.dir, "cli.js"));
 
 describe("dist/cli.js", () => {
-  test("bun build bundles src/cli.ts", () => {
+  test("bun build bundles src/cli.ts as CommonJS with its bytecode beside it", () => {
     expect(built.log).not.toContain("error");
     expect(built.ok).toBe(true);
+    expect(readFileSync(built.outfile, "utf8").split("\n", 3).join("\n")).toContain("@bytecode @bun-cjs");
+    expect(existsSync(`${built.outfile}${BYTECODE_SUFFIX}`)).toBe(true);
   });
 
   for (const [label, bun] of [
     [`the running Bun (${Bun.version})`, process.execPath],
     ["Bun 1.3.14 (lang/bun)", BUN_1_3_14],
   ] as const) {
-    test(`runs under ${label} through the port's wrapper, and a bunfig.toml where it is started runs nothing`, async () => {
+    // The bytecode is the running Bun's: the other Bun ignores it and parses cli.js, with the same results.
+    test(`runs under ${label} through the port's wrapper (bytecode from Bun ${Bun.version}), and a bunfig.toml where it is started runs nothing`, async () => {
       expect(existsSync(bun), `${bun} (set BUN_1_3_14, or install npm's bun@1.3.14 there)`).toBe(true);
       const prefix = join(scratch.dir, label.replace(/\W+/g, "-"));
       mkdirSync(join(prefix, "bin"), { recursive: true });
       mkdirSync(join(prefix, "libexec/carp-service-status"), { recursive: true });
       symlinkSync(bun, join(prefix, "bin/bun"));
       writeFileSync(join(prefix, PORT_BUNDLE), readFileSync(built.outfile));
+      writeFileSync(join(prefix, `${PORT_BUNDLE}${BYTECODE_SUFFIX}`), readFileSync(`${built.outfile}${BYTECODE_SUFFIX}`));
       const wrapper = join(prefix, "bin/carp-service-status");
       writeFileSync(wrapper, substitute(portFiles()["carp-service-status.in"]!, prefix, prefix));
       chmodSync(wrapper, 0o755);
@@ -79,6 +83,9 @@ describe("dist/cli.js", () => {
       expect(JSON.parse(check.stdout)).toMatchObject({ action: "none", demoted: false, services: [] });
       const shown = await run([wrapper, "config", "--json", "--config", config], { cwd: hostile });
       expect(JSON.parse(shown.stdout)).toMatchObject({ hooksDir: hooks, concurrency: 3, socket: false });
+      // What the daemon runs on a miss of the config cache: the bundle is its own validator.
+      const validated = await run([wrapper, "__validate-config", config, "linux", join(prefix, "config-cache")], { cwd: hostile });
+      expect(JSON.parse(validated.stdout)).toMatchObject({ ok: true, config: { hooksDir: hooks, concurrency: 3 } });
       expect(existsSync(marker)).toBe(false);
     });
   }
@@ -144,10 +151,10 @@ describe("the port sysutils/carp-service-status", () => {
       expect(path).toStartWith("usr/local/");
       return path.slice("usr/local/".length);
     };
-    // The executable is the port's wrapper and the bundle it runs; a sample is @sample (pkg copies it to the config when there is none).
+    // The executable is the port's wrapper and the bundle it runs (with its bytecode); a sample is @sample (pkg copies it to the config when there is none).
     const expected = INSTALLED_FILES.filter((file) => file.part === "runtime").flatMap((file) =>
       file.path === LAYOUT.binary
-        ? [local(file.path), PORT_BUNDLE]
+        ? [local(file.path), PORT_BUNDLE, `${PORT_BUNDLE}${BYTECODE_SUFFIX}`, PORT_DAEMON_BUNDLE]
         : [`${file.path.endsWith(".sample") ? "@sample " : ""}${local(file.path)}`],
     );
     expect(plist().sort()).toEqual(expected.sort());
@@ -182,7 +189,7 @@ describe("the port sysutils/carp-service-status", () => {
   });
 
   test("every file the Makefile takes from the distfile is in it", () => {
-    const distfile = new Set(["cli.js", ...Object.keys(portFiles())]);
+    const distfile = new Set(["cli.js", `cli.js${BYTECODE_SUFFIX}`, ...Object.keys(portFiles())]);
     for (const match of makefile.matchAll(/\$\{WRKSRC\}\/([\w.-]+)/g)) {
       const name = match[1]!;
       if (name.startsWith("$")) continue;
@@ -207,6 +214,23 @@ describe("the port sysutils/carp-service-status", () => {
       `exec /usr/local/bin/bun --config=/dev/null --no-env-file --no-install /usr/local/${PORT_BUNDLE} "$@"`,
     );
     for (const text of Object.values(files)) expect(substitute(text, "/p", "/l")).not.toContain("%%");
+  });
+
+  test("the wrapper runs the daemon from daemon.js without the baseline JIT, every other command from cli.js", async () => {
+    const prefix = join(scratch.dir, "wrapper-choice");
+    mkdirSync(join(prefix, "bin"), { recursive: true });
+    // A stand-in Bun that says what it was given.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, for the stand-in's sh
+    writeFileSync(join(prefix, "bin/bun"), '#!/bin/sh\necho "jit-off=${BUN_JSC_useBaselineJIT:-} $*"\n', { mode: 0o755 });
+    const wrapper = join(prefix, "bin/carp-service-status");
+    writeFileSync(wrapper, substitute(portFiles()["carp-service-status.in"]!, prefix, prefix), { mode: 0o755 });
+    const flags = "--config=/dev/null --no-env-file --no-install";
+    expect((await run([wrapper, "daemon", "--syslog"], { cwd: prefix })).stdout).toBe(
+      `jit-off=0 ${flags} ${prefix}/${PORT_DAEMON_BUNDLE} daemon --syslog\n`,
+    );
+    expect((await run([wrapper, "check", "--json"], { cwd: prefix })).stdout).toBe(
+      `jit-off= ${flags} ${prefix}/${PORT_BUNDLE} check --json\n`,
+    );
   });
 
   test("the Makefile depends on lang/bun at run time and follows the Porter's Handbook layout", () => {
