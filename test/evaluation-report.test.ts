@@ -1,6 +1,6 @@
 /** Why a promotion is withheld: one reason for each thing an evaluation could not know, never on a failing check. */
 import { describe, expect, test } from "bun:test";
-import { type Unknowns, type WithholdFacts, withheldPromotion } from "../src/engine/evaluation-report.ts";
+import { msUntil, type Unknowns, type WithholdFacts, withheldPromotion } from "../src/engine/evaluation-report.ts";
 
 const KNOWN: Unknowns = { lostHistory: null, maintenanceProblem: null, unreadGateways: [] };
 const PASSING: WithholdFacts = { stillDemoted: true, everyObservedPasses: true, failed: [] };
@@ -36,4 +36,17 @@ describe("withheldPromotion", () => {
       }
     });
   }
+});
+
+describe("msUntil: what is left of a hold-down, in whole ms", () => {
+  test("a hold-down that starts now has exactly its length left, whatever floating-point noise the sum carries", () => {
+    const now = 8127299.96; // (now + 300000) - now is 300000.00000000093
+    expect(now + 300_000 - now).toBeGreaterThan(300_000);
+    expect(msUntil(now + 300_000, now)).toBe(300_000);
+  });
+
+  test("a part of a ms left rounds up, so a timer set to it never fires early", () => {
+    expect(msUntil(1000.25, 0)).toBe(1001);
+    expect(msUntil(10, 10)).toBe(0);
+  });
 });

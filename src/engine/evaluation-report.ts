@@ -55,6 +55,14 @@ export function withheldPromotion(unknowns: Unknowns, facts: WithholdFacts): { b
   return null;
 }
 
+/**
+ * Whole ms from `now` to `until` (monotonic ms), rounded up so a timer set to it never fires early;
+ * the sum's floating-point noise (300000.00000000093 for a hold-down that starts now) is not a ms.
+ */
+export function msUntil(until: number, now: number): number {
+  return Math.ceil(Math.round((until - now) * 1000) / 1000);
+}
+
 /** The hold-down as the Evaluation shows it: monotonic times as the wall clock reads them now. */
 function holdOf(decided: Decided): PromotionHold | null {
   const { now, run, failed, demotionAfter } = decided;
@@ -64,7 +72,7 @@ function holdOf(decided: Decided): PromotionHold | null {
   return {
     passingSince: wallTime(hold.passingSince),
     until: wallTime(hold.until),
-    remainingMs: Math.ceil(hold.until - now.monotonicMs),
+    remainingMs: msUntil(hold.until, now.monotonicMs),
     started: hold.passingSince === now.monotonicMs && !run.stale,
   };
 }
