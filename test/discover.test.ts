@@ -680,3 +680,28 @@ describe("names of gateway checks", () => {
     expect(after.hooks.map((h) => h.name)).toEqual(["gateway_it's"]);
   });
 });
+
+// A cold `check` pays for every thread pool round trip: discovery and script security make their
+// (local, metadata-only) calls synchronously, so they settle on microtasks alone, with no turn of
+// the event loop in between.
+test("discovery with script security settles without a turn of the event loop (no thread pool round trips)", async () => {
+  sandbox = makeSandbox();
+  sandbox.addHook("a", { fixture: "pass" });
+  sandbox.addHook("b", { fixture: "pass" });
+  /** Drains microtasks only: a promise that waits for the thread pool cannot settle in here. */
+  const settlesOnMicrotasks = async <T>(promise: Promise<T>): Promise<boolean> => {
+    const state = { settled: false };
+    void promise.then(() => {
+      state.settled = true;
+    });
+    for (let i = 0; i < 1000 && !state.settled; i++) await Promise.resolve();
+    return state.settled;
+  };
+  const discovering = discoverHooks(sandbox.hooksDir, STRICT);
+  expect(await settlesOnMicrotasks(discovering)).toBe(true);
+  const { hooks } = await discovering;
+  expect(hooks.map((hook) => hook.name)).toEqual(["a", "b"]);
+  const rechecking = recheckHook(hooks[0]!);
+  expect(await settlesOnMicrotasks(rechecking)).toBe(true);
+  expect(await rechecking).toBeNull();
+});

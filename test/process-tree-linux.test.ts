@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { TreeRun } from "../src/system/process-group.ts";
-import { environValue, ownerOf, parsePidfdInfo, parseStat, RUN_MARKER } from "../src/system/tree-linux.ts";
+import { environValue, hasNoChildren, ownerOf, parsePidfdInfo, parseStat, RUN_MARKER } from "../src/system/tree-linux.ts";
 
 /** A line as Linux 6.x writes it for `cat`, fields 1 to 52. */
 const CAT =
@@ -83,4 +83,20 @@ describe("ownerOf: which run a child we did not spawn belongs to", () => {
   test("never a run's own leader", () => {
     expect(ownerOf({ pid: 100, token: null, session: 100, pgrp: 100 }, runs)).toBeNull();
   });
+});
+
+// The scan of /proc after a run is skipped while we have no child at all (waitid(2), ECHILD).
+test.skipIf(process.platform !== "linux")("hasNoChildren: false while a child lives or lies unreaped, true once none is left", async () => {
+  const child = Bun.spawn(["sleep", "30"], { stdout: "ignore", stderr: "ignore" });
+  try {
+    expect(hasNoChildren()).toBe(false);
+    process.kill(child.pid, "SIGKILL");
+    // Dead but maybe not reaped yet: still a child, and the look must not reap it (WNOWAIT).
+    expect(hasNoChildren()).toBe(false);
+  } finally {
+    child.kill("SIGKILL");
+    expect(await child.exited).not.toBe(0);
+  }
+  expect(child.signalCode).toBe("SIGKILL");
+  expect(hasNoChildren()).toBe(true);
 });

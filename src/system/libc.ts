@@ -1,7 +1,8 @@
 /**
  * Every libc function we call through bun:ffi, in one table per platform and one dlopen per
  * process: flock(2) for the lock, getrlimit(2) for the descriptor limit, waitpid(2) for the
- * orphans a subreaper inherits, prctl(2) on Linux and procctl(2) and sysctl(3) on FreeBSD for
+ * orphans a subreaper inherits, prctl(2) and waitid(2) (whether we have any child at all) on
+ * Linux and procctl(2) and sysctl(3) on FreeBSD for
  * process trees, clock_gettime(2) for the system's monotonic clock (and FreeBSD's sysctlbyname(3)
  * for its boot id), fchmod(2) for modes Bun 1.3.14's own chmod drops; and, in a table of their own
  * loaded only by the helper that starts a check as another user (exec-as.ts), setgroups(2),
@@ -33,6 +34,8 @@ const LINUX = {
   // int prctl(int option, unsigned long arg2, ...): variadic, but every argument we pass is an
   // integer, which the x86-64 and aarch64 calling conventions pass the same way either way.
   prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+  // int waitid(idtype_t, id_t, siginfo_t *, int): idtype_t an enum, id_t 32 bits; siginfo_t is 128 bytes.
+  waitid: { args: [i32, u32, FFIType.ptr, i32], returns: i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 } as const;
 
@@ -65,6 +68,8 @@ export interface Libc {
 export interface LinuxLibc extends Libc {
   platform: "linux";
   prctl(option: number, arg2: number): number;
+  /** `info` holds a siginfo_t (128 bytes). */
+  waitid(idtype: number, id: number, info: Uint8Array, options: number): number;
 }
 
 export interface FreeBsdLibc extends Libc {
@@ -92,6 +97,7 @@ function bind(platform: string): LinuxLibc | FreeBsdLibc {
         fchmod: (fd, mode) => s.fchmod(fd, mode),
         errno: () => read.i32(s.__errno_location()!, 0),
         prctl: (option, arg2) => s.prctl(option, arg2, 0, 0, 0),
+        waitid: (idtype, id, info, options) => s.waitid(idtype, id, info, options),
       };
     }
     const s = dlopen(library, FREEBSD).symbols;

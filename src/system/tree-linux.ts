@@ -10,6 +10,11 @@
  * /proc/PID/task/TID/children files: proc(5) warns those are no stable snapshot, and here they
  * missed an orphan adopted a moment before (a leftover left running), where a scan lists every
  * process that exists throughout it.
+ *
+ * Every question about a run starts from our own children, so when we have none the scan is
+ * skipped: waitid(2) says so (ECHILD) without reaping anything, in microseconds where a scan takes
+ * milliseconds. As subreaper, every living descendant of ours is our child or below one: an
+ * orphan is reparented to us before its parent's exit can be seen, let alone reaped.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type LinuxLibc, libc } from "./libc.ts";
@@ -19,6 +24,14 @@ import { descendantsIn, type ProcessInfo, signalGroup, signalProcess, type TreeK
 const PR_SET_CHILD_SUBREAPER = 36;
 /** <bits/waitflags.h> */
 const WNOHANG = 1;
+const WEXITED = 4;
+const WNOWAIT = 0x01000000;
+/** Children of any kind (a clone child with another exit signal too). */
+const __WALL = 0x40000000;
+/** <bits/waitflags.h>: idtype_t */
+const P_ALL = 0;
+/** <asm-generic/errno-base.h> */
+const ECHILD = 10;
 /**
  * A child whose environment reads empty or cannot be read may be in the middle of an exec (the
  * new image's environment is not set up yet), so it is not judged at once: for this long after it
@@ -109,6 +122,15 @@ function isDead(stat: ProcStat): boolean {
 
 function infoOf(stat: ProcStat): ProcessInfo {
   return { pid: stat.pid, name: stat.name, start: stat.startTicks, ppid: stat.ppid, pgid: stat.pgrp, zombie: isDead(stat) };
+}
+
+/**
+ * Whether this process has no child at all, living or dead, of any thread, told without reaping
+ * one (WNOWAIT). False when it cannot be told: then /proc is scanned.
+ */
+export function hasNoChildren(c: LinuxLibc = libc("linux") as LinuxLibc): boolean {
+  const info = new Uint8Array(128);
+  return c.waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT | __WALL) !== 0 && c.errno() === ECHILD;
 }
 
 /** Every process's stat, from a scan of /proc. */
@@ -246,9 +268,10 @@ function signalRun(run: TreeRun, members: readonly ProcessInfo[], signal: NodeJS
  */
 function reapInherited(
   runs: readonly TreeRun[],
+  table: readonly ProcStat[],
   { load, pidfdsShowBunChildren }: { load: () => LinuxLibc; pidfdsShowBunChildren: boolean | null },
 ): void {
-  const dead = snapshot().filter(
+  const dead = table.filter(
     (stat) => stat.ppid === process.pid && isDead(stat) && !runs.some((run) => run.pid === stat.pid && !run.leaderGone),
   );
   if (dead.length === 0) return;
@@ -269,6 +292,8 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
   // a run's session or group names are reaped.
   let pidfdsShowBunChildren: boolean | null = null;
   const children = childTracker();
+  /** The process table where a question about our children needs it: none while we have no child (unless this turn has scanned). */
+  const ours = (): ProcStat[] => scanned ?? (hasNoChildren(load()) ? [] : snapshot());
   return {
     mechanism: "prctl(PR_SET_CHILD_SUBREAPER)",
     markerName: RUN_MARKER,
@@ -280,7 +305,7 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
       pidfdsShowBunChildren ??= pidfdTargets().has(run.pid);
     },
     members(run, runs) {
-      const table = snapshot();
+      const table = ours();
       const all = table.map(infoOf);
       const found = new Map<number, ProcessInfo>();
       for (const { stat, leading, owner } of children.adopted(table, runs)) {
@@ -292,14 +317,14 @@ export function linuxKernel(load: () => LinuxLibc = () => libc("linux") as Linux
     },
     unsettled(runs) {
       const now = performance.now();
-      return children.adopted(snapshot(), runs).filter(({ stat, owner }) => {
+      return children.adopted(ours(), runs).filter(({ stat, owner }) => {
         const since = children.emptySince(stat);
         return owner === undefined && since !== undefined && now - since < UNSETTLED_MS;
       }).length;
     },
     signal: signalRun,
     reapOrphans(runs) {
-      reapInherited(runs, { load, pidfdsShowBunChildren });
+      reapInherited(runs, ours(), { load, pidfdsShowBunChildren });
     },
     identify(pid) {
       const stat = readStat(pid);
