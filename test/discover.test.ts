@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CarpError } from "../src/common/errors.ts";
-import { discoverHooks, recheckHook } from "../src/engine/discover.ts";
+import { BLOCKING_DISCOVERY_FS, discoverHooks, recheckHook } from "../src/engine/discover.ts";
 import { MAX_INTERPRETERS } from "../src/engine/script-security.ts";
 import { makeSandbox, type Sandbox, SCRIPTS, setMode } from "./helpers.ts";
 
@@ -681,27 +681,40 @@ describe("names of gateway checks", () => {
   });
 });
 
-// A cold `check` pays for every thread pool round trip: discovery and script security make their
-// (local, metadata-only) calls synchronously, so they settle on microtasks alone, with no turn of
-// the event loop in between.
-test("discovery with script security settles without a turn of the event loop (no thread pool round trips)", async () => {
+/** Drains microtasks only: a promise that waits for the thread pool cannot settle in here. */
+async function settlesOnMicrotasks<T>(promise: Promise<T>): Promise<boolean> {
+  const state = { settled: false };
+  void promise.then(() => {
+    state.settled = true;
+  });
+  for (let i = 0; i < 1000 && !state.settled; i++) await Promise.resolve();
+  return state.settled;
+}
+
+// A cold `check` pays for every thread pool round trip: with BLOCKING_DISCOVERY_FS (one-shot
+// commands) discovery and script security make their (local, metadata-only) calls synchronously,
+// so they settle on microtasks alone, with no turn of the event loop in between.
+test("one-shot: discovery with script security settles without a turn of the event loop (no thread pool round trips)", async () => {
   sandbox = makeSandbox();
   sandbox.addHook("a", { fixture: "pass" });
   sandbox.addHook("b", { fixture: "pass" });
-  /** Drains microtasks only: a promise that waits for the thread pool cannot settle in here. */
-  const settlesOnMicrotasks = async <T>(promise: Promise<T>): Promise<boolean> => {
-    const state = { settled: false };
-    void promise.then(() => {
-      state.settled = true;
-    });
-    for (let i = 0; i < 1000 && !state.settled; i++) await Promise.resolve();
-    return state.settled;
-  };
-  const discovering = discoverHooks(sandbox.hooksDir, STRICT);
+  const discovering = discoverHooks(sandbox.hooksDir, { ...STRICT, fs: BLOCKING_DISCOVERY_FS });
   expect(await settlesOnMicrotasks(discovering)).toBe(true);
   const { hooks } = await discovering;
   expect(hooks.map((hook) => hook.name)).toEqual(["a", "b"]);
-  const rechecking = recheckHook(hooks[0]!);
+  const rechecking = recheckHook(hooks[0]!, BLOCKING_DISCOVERY_FS);
   expect(await settlesOnMicrotasks(rechecking)).toBe(true);
   expect(await rechecking).toBeNull();
+});
+
+// The daemon's default: a file system that hangs under the hooks directory holds a pool thread,
+// not the event loop, so the socket and signals are still served while discovery waits.
+test("by default discovery goes through the thread pool: the event loop turns while it waits", async () => {
+  sandbox = makeSandbox();
+  sandbox.addHook("a", { fixture: "pass" });
+  const discovering = discoverHooks(sandbox.hooksDir, STRICT);
+  expect(await settlesOnMicrotasks(discovering)).toBe(false);
+  const { hooks } = await discovering;
+  expect(hooks.map((hook) => hook.name)).toEqual(["a"]);
+  expect(await settlesOnMicrotasks(recheckHook(hooks[0]!))).toBe(false);
 });

@@ -4,6 +4,7 @@
  * returns, and the exit status a local evaluation has. Not a command: the commands share it.
  */
 import { EXIT } from "../common/errors.ts";
+import { BLOCKING_DISCOVERY_FS } from "../engine/discover.ts";
 import { evaluate } from "../engine/evaluate.ts";
 import type { Evaluation } from "../protocol/wire.ts";
 import { loadConfigCached } from "../system/config-cache.ts";
@@ -55,7 +56,7 @@ export async function evaluateHere(options: EvaluateHereOptions = {}): Promise<E
     for (const note of [...notices, ...(options.notes ?? [])]) log.info(note);
     return await evaluate(
       config,
-      { ...createEffects(config), log },
+      { ...createEffects(config), log, fs: BLOCKING_DISCOVERY_FS },
       { dryRun: options.dryRun === true, signal: stop.signal, all: options.all === true },
     );
   } catch (error) {

@@ -6,7 +6,7 @@
 import type { Config } from "../config/config.ts";
 import type { Account } from "../config/users.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
-import { discoverHooks, type Hook, notRunResult } from "./discover.ts";
+import { type DiscoveryFs, discoverHooks, type Hook, notRunResult } from "./discover.ts";
 import type { EvaluationNotes } from "./evaluation-notes.ts";
 import { isDisabled, resolveRunners, skippedByConfig, unmatchedHookWarnings } from "./hook-settings.ts";
 import { HOOK_ENV } from "./run-hooks.ts";
@@ -25,15 +25,17 @@ export interface DiscoverOptions {
   isRoot: boolean;
   /** Looks a check's `user` up (default: /etc/passwd and /etc/group). */
   findAccount?: (name: string) => Account | null;
+  /** The file system calls of discovery and script security (default: through Bun's thread pool). */
+  fs?: DiscoveryFs;
 }
 
 /** Lists the hooks directory and splits it into what runs and what does not; warnings go to `notes`. */
-export async function discoverChecks(config: Config, { notes, isRoot, findAccount }: DiscoverOptions): Promise<Discovered> {
+export async function discoverChecks(config: Config, { notes, isRoot, findAccount, fs }: DiscoverOptions): Promise<Discovered> {
   const searchPath = { ...HOOK_ENV, ...config.hookEnv }.PATH;
   // Only the hooks named in the config can have a user; looked up before discovery, which vets for them.
   const { runners, problems } = resolveRunners(config, { lookUp: findAccount, isRoot });
   const runnerOf = (name: string): Runner | string | null => problems.get(name) ?? runners.get(name) ?? null;
-  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath, runnerOf });
+  const discovery = await discoverHooks(config.hooksDir, { enforceSecurity: config.scriptSecurity && isRoot, searchPath, runnerOf, fs });
   for (const warning of discovery.warnings) notes.warn(warning, { fields: { hooksDir: config.hooksDir } });
   const entryNames = [...discovery.hooks, ...discovery.notRun].map((entry) => entry.name);
   for (const warning of unmatchedHookWarnings(config, entryNames)) notes.warn(warning, { once: true });

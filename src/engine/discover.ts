@@ -7,11 +7,13 @@
  * listed as "./gateway:NAME", so every name in a result stands for one check.
  */
 import { readdirSync, type Stats, statSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CarpError, messageOf } from "../common/errors.ts";
 import { GATEWAY_CHECK_PREFIX, gatewayOfCheck } from "../config/gateways.ts";
 import type { ServiceResult } from "../protocol/wire.ts";
 import {
+  BLOCKING_SECURITY_FS,
   NODE_SECURITY_FS,
   newSecurityCache,
   type Runner,
@@ -57,13 +59,23 @@ export interface DiscoveryFs extends SecurityFs {
 // Raw names without `withFileTypes`: Bun 1.4.5 returns bare Buffers for that combination, and
 // every entry is stat()ed anyway. Bun 1.3.14 returns plain Uint8Arrays for `encoding: "buffer"`,
 // on which `toString("utf8")` is not a decoder: every name would read as not UTF-8 and fail.
-// Called synchronously behind the promises, as script security's (script-security.ts): a thread
-// pool round trip per entry costs more than the call.
-const NODE_FS: DiscoveryFs = { ...NODE_SECURITY_FS, readdir: async (dir) => readNamesRaw(dir), stat: async (path) => statSync(path) };
+/** Through Bun's thread pool, as NODE_SECURITY_FS: a hung file system never stalls the event loop. The default. */
+export const NODE_DISCOVERY_FS: DiscoveryFs = { ...NODE_SECURITY_FS, readdir: readNamesRaw, stat };
 
-/** The names in `dir` as Buffers, whatever Bun hands back. */
-function readNamesRaw(dir: string): Buffer[] {
-  return readdirSync(dir, { encoding: "buffer" }).map((name) => (Buffer.isBuffer(name) ? name : Buffer.from(name)));
+/** Synchronous behind the promises, as BLOCKING_SECURITY_FS: faster, for one-shot commands. */
+export const BLOCKING_DISCOVERY_FS: DiscoveryFs = {
+  ...BLOCKING_SECURITY_FS,
+  readdir: async (dir) => asBuffers(readdirSync(dir, { encoding: "buffer" })),
+  stat: async (path) => statSync(path),
+};
+
+/** The names as Buffers, whatever Bun hands back. */
+function asBuffers(names: ArrayLike<number>[]): Buffer[] {
+  return names.map((name) => (Buffer.isBuffer(name) ? name : Buffer.from(name)));
+}
+
+async function readNamesRaw(dir: string): Promise<Buffer[]> {
+  return asBuffers(await readdir(dir, { encoding: "buffer" }));
 }
 
 export interface DiscoverOptions {
@@ -214,7 +226,7 @@ async function readHooksDir(dir: string, fs: DiscoveryFs): Promise<Buffer[] | nu
  * but cannot be listed throws CarpError("system"): not knowing the checks must not promote.
  */
 export async function discoverHooks(dir: string, options: DiscoverOptions): Promise<Discovery> {
-  const fs = { ...NODE_FS, ...options.fs };
+  const fs = { ...NODE_DISCOVERY_FS, ...options.fs };
   const names = await readHooksDir(dir, fs);
   if (names === null) return { hooks: [], notRun: [], warnings: [`Hooks directory "${dir}" does not exist: no service checks run`] };
   const visible = names.filter((raw) => raw[0] !== 0x2e).sort(Buffer.compare);

@@ -59,7 +59,7 @@ export async function evaluate(config: Config, deps: EvaluationDeps, options: Ev
   const notes = evaluationNotes(deps.log);
   const clock = deps.clock ?? systemClock();
 
-  const discovered = await discoverChecks(config, { notes, isRoot, findAccount: deps.findAccount });
+  const discovered = await discoverChecks(config, { notes, isRoot, findAccount: deps.findAccount, fs: deps.fs });
   const checked = await runChecks(config, deps, discovered, {
     clock,
     notes,

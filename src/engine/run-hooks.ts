@@ -13,7 +13,7 @@ import type { ServiceResult } from "../protocol/wire.ts";
 import type { ClockReading } from "../system/clock.ts";
 import { openFilesLimit } from "../system/limits.ts";
 import type { Logger } from "../system/log.ts";
-import { type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
+import { type DiscoveryFs, type Hook, notRunResult, recheckHook, refusedBySecurity } from "./discover.ts";
 import type { EvaluationNotes } from "./evaluation-notes.ts";
 import { type HookRun, runHook } from "./hook-runner.ts";
 import { intervalOf, timeoutOf } from "./hook-settings.ts";
@@ -30,6 +30,11 @@ export const HOOK_ENV: Record<string, string> = {
 export interface HookRunDeps {
   log: Logger;
   runHook?: typeof runHook;
+  /**
+   * The file system calls of discovery and script security (default NODE_DISCOVERY_FS, through
+   * Bun's thread pool; one-shot commands pass BLOCKING_DISCOVERY_FS).
+   */
+  fs?: DiscoveryFs;
   /** The descriptor limit that caps concurrency (default: this process's, from getrlimit). */
   openFilesLimit?: number | null;
 }
@@ -96,6 +101,7 @@ interface HooksRun {
   kept: Set<string>;
   runs: Record<string, KeptResult>;
   wallTime: (monotonicMs: number) => string;
+  fs: DiscoveryFs | undefined;
   /** Records that a hook could not be started (the first such error stops them all). */
   failed(error: unknown): void;
 }
@@ -117,7 +123,7 @@ async function runOne(hook: Hook, r: HooksRun): Promise<ServiceResult | null> {
     }
   }
   // Vetted again right before exec: a hook swapped or loosened since discovery must not run as root.
-  const refusal = await recheckHook(hook);
+  const refusal = await recheckHook(hook, r.fs);
   if (refusal !== null) return notRunResult(refusedBySecurity(hook.name, refusal));
   const account = plan.runners.get(hook.name);
   let run: HookRun;
@@ -167,6 +173,7 @@ export async function runHooks(
     kept: new Set(),
     runs: Object.create(null),
     wallTime: wallTimeOf(plan.start),
+    fs: deps.fs,
     failed(error) {
       // The runner throws only for what stops us starting a hook at all: we are out of resources.
       ownFailure ??= withKind(error, "resources");

@@ -10,6 +10,7 @@
  * `insecurityOf` is the rule for one path; `vetHook` walks a hook's paths and its interpreters with it.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from "node:fs";
+import { lstat, open, readlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { messageOf } from "../common/errors.ts";
 
@@ -109,13 +110,36 @@ function readHeadSync(path: string, length: number): FileHead {
   }
 }
 
+async function readHead(path: string, length: number): Promise<FileHead> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const { dev, ino } = await handle.stat();
+    const bytes = Buffer.alloc(length);
+    let filled = 0;
+    for (let read = -1; read !== 0 && filled < length; filled += read) {
+      ({ bytesRead: read } = await handle.read(bytes, filled, length - filled, filled));
+    }
+    return { bytes: bytes.subarray(0, filled), dev, ino };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The real file system through Bun's thread pool: a file system that hangs (a dead NFS mount
+ * under the hooks directory) holds a pool thread, never the event loop, so the daemon still
+ * answers its socket and its signals. The default.
+ */
+export const NODE_SECURITY_FS: SecurityFs = { lstat, readlink, readHead };
+
 /**
  * The real file system, called synchronously behind the promises: a vetting makes some twenty
  * calls on local metadata (a hook, its directories, its interpreters), each a few microseconds,
  * where a round trip through Bun's thread pool costs far more than the call (and a cold `check`
- * would start the pool for them alone).
+ * would start the pool for them alone). For one-shot commands, where nothing else waits on the
+ * event loop.
  */
-export const NODE_SECURITY_FS: SecurityFs = {
+export const BLOCKING_SECURITY_FS: SecurityFs = {
   lstat: async (path) => lstatSync(path),
   readlink: async (path) => readlinkSync(path),
   readHead: async (path, length) => readHeadSync(path, length),
