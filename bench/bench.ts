@@ -22,6 +22,7 @@ import {
 } from "../scripts/build.ts";
 import { NODE_PATHS } from "../src/install/layout.ts";
 import { fillTemplate, renderShim } from "../src/install/templates.ts";
+import { startDaemon } from "./daemon-process.ts";
 import { publishReport, REPO, usage } from "./report-files.ts";
 import { phpVersion, prepareStockPhp, type RunReply, startStockBench } from "./stock-php.ts";
 
@@ -123,19 +124,6 @@ function scenario(name: string, count: number, body: string, extra: Record<strin
 function script(path: string, text: string): string {
   writeFileSync(path, text, { mode: 0o755 });
   return path;
-}
-
-async function startDaemon(argv: string[], socket: string) {
-  const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore" });
-  for (let i = 0; i < 500; i++) {
-    try {
-      await (await fetch("http://localhost/status", { unix: socket })).json();
-      return proc;
-    } catch {
-      await Bun.sleep(10);
-    }
-  }
-  throw new Error(`daemon on ${socket} did not start`);
 }
 
 async function status(socket: string): Promise<{ counters: { evaluations: number } }> {

@@ -14,6 +14,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundle, COMPILE_FLAGS, PROBE_COMPILE_FLAGS } from "../scripts/build.ts";
 import { DEMOTION_OID } from "../src/config/defaults.ts";
+import { startDaemon } from "./daemon-process.ts";
 import { buildTracedExecutable, type ModuleTrace } from "./module-trace.ts";
 import { publishReport, REPO, usage } from "./report-files.ts";
 import { prepareStockPhp, type RunReply, startStockBench } from "./stock-php.ts";
@@ -408,18 +409,6 @@ const memoryTable = table(
   memoryRows,
 );
 
-async function startDaemon(argv: string[], socket: string, env?: Record<string, string>) {
-  const proc = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore", env: { ...process.env, ...env } });
-  for (let i = 0; i < 500; i++) {
-    try {
-      await (await fetch("http://localhost/status", { unix: socket })).json();
-      return proc;
-    } catch {
-      await Bun.sleep(10);
-    }
-  }
-  throw new Error(`daemon on ${socket} did not start`);
-}
 const daemonVariants: Array<[string, string[], Record<string, string> | undefined]> = [
   ["compiled (`--syslog`, as rc.d runs it)", [compiled, "daemon", "--syslog"], undefined],
   ["compiled, BUN_JSC_useBaselineJIT=0 (JavaScript interpreted only)", [compiled, "daemon", "--syslog"], NO_JIT],
